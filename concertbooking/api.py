@@ -1,0 +1,102 @@
+"""Shared API plumbing: the exception handler behind every `{"code", "detail"}` answer."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from concertbooking.errors import ApplicationError
+
+# DRF's default codes, renamed where ours read better; the rest pass through unchanged.
+_DRF_CODES = {"invalid": "invalid", "parse_error": "malformed_request"}
+
+
+def _first_message(detail: Any) -> str:
+    """The first human-readable message of a (possibly nested) DRF error structure."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            message = _first_message(value)
+            return message if key == "non_field_errors" else f"{key}: {message}"
+        return "Invalid input."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid input."
+    return str(detail)
+
+
+def _field_errors(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _field_errors(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_field_errors(value) for value in detail]
+    return str(detail)
+
+
+def error_response(exc: ApplicationError) -> Response:
+    response = Response(exc.as_dict(), status=exc.status_code)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render every error as `{"code", "detail"}`; unknown exceptions stay 500s (they are bugs)."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return error_response(exc)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    set_rollback()
+
+    if isinstance(exc, exceptions.ValidationError):
+        body = {
+            "code": "invalid",
+            "detail": _first_message(exc.detail),
+            "fields": _field_errors(exc.detail)
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": _field_errors(exc.detail)},
+        }
+        return Response(body, status=exc.status_code, headers=headers)
+    code = exc.default_code
+    return Response(
+        {"code": _DRF_CODES.get(code, code), "detail": str(exc.detail)},
+        status=exc.status_code,
+        headers=headers,
+    )
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that refuses fields it does not know, so typos never pass silently."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Unmatched /api/ paths (including malformed ids) answer JSON, never an HTML page."""
+    return JsonResponse({"code": "not_found", "detail": "No such endpoint."}, status=404)
+
+
+def api_server_error(request, *args, **kwargs) -> JsonResponse:
+    return JsonResponse(
+        {"code": "server_error", "detail": "Something went wrong on our side."}, status=500
+    )

@@ -1,0 +1,25 @@
+"""Routes: the JSON API under /api/, the operator console under /admin/, pages at the root."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from concertbooking.api import api_not_found
+from concertbooking.converters import IdConverter
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/", include("accounts.api.urls")),
+    path("api/", include("booking.api.urls")),
+    path("api/", include("queueing.api.urls")),
+    path("api/", include("payments.api.urls")),
+    # Anything else under /api/ (unknown paths, malformed ids) is a JSON 404.
+    re_path(r"^api/", api_not_found),
+    path("", include("booking.urls")),
+]
+
+handler500 = "concertbooking.views.server_error"

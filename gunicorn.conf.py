@@ -1,0 +1,15 @@
+"""gunicorn settings for `make serve`; PORT and WEB_CONCURRENCY come from the environment."""
+
+import os
+
+bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+worker_class = "sync"
+# Recycle workers now and then so a slow leak never grows unbounded.
+max_requests = 20000
+max_requests_jitter = 2000
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"

@@ -1,0 +1,3 @@
+"""queueing API routes."""
+
+urlpatterns: list = []

@@ -1,0 +1,68 @@
+"""Token authentication for API clients."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_for_valid_credentials_is_stable(api_client, user):
+    first = api_client.post(
+        "/api/auth/token", {"username": "alice", "password": "pw-alice-123"}, format="json"
+    )
+    assert first.status_code == 200
+    token = first.json()["token"]
+    assert len(token) == 40
+    again = api_client.post(
+        "/api/auth/token", {"username": "alice", "password": "pw-alice-123"}, format="json"
+    )
+    assert again.json()["token"] == token
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api_client.get("/api/concerts/1/available-dates").status_code == 404  # authenticated
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "alice", "password": "wrong"},
+        {"username": "nobody", "password": "pw-alice-123"},
+    ],
+)
+def test_wrong_credentials(api_client, user, body):
+    response = api_client.post("/api/auth/token", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ({"username": "alice"}, "json"),
+        ({"username": ["alice"], "password": {"x": 1}}, "json"),
+        ({"username": "alice", "password": "pw-alice-123", "admin": True}, "json"),
+        ([1, 2, 3], "json"),
+    ],
+)
+def test_malformed_token_requests(api_client, user, body, content_type):
+    response = api_client.post("/api/auth/token", body, format=content_type)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert response.json()["detail"]
+
+
+def test_unparseable_json(api_client):
+    response = api_client.post("/api/auth/token", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_request"
+
+
+def test_unsupported_media_type(api_client):
+    response = api_client.post("/api/auth/token", "a=b", content_type="text/plain")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+def test_bad_token_header(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = api_client.get("/api/concerts/1/available-dates")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"

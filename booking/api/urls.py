@@ -1,0 +1,17 @@
+from django.urls import path
+
+from booking.api import views
+
+urlpatterns = [
+    path("concerts", views.ConcertListApi.as_view(), name="api-concert-list"),
+    path(
+        "concerts/<id:concert_id>/available-dates",
+        views.AvailableDatesApi.as_view(),
+        name="api-available-dates",
+    ),
+    path(
+        "concerts/<id:concert_id>/schedules/<id:schedule_id>/available-seats",
+        views.AvailableSeatsApi.as_view(),
+        name="api-available-seats",
+    ),
+]

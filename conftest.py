@@ -1,0 +1,44 @@
+"""Suite-wide fixtures: fast password hashing, a clean Redis per test, API clients."""
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Tests create many users; the production hasher costs ~0.3 s per password.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty queue store and cache (the suite has its own Redis db)."""
+    from concertbooking.redis import make_client, queue_redis
+
+    queue_redis().flushdb()
+    if django_settings.REDIS_URL and django_settings.REDIS_URL != django_settings.QUEUE_REDIS_URL:
+        make_client(django_settings.REDIS_URL).flushdb()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def auth_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

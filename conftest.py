@@ -42,3 +42,14 @@ def auth_client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def admitted_client(user) -> APIClient:
+    """A signed-in client whose user holds an active queue token (sent as Queue-Token)."""
+    from queueing.testing import admit
+
+    client = APIClient()
+    client.force_authenticate(user)
+    client.credentials(HTTP_QUEUE_TOKEN=admit(user))
+    return client

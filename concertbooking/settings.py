@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After auth: the gate checks that the queue token belongs to the signed-in user.
+    "queueing.middleware.QueueGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -128,7 +130,23 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE = {
+    "queue-promote": {
+        "task": "queueing.queue_promote",
+        "schedule": env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", default=1.0),
+        # A tick that could not run within its interval is useless later: drop it.
+        "options": {"expires": env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", default=1.0)},
+    },
+    "holds-expire": {
+        "task": "booking.holds_expire",
+        "schedule": env.float("HOLD_SWEEP_INTERVAL_SECONDS", default=10.0),
+    },
+    "outbox-relay": {
+        "task": "payments.outbox_relay",
+        "schedule": OUTBOX_RELAY_INTERVAL_SECONDS,
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Queue (defaults; operators override them live in the admin) ----------------------------

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from concertbooking.api import api_not_found
 from concertbooking.converters import IdConverter
+from concertbooking.health import HealthApi
 
 register_converter(IdConverter, "id")
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/health", HealthApi.as_view(), name="api-health"),
     path("api/auth/", include("accounts.api.urls")),
     path("api/", include("booking.api.urls")),
     path("api/", include("queueing.api.urls")),

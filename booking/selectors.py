@@ -24,16 +24,31 @@ def concert_list(*, now: datetime | None = None) -> QuerySet:
     )
 
 
-def concert_available_dates(*, concert_id: int, now: datetime | None = None) -> list[dict]:
-    """Future dates of a concert that still have a free seat, with how many."""
+def available_dates_queryset(*, concert_id: int, now: datetime | None = None) -> QuerySet:
+    """The dates query: future schedules joined to their free seats through the seat key."""
     now = now or timezone.now()
-    rows = list(
+    return (
         ConcertSchedule.objects.filter(concert_id=concert_id, starts_at__gt=now)
         .annotate(available_seats=Count("seats", filter=seat_free_q(now, prefix="seats__")))
         .filter(available_seats__gt=0)
         .order_by("starts_at")
         .values("id", "concert_id", "starts_at", "available_seats")
     )
+
+
+def available_seats_queryset(*, schedule_id: int, now: datetime | None = None) -> QuerySet:
+    """The seats query: one range scan of the seat key, already in seat-number order."""
+    now = now or timezone.now()
+    return (
+        Seat.objects.filter(seat_free_q(now), schedule_id=schedule_id)
+        .order_by("number")
+        .values("id", "number", "row", "price")
+    )
+
+
+def concert_available_dates(*, concert_id: int, now: datetime | None = None) -> list[dict]:
+    """Future dates of a concert that still have a free seat, with how many."""
+    rows = list(available_dates_queryset(concert_id=concert_id, now=now))
     if not rows and not Concert.objects.filter(pk=concert_id).exists():
         raise ConcertNotFound()
     return [
@@ -51,12 +66,9 @@ def schedule_available_seats(
     *, concert_id: int, schedule_id: int, now: datetime | None = None
 ) -> list[dict]:
     """Free seats of one date, by number; the date must belong to the concert."""
-    now = now or timezone.now()
     if not ConcertSchedule.objects.filter(pk=schedule_id, concert_id=concert_id).exists():
         raise ScheduleNotFound()
     return [
         {"seat_id": row["id"], "number": row["number"], "row": row["row"], "price": row["price"]}
-        for row in Seat.objects.filter(seat_free_q(now), schedule_id=schedule_id)
-        .order_by("number")
-        .values("id", "number", "row", "price")
+        for row in available_seats_queryset(schedule_id=schedule_id, now=now)
     ]

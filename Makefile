@@ -44,7 +44,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	./scripts/ensure_services.sh
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,215 @@
+"""Benchmark plumbing: a bench database, a gunicorn server on it, and side-by-side measurements.
+
+Figures are ratios to GET /api/health measured in the same run on the same server, because the
+machines are shared and absolute times drift. Rounds interleave baseline and target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "concertbooking_bench")
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "6"))
+
+
+def configure(*, database: str, redis_db: int) -> None:
+    """Give one benchmark its own database and Redis db, so benchmarks never share state."""
+    global BENCH_DB, BENCH_REDIS_DB
+    BENCH_DB, BENCH_REDIS_DB = database, redis_db
+
+
+def setup_django() -> None:
+    """Set Django up in this process on the bench database (for seeding and EXPLAIN)."""
+    import django
+
+    os.environ.update(bench_env())
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+
+
+HEALTH = {"method": "GET", "path": "/api/health"}
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """Environment of every bench process: production-like settings on the bench database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{BENCH_REDIS_DB}",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "concertbooking.settings",
+    }
+    env.update(extra)
+    return env
+
+
+def prepare_database(*, fresh: bool = False) -> None:
+    """Create (or recreate) the bench database and migrate it."""
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if exists and fresh:
+            conn.execute(f'DROP DATABASE "{BENCH_DB}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    manage("migrate", "--noinput", "-v0")
+
+
+def manage(*args: str, **env: str) -> str:
+    """Run a manage.py command on the bench database and return its output."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=bench_env(**env),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def django_script(code: str, **env: str) -> str:
+    """Run Python code with Django set up on the bench database (for seeding); returns stdout."""
+    return manage("shell", "-c", code, **env)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server(*, workers: int = 2, port: int | None = None, **env: str):
+    """gunicorn (the `make serve` config) on the bench database; yields the port."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "concertbooking.wsgi"],
+        cwd=ROOT,
+        env=bench_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start: {process.stderr.read()}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def load(
+    port: int,
+    specs: Iterable[dict],
+    *,
+    concurrency: int = 16,
+    duration: float = 5.0,
+    once: bool = False,
+    max_requests: int = 1_000_000,
+) -> dict:
+    """Drive the server with `specs` from a separate process; returns the loadgen's JSON."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        for spec in specs:
+            fh.write(json.dumps(spec) + "\n")
+        path = fh.name
+    try:
+        out = subprocess.run(
+            [
+                PYTHON,
+                str(ROOT / "bench" / "loadgen.py"),
+                "--port",
+                str(port),
+                "--specs",
+                path,
+                "--concurrency",
+                str(concurrency),
+                "--duration",
+                str(duration),
+                "--max-requests",
+                str(max_requests),
+                *(["--once"] if once else []),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=duration + 120,
+        ).stdout
+    finally:
+        os.unlink(path)
+    return json.loads(out)
+
+
+def compare(
+    port: int,
+    targets: dict[str, list[dict] | callable],
+    *,
+    rounds: int = 3,
+    duration: float = 4.0,
+    concurrency: int = 16,
+    once: set[str] = frozenset(),
+) -> dict[str, dict]:
+    """Interleave the baseline and each target for `rounds` rounds; ratio = median rps / baseline.
+
+    A target given as a callable is called once per round for fresh specs (state-changing
+    requests such as holds cannot be replayed).
+    """
+    results: dict[str, list[dict]] = {"health": [], **{name: [] for name in targets}}
+    for _ in range(rounds):
+        results["health"].append(load(port, [HEALTH], duration=duration, concurrency=concurrency))
+        for name, specs in targets.items():
+            batch = specs() if callable(specs) else specs
+            results[name].append(
+                load(port, batch, duration=duration, concurrency=concurrency, once=name in once)
+            )
+    baseline = statistics.median(r["rps"] for r in results["health"])
+    summary = {}
+    for name, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        summary[name] = {
+            "rps": rps,
+            "ratio": round(rps / baseline, 3) if baseline else None,
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "statuses": runs[-1]["statuses"],
+        }
+    return summary
+
+
+def print_table(title: str, summary: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    print(f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
+    for name, row in summary.items():
+        print(
+            f"{name:<28}{row['rps']:>10.1f}{row['ratio']:>8.2f}{row['p50_ms']:>9.1f}"
+            f"{row['p99_ms']:>9.1f}  {row['statuses']}"
+        )

@@ -33,3 +33,18 @@ def users_seed(*, count: int, password: str, prefix: str = "user") -> int:
         batch_size=5000,
     )
     return len(names) - len(existing)
+
+
+def api_tokens_issue(*, usernames: list[str]) -> dict[str, str]:
+    """API tokens for existing users, created in bulk where missing; {username: key}."""
+    User = get_user_model()
+    users = dict(User.objects.filter(username__in=usernames).values_list("username", "id"))
+    existing = dict(Token.objects.filter(user_id__in=users.values()).values_list("user_id", "key"))
+    fresh = [
+        Token(user_id=uid, key=Token.generate_key())
+        for uid in users.values()
+        if uid not in existing
+    ]
+    Token.objects.bulk_create(fresh, batch_size=5000)
+    keys = {**existing, **{token.user_id: token.key for token in fresh}}
+    return {name: keys[uid] for name, uid in users.items()}

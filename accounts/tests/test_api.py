@@ -66,3 +66,15 @@ def test_bad_token_header(api_client):
     response = api_client.get("/api/concerts/1/available-dates")
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
+
+
+def test_api_tokens_are_issued_in_bulk_and_reused(django_user_model):
+    from accounts.services import api_tokens_issue, users_seed
+
+    assert users_seed(count=5, password="pw") == 5
+    assert users_seed(count=6, password="pw") == 1  # only the missing one
+    first = api_tokens_issue(usernames=["user1", "user2", "nobody"])
+    assert set(first) == {"user1", "user2"}
+    again = api_tokens_issue(usernames=["user1", "user2", "user3"])
+    assert again["user1"] == first["user1"] and len(again) == 3
+    assert django_user_model.objects.get(username="user6").check_password("pw")

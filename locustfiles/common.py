@@ -1,0 +1,99 @@
+"""Shared pieces of the load scenarios: API tokens, the catalog, the queue wait, counters.
+
+The scenarios use only the public HTTP API. Sign-in is done before the run (`manage.py api_tokens`)
+because the flow being measured starts at the queue, as in the report this project answers.
+"""
+
+import csv
+import itertools
+import json
+import os
+import random
+import time
+import urllib.request
+from collections import Counter
+
+from locust import events
+
+TOKENS_FILE = os.environ.get("LOCUST_TOKENS_FILE", "loadtest-results/tokens.csv")
+STEP_REPORT = os.environ.get("LOCUST_STEP_REPORT", "")
+PAUSE_SECONDS = float(os.environ.get("LOCUST_PAUSE_SECONDS", "1.0"))
+QUEUE_WAIT_TIMEOUT = float(os.environ.get("LOCUST_QUEUE_WAIT_TIMEOUT", "300"))
+
+# Step outcomes, kept apart the way the report kept them: failures per step, contention, successes.
+OUTCOMES: Counter = Counter()
+CONCERT_IDS: list[int] = []
+
+
+def _tokens() -> list[str]:
+    try:
+        with open(TOKENS_FILE, newline="") as fh:
+            return [row["token"] for row in csv.DictReader(fh)]
+    except FileNotFoundError:
+        return []
+
+
+_TOKENS = _tokens()
+_NEXT_TOKEN = itertools.cycle(_TOKENS) if _TOKENS else None
+
+
+def next_api_token() -> str:
+    if _NEXT_TOKEN is None:
+        raise RuntimeError(f"no API tokens in {TOKENS_FILE}: run `manage.py api_tokens` first")
+    return next(_NEXT_TOKEN)
+
+
+@events.test_start.add_listener
+def _load_catalog(environment, **_kwargs) -> None:
+    """Concert ids from the public list, once, before any user starts."""
+    url = f"{environment.host}/api/concerts?page_size=100"
+    while url:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            page = json.load(response)
+        CONCERT_IDS.extend(row["id"] for row in page["results"])
+        url = page["next"]
+
+
+@events.test_stop.add_listener
+def _report_outcomes(environment, **_kwargs) -> None:
+    summary = dict(sorted(OUTCOMES.items()))
+    print("step outcomes:", json.dumps(summary))
+    if STEP_REPORT:
+        with open(STEP_REPORT, "w") as fh:
+            json.dump(summary, fh, indent=2)
+
+
+def random_concert_id() -> int:
+    return random.choice(CONCERT_IDS)
+
+
+def wait_for_admission(user) -> str | None:
+    """Take a place in the queue and poll at the suggested interval until admitted."""
+    with user.client.post(
+        "/api/queue/tokens", headers=user.auth, name="1 queue token", catch_response=True
+    ) as response:
+        if response.status_code not in (200, 201):
+            response.failure(f"queue token: {response.status_code}")
+            OUTCOMES["fail_queue"] += 1
+            return None
+        state = response.json()
+    token = state["token"]
+    headers = {**user.auth, "Queue-Token": token}
+    deadline = time.monotonic() + QUEUE_WAIT_TIMEOUT
+    while state["status"] != "active":
+        if time.monotonic() > deadline:
+            OUTCOMES["fail_queue_timeout"] += 1
+            return None
+        time.sleep(min(float(state.get("poll_after_seconds") or 1), 2.0))
+        with user.client.get(
+            "/api/queue/tokens/current",
+            headers=headers,
+            name="1b queue status",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"queue status: {response.status_code}")
+                OUTCOMES["fail_queue"] += 1
+                return None
+            state = response.json()
+    return token

@@ -1,0 +1,27 @@
+"""Queue errors, part of the one ApplicationError hierarchy; the gate renders them too."""
+
+from concertbooking.errors import Forbidden, ServiceUnavailable
+
+
+class QueueTokenRequired(Forbidden):
+    code = "queue_token_required"
+    default_detail = "Take a place in the queue first (send your token as Queue-Token)."
+
+
+class QueueNotAdmitted(Forbidden):
+    code = "queue_not_admitted"
+    default_detail = "You are still waiting in the queue."
+
+    def __init__(self, detail: str | None = None, *, position: int | None, **extra):
+        super().__init__(detail, position=position, **extra)
+
+
+class QueueTokenInvalid(Forbidden):
+    code = "queue_token_invalid"
+    default_detail = "This queue token is unknown, has expired or is not yours."
+
+
+class QueueUnavailable(ServiceUnavailable):
+    code = "queue_unavailable"
+    default_detail = "The waiting room is briefly unavailable; try again in a few seconds."
+    retry_after = 5

@@ -111,6 +111,8 @@ def queue_settings_update(
             "paused": config.paused,
         },
     )
-    # Forget again once committed, so no reader caches the old row in between.
+    # Forget now (this transaction reads the new row) and again once committed, in case another
+    # thread cached the old row in between.
+    queue_config_forget()
     transaction.on_commit(queue_config_forget)
     return config

@@ -30,13 +30,12 @@ local admitted = {}
 if not paused then
   local want = math.min(capacity - redis.call('ZCARD', ACTIVE), per_tick)
   -- More abandoned waiters than one sweep takes may sit at the head: skip them, within a bound.
-  local budget = want + sweep_limit
-  while want > 0 and budget > 0 do
+  local skips = sweep_limit
+  while want > 0 do
     local head = redis.call('ZPOPMIN', WAITING)
     if #head == 0 then
       break
     end
-    budget = budget - 1
     local uid = head[1]
     local polled = redis.call('ZSCORE', POLLED, uid)
     redis.call('ZREM', POLLED, uid)
@@ -47,6 +46,10 @@ if not paused then
     else
       forget_user(uid)
       dropped = dropped + 1
+      skips = skips - 1
+      if skips <= 0 then
+        break
+      end
     end
   end
 end

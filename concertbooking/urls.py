@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("payments.api.urls")),
     # Anything else under /api/ (unknown paths, malformed ids) is a JSON 404.
     re_path(r"^api/", api_not_found),
+    path("accounts/", include("accounts.urls")),
     path("", include("booking.urls")),
 ]
 

@@ -2,11 +2,23 @@
 
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from booking.errors import ConcertNotFound, ScheduleNotFound
-from booking.models import Concert, ConcertSchedule, Seat, seat_free_q
+from booking.models import Concert, ConcertSchedule, Seat, SeatStatus, seat_free_q
 
 
 def concert_list(*, now: datetime | None = None) -> QuerySet:
@@ -72,3 +84,123 @@ def schedule_available_seats(
         {"seat_id": row["id"], "number": row["number"], "row": row["row"], "price": row["price"]}
         for row in available_seats_queryset(schedule_id=schedule_id, now=now)
     ]
+
+
+# --- Page reads ---------------------------------------------------------------------------------
+
+
+def concert_get(*, concert_id: int) -> dict:
+    """One concert's details for its page."""
+    concert = (
+        Concert.objects.filter(pk=concert_id)
+        .values("id", "title", "performer", "venue", "description")
+        .first()
+    )
+    if concert is None:
+        raise ConcertNotFound()
+    return concert
+
+
+def concerts_upcoming_dates(
+    *, concert_ids: list[int], per_concert: int = 3, now: datetime | None = None
+) -> dict[int, list[datetime]]:
+    """The next few dates of each listed concert, in one query (a window over the schedule key)."""
+    now = now or timezone.now()
+    rows = (
+        ConcertSchedule.objects.filter(concert_id__in=concert_ids, starts_at__gt=now)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("concert_id")], order_by=F("starts_at").asc())
+        )
+        .filter(rank__lte=per_concert)
+        .order_by("concert_id", "starts_at")
+        .values_list("concert_id", "starts_at")
+    )
+    dates: dict[int, list[datetime]] = {concert_id: [] for concert_id in concert_ids}
+    for concert_id, starts_at in rows:
+        dates[concert_id].append(starts_at)
+    return dates
+
+
+def concert_dates(*, concert_id: int, now: datetime | None = None) -> list[dict]:
+    """Every future date of a concert with its free-seat count, sold-out dates included."""
+    now = now or timezone.now()
+    return [
+        {"schedule_id": row["id"], "starts_at": row["starts_at"], "free": row["free"]}
+        for row in ConcertSchedule.objects.filter(concert_id=concert_id, starts_at__gt=now)
+        .annotate(free=Count("seats", filter=seat_free_q(now, prefix="seats__")))
+        .order_by("starts_at")
+        .values("id", "starts_at", "free")
+    ]
+
+
+def seat_effective_status(now: datetime) -> Case:
+    """A seat's status as a buyer sees it: a hold past its deadline is already free."""
+    return Case(
+        When(
+            status=SeatStatus.HELD,
+            held_until__lte=now,
+            then=Value(SeatStatus.AVAILABLE.value),
+        ),
+        default=F("status"),
+        output_field=CharField(),
+    )
+
+
+def schedule_seat_map(*, schedule_id: int, now: datetime | None = None) -> dict:
+    """Every seat of one date with its effective status, by row, plus the price legend.
+
+    Two queries whatever the size: the date with its concert, then one range scan of the seat
+    key that is already in row order.
+    """
+    now = now or timezone.now()
+    schedule = (
+        ConcertSchedule.objects.filter(pk=schedule_id)
+        .values(
+            "id",
+            "starts_at",
+            "concert_id",
+            title=F("concert__title"),
+            performer=F("concert__performer"),
+            venue=F("concert__venue"),
+        )
+        .first()
+    )
+    if schedule is None:
+        raise ScheduleNotFound()
+    seats = (
+        Seat.objects.filter(schedule_id=schedule_id)
+        .order_by("number")
+        .values_list("id", "number", "row", "tier", "price", seat_effective_status(now))
+    )
+    rows: dict[str, list[dict]] = {}
+    tiers: dict[tuple[str, int], None] = {}
+    counts = {status.value: 0 for status in SeatStatus}
+    for seat_id, number, row, tier, price, status in seats:
+        rows.setdefault(row, []).append(
+            {
+                "seat_id": seat_id,
+                "number": number,
+                "row": row,
+                "tier": tier,
+                "price": price,
+                "status": status,
+            }
+        )
+        tiers.setdefault((tier, price), None)
+        counts[status] = counts.get(status, 0) + 1
+    # Tiers in stage order (first seen while walking from row A), each with a stable colour slot.
+    legend = [
+        {"tier": tier, "price": price, "slot": index % 6}
+        for index, (tier, price) in enumerate(tiers)
+    ]
+    slot_of = {(entry["tier"], entry["price"]): entry["slot"] for entry in legend}
+    for row_seats in rows.values():
+        for seat in row_seats:
+            seat["slot"] = slot_of[(seat["tier"], seat["price"])]
+    return {
+        "schedule": schedule,
+        "rows": [{"label": label, "seats": row_seats} for label, row_seats in rows.items()],
+        "tiers": legend,
+        "counts": counts,
+        "now": now,
+    }

@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from booking.models import Concert, ConcertSchedule, Seat, SeatStatus
+from concertbooking.errors import Conflict, InvalidInput, NotFound
 
 _ADJECTIVES = ["Midnight", "Electric", "Silver", "Golden", "Velvet", "Neon", "Wild", "Quiet"]
 _NOUNS = ["Echoes", "Horizons", "Tides", "Lanterns", "Rivers", "Skylines", "Embers", "Waves"]
@@ -136,3 +137,86 @@ def catalog_seed(
         "schedules": len(schedule_ids),
         "seats": len(schedule_ids) * len(layout),
     }
+
+
+# A stadium's worth per date; one operator click must stay a bounded amount of work.
+SEAT_MAP_MAX_ROWS = 702  # A..ZZ
+SEAT_MAP_MAX_SEATS_PER_ROW = 1000
+SEAT_MAP_MAX_SEATS = 100_000
+SEAT_PRICE_MAX = 2_147_483_647  # the seat price column is a 32-bit integer
+
+
+def _tiered_layout(
+    *, rows: int, seats_per_row: int, tiers: list[tuple[str, int, int]]
+) -> list[tuple[int, str, str, int]]:
+    """(number, row, tier, price) with `tiers` as (name, rows, price) from the stage back."""
+    tier_of_row: list[tuple[str, int]] = []
+    for name, tier_rows, price in tiers:
+        tier_of_row += [(name, price)] * tier_rows
+    # The last tier runs to the back wall, so an operator need not count every row.
+    tier_of_row += [tier_of_row[-1]] * (rows - len(tier_of_row))
+    return [
+        (row * seats_per_row + seat + 1, row_label(row), *tier_of_row[row])
+        for row in range(rows)
+        for seat in range(seats_per_row)
+    ]
+
+
+def schedule_seats_generate(
+    *,
+    schedule: ConcertSchedule,
+    rows: int,
+    seats_per_row: int,
+    tiers: list[tuple[str, int, int]] | None = None,
+) -> int:
+    """Create a date's whole seat map in one bulk write; returns how many seats were made.
+
+    `tiers` lists (name, rows, price) from the stage back; without it the standard VIP/R/S split
+    applies. A date that already has seats is left alone: regenerating would orphan its holds.
+    """
+    if not 1 <= rows <= SEAT_MAP_MAX_ROWS:
+        raise InvalidInput(f"Rows must be between 1 and {SEAT_MAP_MAX_ROWS}.", code="invalid_rows")
+    if not 1 <= seats_per_row <= SEAT_MAP_MAX_SEATS_PER_ROW:
+        raise InvalidInput(
+            f"Seats per row must be between 1 and {SEAT_MAP_MAX_SEATS_PER_ROW}.",
+            code="invalid_seats_per_row",
+        )
+    if rows * seats_per_row > SEAT_MAP_MAX_SEATS:
+        raise InvalidInput(
+            f"At most {SEAT_MAP_MAX_SEATS:,} seats per date.", code="seat_map_too_large"
+        )
+    if tiers:
+        for name, tier_rows, price in tiers:
+            if not name or len(name) > Seat._meta.get_field("tier").max_length:
+                raise InvalidInput(
+                    "Each tier needs a name of 1 to 16 characters.", code="invalid_tier"
+                )
+            if tier_rows < 1 or not 0 <= price <= SEAT_PRICE_MAX:
+                raise InvalidInput(
+                    f"Tier {name}: rows must be at least 1 and the price 0 or more.",
+                    code="invalid_tier",
+                )
+        if sum(tier_rows for _, tier_rows, _ in tiers) > rows:
+            raise InvalidInput(
+                f"The tiers cover more than the {rows} rows of the map.", code="invalid_tier"
+            )
+        layout = _tiered_layout(rows=rows, seats_per_row=seats_per_row, tiers=tiers)
+    else:
+        layout = seat_layout(seats=rows * seats_per_row, seats_per_row=seats_per_row)
+
+    with transaction.atomic():
+        # The schedule row is the lock: two operators generating the same date queue up here,
+        # and the second one then sees the first one's seats.
+        locked = ConcertSchedule.objects.select_for_update().filter(pk=schedule.pk).first()
+        if locked is None:
+            raise NotFound("That date no longer exists.", code="schedule_not_found")
+        if Seat.objects.filter(schedule_id=schedule.pk).exists():
+            raise Conflict(
+                "This date already has a seat map; delete its seats first to make a new one.",
+                code="seat_map_exists",
+            )
+        if connection.vendor == "postgresql":
+            _seats_copy([schedule.pk], layout)
+        else:
+            _seats_bulk_create([schedule.pk], layout)
+    return len(layout)

@@ -1,0 +1,235 @@
+"""Operator console for the catalog: concerts, their dates, seat-map generation and seats."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, Min, Q
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from booking import services
+from booking.models import Concert, ConcertSchedule, Seat
+from concertbooking.errors import ApplicationError
+
+# Above this many rows an unfiltered list shows PostgreSQL's estimate instead of counting.
+ESTIMATE_COUNT_ABOVE = 100_000
+
+
+class LargeTablePaginator(Paginator):
+    """Counts filtered lists exactly; an unfiltered big table uses the planner's row estimate.
+
+    COUNT(*) over a million seats reads the whole table on every page view; the estimate is a
+    catalog lookup and is close enough for "page 3 of 10,000".
+    """
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if query is not None and connection.vendor == "postgresql" and not query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [query.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > ESTIMATE_COUNT_ABOVE:
+                return row[0]
+        return super().count
+
+
+# --- Seat-map generation -----------------------------------------------------------------------
+
+
+def parse_tiers(text: str) -> list[tuple[str, int, int]]:
+    """Lines of "name, rows, price" (front to back) -> [(name, rows, price)]."""
+    tiers = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 3:
+            raise forms.ValidationError(
+                f'Line {number}: write "name, rows, price", for example "VIP, 2, 150000".'
+            )
+        name, rows, price = parts
+        try:
+            rows_value, price_value = int(rows), int(price.replace("_", ""))
+        except ValueError:
+            raise forms.ValidationError(
+                f"Line {number}: rows and price must be whole numbers."
+            ) from None
+        tiers.append((name, rows_value, price_value))
+    return tiers
+
+
+class SeatMapForm(forms.Form):
+    rows = forms.IntegerField(
+        min_value=1, max_value=services.SEAT_MAP_MAX_ROWS, initial=10, help_text="Rows A, B, C..."
+    )
+    seats_per_row = forms.IntegerField(
+        min_value=1, max_value=services.SEAT_MAP_MAX_SEATS_PER_ROW, initial=20
+    )
+    tiers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        initial="VIP, 2, 150000\nR, 3, 110000\nS, 5, 80000",
+        help_text="One price tier per line, from the stage back: name, rows, price. The last "
+        "tier also covers any rows left over. Empty: the standard VIP/R/S split.",
+    )
+
+    def clean_tiers(self) -> list[tuple[str, int, int]]:
+        return parse_tiers(self.cleaned_data.get("tiers") or "")
+
+    def clean(self):
+        cleaned = super().clean()
+        rows, per_row = cleaned.get("rows"), cleaned.get("seats_per_row")
+        if rows and per_row and rows * per_row > services.SEAT_MAP_MAX_SEATS:
+            raise forms.ValidationError(
+                f"{rows * per_row:,} seats is more than the {services.SEAT_MAP_MAX_SEATS:,} "
+                "a date may have."
+            )
+        return cleaned
+
+
+def _generate_seat_maps(modeladmin, request, schedules, *, title: str):
+    """Shared action body: ask for the layout, then build every selected date's seat map."""
+    schedules = list(schedules.select_related("concert").order_by("starts_at"))
+    form = SeatMapForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        made, failed = 0, []
+        for schedule in schedules:
+            try:
+                made += services.schedule_seats_generate(
+                    schedule=schedule,
+                    rows=form.cleaned_data["rows"],
+                    seats_per_row=form.cleaned_data["seats_per_row"],
+                    tiers=form.cleaned_data["tiers"] or None,
+                )
+            except ApplicationError as exc:
+                failed.append(f"{schedule}: {exc.detail}")
+        if made:
+            modeladmin.message_user(
+                request, f"Created {made:,} seats on {len(schedules) - len(failed)} date(s)."
+            )
+        for failure in failed:
+            modeladmin.message_user(request, failure, level=messages.WARNING)
+        return None
+    return TemplateResponse(
+        request,
+        "admin/booking/generate_seat_map.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "form": form,
+            "schedules": schedules,
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "action": request.POST.get("action", ""),
+            "select_across": request.POST.get("select_across", "0"),
+            "media": modeladmin.media + form.media,
+        },
+    )
+
+
+# --- Concerts and dates ------------------------------------------------------------------------
+
+
+class ScheduleInline(admin.TabularInline):
+    model = ConcertSchedule
+    extra = 1
+    fields = ("starts_at", "seats")
+    readonly_fields = ("seats",)
+    ordering = ("starts_at",)
+    show_change_link = True
+
+    @admin.display(description="Seat map")
+    def seats(self, obj: ConcertSchedule) -> str:
+        if not obj.pk:
+            return "Save, then generate it from the dates list."
+        url = reverse("admin:booking_seat_changelist") + f"?schedule__id__exact={obj.pk}"
+        return format_html('<a href="{}">Seats of this date</a>', url)
+
+
+@admin.register(Concert)
+class ConcertAdmin(admin.ModelAdmin):
+    list_display = ("title", "performer", "venue", "date_count", "next_date")
+    search_fields = ("title", "performer", "venue")
+    inlines = [ScheduleInline]
+    actions = ["generate_seat_maps"]
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                date_count=Count("schedules"),
+                next_date=Min("schedules__starts_at", filter=Q(schedules__starts_at__gt=now)),
+            )
+        )
+
+    @admin.display(description="Dates", ordering="date_count")
+    def date_count(self, obj) -> int:
+        return obj.date_count
+
+    @admin.display(description="Next date", ordering="next_date")
+    def next_date(self, obj):
+        return obj.next_date
+
+    @admin.action(description="Generate seat maps for all dates of the selected concerts")
+    def generate_seat_maps(self, request, queryset):
+        schedules = ConcertSchedule.objects.filter(concert__in=queryset.values("pk"))
+        return _generate_seat_maps(self, request, schedules, title="Generate seat maps")
+
+
+@admin.register(ConcertSchedule)
+class ConcertScheduleAdmin(admin.ModelAdmin):
+    list_display = ("id", "concert", "starts_at", "seats")
+    list_select_related = ("concert",)
+    autocomplete_fields = ("concert",)
+    search_fields = ("concert__title", "concert__performer")
+    date_hierarchy = "starts_at"
+    ordering = ("-starts_at",)
+    actions = ["generate_seat_maps"]
+
+    @admin.display(description="Seats")
+    def seats(self, obj: ConcertSchedule) -> str:
+        url = reverse("admin:booking_seat_changelist") + f"?schedule__id__exact={obj.pk}"
+        return format_html('<a href="{}">Seats</a>', url)
+
+    @admin.action(description="Generate the seat map of the selected dates")
+    def generate_seat_maps(self, request, queryset):
+        return _generate_seat_maps(self, request, queryset, title="Generate seat maps")
+
+
+# --- Seats -------------------------------------------------------------------------------------
+
+
+@admin.register(Seat)
+class SeatAdmin(admin.ModelAdmin):
+    list_display = ("number", "row", "tier", "price", "status", "held_until", "concert", "date")
+    list_select_related = ("schedule__concert",)
+    list_filter = ("status",)
+    # A million seats: no dropdown of every date, no exact count of the whole table.
+    autocomplete_fields = ("schedule",)
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 100
+    # Only the seat key's own order: sorting a million rows by another column is a full sort.
+    sortable_by = ()
+    # Status moves only through holds and payments, which keep reservations in step with it.
+    readonly_fields = ("status", "held_until", "version")
+
+    @admin.display(description="Concert")
+    def concert(self, obj: Seat) -> str:
+        return obj.schedule.concert.title
+
+    @admin.display(description="Date")
+    def date(self, obj: Seat):
+        return obj.schedule.starts_at

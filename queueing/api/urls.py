@@ -1,3 +1,14 @@
-"""queueing API routes."""
+"""Queue API routes."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from queueing.api import views
+
+urlpatterns = [
+    path("queue/tokens", views.QueueTokenIssueApi.as_view(), name="api-queue-token-issue"),
+    path(
+        "queue/tokens/current",
+        views.QueueTokenCurrentApi.as_view(),
+        name="api-queue-token-current",
+    ),
+]

@@ -1,0 +1,66 @@
+"""Queue API: take a place, check it, give it up. One handler per operation."""
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from queueing import selectors, services
+from queueing.api.serializers import QueueTicketOutput, QueueTokenIssueInput
+from queueing.errors import QueueTokenInvalid, QueueTokenRequired
+from queueing.web import HEADER, MAX_TOKEN_LENGTH, queue_token_from_request
+
+_TOKEN_HEADER = OpenApiParameter(
+    HEADER, type=str, location=OpenApiParameter.HEADER, required=True, description="Queue token"
+)
+
+
+def _token(request: Request) -> str:
+    token = queue_token_from_request(request)
+    if token is None:
+        raise QueueTokenRequired()
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise QueueTokenInvalid()
+    return token
+
+
+class QueueTokenIssueApi(APIView):
+    @extend_schema(
+        request=QueueTokenIssueInput,
+        responses={201: QueueTicketOutput, 200: QueueTicketOutput},
+        operation_id="queue_token_issue",
+        description="201 with a new place at the back; 200 with the user's live place.",
+    )
+    def post(self, request: Request) -> Response:
+        QueueTokenIssueInput(data=request.data or {}).is_valid(raise_exception=True)
+        ticket = services.queue_token_issue(user_id=request.user.pk)
+        return Response(
+            QueueTicketOutput(asdict(ticket)).data,
+            status=status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK,
+        )
+
+
+class QueueTokenCurrentApi(APIView):
+    """Two operations on one URL (Django routes by path only); each handler stays one call."""
+
+    @extend_schema(
+        parameters=[_TOKEN_HEADER],
+        responses=QueueTicketOutput,
+        operation_id="queue_token_status",
+    )
+    def get(self, request: Request) -> Response:
+        ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)
+        return Response(QueueTicketOutput(asdict(ticket)).data)
+
+    @extend_schema(
+        parameters=[_TOKEN_HEADER],
+        request=None,
+        responses={204: None},
+        operation_id="queue_token_leave",
+    )
+    def delete(self, request: Request) -> Response:
+        services.queue_token_leave(token=_token(request), user_id=request.user.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,9 +1,125 @@
-"""The queue gate (stub: lets everything through until the queue issue lands)."""
+"""The queue gate: only users holding an active queue token reach the booking flow."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template import loader
+from django.urls import NoReverseMatch, reverse
+from rest_framework.authtoken.models import Token
+
+from concertbooking.errors import ApplicationError, NotAuthenticated
+from queueing import store
+from queueing.errors import QueueNotAdmitted, QueueTokenInvalid, QueueTokenRequired
+from queueing.web import MAX_TOKEN_LENGTH, queue_token_from_request
+
+# Every path behind the gate. Not gated: /api/auth/, the concert list, balances, the user's own
+# reservations (/api/reservations), /api/queue/, docs, schema, health, admin, static, accounts.
+GATED_PATHS = [
+    re.compile(r"^/api/concerts/[^/]+/available-dates/?$"),
+    re.compile(r"^/api/concerts/[^/]+/schedules/[^/]+/available-seats/?$"),
+    re.compile(r"^/api/reservation(/|$)"),
+    re.compile(r"^/book(/|$)"),
+]
+WAITING_ROOM_URL_NAME = "queue-waiting-room"
+
+
+def is_gated(path: str) -> bool:
+    return any(pattern.match(path) for pattern in GATED_PATHS)
+
+
+# API token -> user id. A key names one user for life, so a cached entry can only be stale by
+# outliving a deleted token; the view authenticates the request again and refuses that one.
+_TOKEN_USERS_MAX = 50_000
+_token_users: dict[str, int] = {}
+
+
+def _api_token_user_id(key: str) -> int | None:
+    user_id = _token_users.get(key)
+    if user_id is None:
+        user_id = (
+            Token.objects.filter(key=key, user__is_active=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if user_id is None:
+            return None
+        if len(_token_users) >= _TOKEN_USERS_MAX:
+            _token_users.clear()
+        _token_users[key] = user_id
+    return user_id
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    """The user the view will see, found the way DRF finds it (the view runs after us)."""
+    # DRF's test client attaches its forced user here; HTTP requests cannot set attributes.
+    forced = getattr(request, "_force_auth_user", None)
+    if forced is not None:
+        return forced.pk
+    authorization = request.headers.get("Authorization", "").split()
+    if authorization and authorization[0].lower() == "token":
+        # Token authentication comes first in DRF's order and decides alone when present.
+        return _api_token_user_id(authorization[1]) if len(authorization) == 2 else None
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def _check(request: HttpRequest) -> ApplicationError | None:
+    """None to let the request through, else why not. One Redis round trip at most."""
+    user_id = _user_id(request)
+    if user_id is None:
+        return NotAuthenticated()
+    token = queue_token_from_request(request)
+    if token is None:
+        return QueueTokenRequired()
+    if len(token) > MAX_TOKEN_LENGTH:
+        return QueueTokenInvalid()
+    try:
+        verdict, position = store.gate(token=token, user_id=user_id)
+    except ApplicationError as exc:  # the store is away: nobody passes by accident
+        return exc
+    if verdict == store.GATE_ACTIVE:
+        return None
+    if verdict == store.GATE_WAITING:
+        return QueueNotAdmitted(position=position)
+    return QueueTokenInvalid()
+
+
+def waiting_room_url(next_path: str) -> str:
+    try:
+        url = reverse(WAITING_ROOM_URL_NAME)
+    except NoReverseMatch:
+        return "/"
+    return f"{url}?{urlencode({'next': next_path})}"
+
+
+def _refuse(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    retry_after = getattr(exc, "retry_after", None)
+    if request.path_info.startswith("/api/"):
+        response = JsonResponse(exc.as_dict(), status=exc.status_code)
+        if isinstance(exc, NotAuthenticated):
+            response["WWW-Authenticate"] = "Token"
+    elif retry_after:
+        response = HttpResponse(
+            loader.render_to_string("queueing/unavailable.html", {"detail": exc.detail}),
+            status=exc.status_code,
+        )
+    else:
+        return HttpResponseRedirect(waiting_room_url(request.get_full_path()))
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 class QueueGateMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_gated(request.path_info):
+            refusal = _check(request)
+            if refusal is not None:
+                return _refuse(request, refusal)
         return self.get_response(request)

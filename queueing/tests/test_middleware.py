@@ -1,0 +1,195 @@
+"""The queue gate: which paths it guards, what it answers, and its one Redis round trip."""
+
+import time
+
+import pytest
+import redis
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from booking.tests.factories import ConcertFactory
+from concertbooking.redis import queue_redis
+from queueing import services
+from queueing.middleware import is_gated
+from queueing.testing import admit
+from queueing.web import SESSION_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/concerts/1/available-dates",
+        "/api/concerts/12/schedules/34/available-seats",
+        "/api/reservation",
+        "/api/reservation/",
+        "/api/reservation/holds",
+        "/api/reservation/holds/9/pay",
+        "/book/concerts/1/dates",
+        "/book/schedules/3/seats",
+    ],
+)
+def test_gated_paths(path):
+    assert is_gated(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/api/auth/token",
+        "/api/concerts",
+        "/api/concerts/1",
+        "/api/users/1/balance",
+        "/api/reservations",
+        "/api/queue/tokens",
+        "/api/queue/tokens/current",
+        "/api/docs",
+        "/api/schema",
+        "/api/health",
+        "/admin/",
+        "/static/css/site.css",
+        "/accounts/login/",
+        "/queue/",
+        "/concerts/1",
+        "/booking",
+    ],
+)
+def test_open_paths(path):
+    assert not is_gated(path)
+
+
+def test_open_paths_need_no_token(api_client):
+    assert api_client.get("/api/concerts").status_code == 200
+    assert api_client.get("/api/health").status_code == 200
+
+
+def test_anonymous_gets_401(api_client):
+    response = api_client.get("/api/concerts/1/available-dates")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_no_token(auth_client):
+    response = auth_client.get("/api/concerts/1/available-dates")
+    assert response.status_code == 403
+    assert response.json()["code"] == "queue_token_required"
+
+
+def test_waiting_token_cannot_pass(auth_client, user, other_user):
+    services.queue_token_issue(user_id=other_user.pk)
+    token = services.queue_token_issue(user_id=user.pk).token
+    for path in ["/api/concerts/1/available-dates", "/api/reservation/holds"]:
+        response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
+        assert response.status_code == 403
+        assert response.json() == {
+            "code": "queue_not_admitted",
+            "detail": response.json()["detail"],
+            "position": 2,
+        }
+
+
+@pytest.mark.parametrize("forged", ["A" * 32, "", "🎫", "z" * 4000])
+def test_forged_token(auth_client, user, forged):
+    admit(user)
+    response = auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=forged)
+    assert response.status_code == 403
+    # An empty header is no token at all.
+    expected = "queue_token_required" if forged == "" else "queue_token_invalid"
+    assert response.json()["code"] == expected
+
+
+def test_another_users_active_token(auth_client, other_user):
+    theirs = admit(other_user)
+    response = auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=theirs)
+    assert response.status_code == 403
+    assert response.json()["code"] == "queue_token_invalid"
+
+
+def test_expired_token(auth_client, user, queue_settings):
+    queue_settings(session_seconds=1)
+    token = admit(user)
+    path = "/api/concerts/1/available-dates"
+    assert auth_client.get(path, HTTP_QUEUE_TOKEN=token).status_code == 404  # through the gate
+    time.sleep(1.1)
+    response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
+    assert response.status_code == 403
+    assert response.json()["code"] == "queue_token_invalid"
+
+
+def test_released_token(auth_client, user):
+    token = admit(user)
+    services.queue_release_user(user_id=user.pk)
+    response = auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=token)
+    assert response.json()["code"] == "queue_token_invalid"
+
+
+def test_admitted_user_passes(admitted_client):
+    concert = ConcertFactory()
+    response = admitted_client.get(f"/api/concerts/{concert.id}/available-dates")
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_api_token_user_is_found_by_the_gate(user, other_user):
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}",
+        HTTP_QUEUE_TOKEN=admit(user),
+    )
+    assert client.get("/api/concerts/1/available-dates").status_code == 404  # no such concert
+    # The same queue token with another user's API token is not theirs.
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}",
+        HTTP_QUEUE_TOKEN=admit(user),
+    )
+    assert client.get("/api/concerts/1/available-dates").json()["code"] == "queue_token_invalid"
+    client.credentials(HTTP_AUTHORIZATION="Token nonsense", HTTP_QUEUE_TOKEN=admit(user))
+    assert client.get("/api/concerts/1/available-dates").status_code == 401
+
+
+def test_session_user_with_token_in_session(user):
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[SESSION_KEY] = admit(user)
+    session.save()
+    # Through the gate to the view (which answers 404: no such concert).
+    assert client.get("/api/concerts/1/available-dates").status_code == 404
+
+
+def test_pages_redirect_to_the_waiting_room(user, other_user):
+    client = Client()
+    client.force_login(user)
+    response = client.get("/book/concerts/1/dates")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/queue/?next=")
+
+    services.queue_token_issue(user_id=other_user.pk)
+    session = client.session
+    session[SESSION_KEY] = services.queue_token_issue(user_id=user.pk).token
+    session.save()
+    assert client.get("/book/concerts/1/dates").status_code == 302  # waiting: not yet
+    services.queue_promote()
+    assert client.get("/book/concerts/1/dates").status_code != 302
+
+    anonymous = Client().get("/book/concerts/1/dates")
+    assert anonymous.status_code == 302
+
+
+def test_one_redis_round_trip_per_gated_request(admitted_client, monkeypatch):
+    calls = []
+    original = redis.Redis.execute_command
+    queue_client = queue_redis()
+
+    def counting(self, *args, **options):
+        if self is queue_client:
+            calls.append(args[0])
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    response = admitted_client.get("/api/concerts/1/available-dates")
+    assert response.status_code == 404
+    assert calls == ["EVALSHA"]

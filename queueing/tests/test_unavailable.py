@@ -1,0 +1,82 @@
+"""Redis away: 503 queue_unavailable with Retry-After everywhere, nobody let in, and recovery."""
+
+import pytest
+from django.test import Client
+
+from concertbooking.redis import queue_redis
+from queueing import services
+from queueing.errors import QueueUnavailable
+from queueing.tests.conftest import TcpProxy
+from queueing.web import SESSION_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queue_redis_at(settings):
+    """Point the queue's own client at another address for one test."""
+
+    def point(url: str):
+        settings.QUEUE_REDIS_URL = url
+        queue_redis.cache_clear()
+
+    yield point
+    queue_redis.cache_clear()
+
+
+def _assert_unavailable(response):
+    assert response.status_code == 503
+    assert response.json()["code"] == "queue_unavailable"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_unreachable_redis(auth_client, user, queue_redis_at):
+    queue_redis_at("redis://127.0.0.1:1/0")
+    _assert_unavailable(auth_client.post("/api/queue/tokens"))
+    _assert_unavailable(auth_client.get("/api/queue/tokens/current", HTTP_QUEUE_TOKEN="x" * 32))
+    _assert_unavailable(auth_client.delete("/api/queue/tokens/current", HTTP_QUEUE_TOKEN="x" * 32))
+    _assert_unavailable(
+        auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN="x" * 32)
+    )
+    _assert_unavailable(auth_client.post("/api/reservation/holds", HTTP_QUEUE_TOKEN="x" * 32))
+    with pytest.raises(QueueUnavailable):
+        services.queue_promote()
+    with pytest.raises(QueueUnavailable):
+        services.queue_release_user(user_id=user.pk)
+
+    page = Client()
+    page.force_login(user)
+    session = page.session
+    session[SESSION_KEY] = "x" * 32
+    session.save()
+    response = page.get("/book/concerts/1/dates")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert b"unavailable" in response.content
+
+
+def test_service_resumes_by_itself_when_redis_returns(auth_client, user, settings, queue_redis_at):
+    host, port = "127.0.0.1", queue_redis().connection_pool.connection_kwargs["port"]
+    db = queue_redis().connection_pool.connection_kwargs["db"]
+    proxy = TcpProxy((host, port))
+    proxy.start()
+    try:
+        queue_redis_at(f"redis://127.0.0.1:{proxy.port}/{db}")
+        first = auth_client.post("/api/queue/tokens")
+        assert first.status_code == 201
+        token = first.json()["token"]
+        services.queue_promote()
+        path = "/api/concerts/1/available-dates"
+        assert auth_client.get(path, HTTP_QUEUE_TOKEN=token).status_code == 404  # let through
+
+        proxy.cut()  # drops the open connections too
+        _assert_unavailable(auth_client.get(path, HTTP_QUEUE_TOKEN=token))
+        _assert_unavailable(auth_client.get("/api/queue/tokens/current", HTTP_QUEUE_TOKEN=token))
+
+        proxy.start()
+        # Same client, same process: the next request reconnects, and the state is intact.
+        assert auth_client.get(path, HTTP_QUEUE_TOKEN=token).status_code == 404
+        again = auth_client.post("/api/queue/tokens")
+        assert (again.status_code, again.json()["token"]) == (200, token)
+    finally:
+        proxy.cut()

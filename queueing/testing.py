@@ -1,6 +1,26 @@
 """Test helpers other apps use to get past the queue gate through the real queue services."""
 
+from dataclasses import replace
+
+from queueing import services, store
+from queueing.selectors import queue_config
+
 
 def admit(user) -> str:
-    """Give `user` an active queue token and return it (stub: the gate is open for now)."""
-    return ""
+    """Give `user` an active queue token and return it.
+
+    Takes a place like anyone else, then runs one real promotion tick with room for everyone up
+    to and including this user (whatever the operator settings say, paused or not).
+    """
+    ticket = services.queue_token_issue(user_id=user.pk)
+    if ticket.status != "active":
+        room = store.stats()
+        services.queue_promote(
+            config=replace(
+                queue_config(),
+                capacity=room.active + ticket.position,
+                admit_per_tick=ticket.position,
+                paused=False,
+            )
+        )
+    return ticket.token

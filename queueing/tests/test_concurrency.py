@@ -1,0 +1,176 @@
+"""Real concurrency over real Redis: fair order under a rush, and no over-admission ever."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from concertbooking.redis import queue_redis
+from queueing import services
+from queueing.keys import queue_keys
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _in_threads(count: int, work) -> list:
+    """Run work(index) in `count` threads released together; each closes its DB connection."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int):
+        try:
+            barrier.wait()
+            return work(index)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def _waiting(make_users, count: int) -> list[int]:
+    """`count` users in the queue, in arrival order."""
+    users = make_users(count)
+    for user in users:
+        services.queue_token_issue(user_id=user.pk)
+    return [u.pk for u in users]
+
+
+def test_a_thousand_at_once_get_distinct_places_and_are_admitted_in_that_order(
+    make_users, queue_settings
+):
+    users = make_users(1000)
+    threads = 40
+
+    def rush(index: int) -> list[tuple[int, int, dict]]:
+        client = APIClient()
+        results = []
+        for user in users[index::threads]:
+            client.force_authenticate(user)
+            response = client.post("/api/queue/tokens")
+            results.append((user.pk, response.status_code, response.json()))
+        return results
+
+    results = [row for batch in _in_threads(threads, rush) for row in batch]
+    assert len(results) == 1000
+    assert {status for _, status, _ in results} == {201}
+    assert sorted(body["position"] for _, _, body in results) == list(range(1, 1001))
+    assert len({body["token"] for _, _, body in results}) == 1000
+    by_position = [pk for pk, _, body in sorted(results, key=lambda r: r[2]["position"])]
+
+    # Admission follows the positions exactly, across many ticks of an odd size.
+    queue_settings(capacity=1000, admit_per_tick=37)
+    admitted = []
+    while tick := services.queue_promote_tick().admitted:
+        admitted += tick
+    assert admitted == by_position
+
+
+def test_one_user_asking_many_times_at_once_holds_one_place(make_users):
+    (user,) = make_users(1)
+
+    def ask(_):
+        return services.queue_token_issue(user_id=user.pk)
+
+    tickets = _in_threads(20, ask)
+    assert len({t.token for t in tickets}) == 1
+    assert sum(t.created for t in tickets) == 1
+    assert queue_redis().zcard(queue_keys().waiting) == 1
+
+
+def _naive_promote(capacity: int, per_tick: int) -> int:
+    """Check-then-act in Python, without the script: the race the Lua script exists to stop."""
+    client, keys = queue_redis(), queue_keys()
+    free = capacity - client.zcard(keys.active)
+    if free <= 0:
+        return 0
+    time.sleep(0.005)  # the gap between reading and writing that real traffic opens
+    popped = client.zpopmin(keys.waiting, min(free, per_tick))
+    if popped:
+        client.zadd(keys.active, {member: 0 for member, _ in popped})
+    return len(popped)
+
+
+def test_control_naive_promotion_over_admits(make_users):
+    _waiting(make_users, 300)
+    admitted = _in_threads(16, lambda _: sum(_naive_promote(100, 7) for _ in range(5)))
+    assert sum(admitted) > 100
+    assert queue_redis().zcard(queue_keys().active) > 100
+
+
+def test_concurrent_promotion_threads_never_exceed_capacity(make_users, queue_settings):
+    order = _waiting(make_users, 300)
+    queue_settings(capacity=100, admit_per_tick=7)
+
+    def promote(_):
+        return [services.queue_promote_tick().admitted for _ in range(10)]
+
+    ticks = [tick for runs in _in_threads(16, promote) for tick in runs]
+    assert sum(len(t) for t in ticks) == 100
+    assert queue_redis().zcard(queue_keys().active) == 100
+    # Every tick took a contiguous run from the head: together exactly the first hundred.
+    assert sorted(pk for t in ticks for pk in t) == sorted(order[:100])
+    assert all(t == sorted(t, key=order.index) for t in ticks)
+
+
+PROMOTER = """
+import json, os, sys, time
+import django
+django.setup()
+from queueing.services import queue_promote
+start = float(os.environ["START_AT"])
+time.sleep(max(0, start - time.time()))
+admitted = 0
+while time.time() < start + 1.5:
+    admitted += queue_promote()
+print(json.dumps({"admitted": admitted}))
+"""
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_concurrent_promotion_processes_never_exceed_capacity(make_users, queue_settings):
+    order = _waiting(make_users, 400)
+    queue_settings(capacity=150, admit_per_tick=3)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "concertbooking.settings",
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "QUEUE_REDIS_URL": settings.QUEUE_REDIS_URL,
+        "START_AT": str(time.time() + 6),
+        "LOG_LEVEL": "WARNING",
+    }
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROMOTER],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        outputs = [json.loads(p.communicate(timeout=60)[0]) for p in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert all(p.returncode == 0 for p in processes)
+    assert sum(o["admitted"] > 0 for o in outputs) >= 2  # they really did race
+    assert sum(o["admitted"] for o in outputs) == 150
+    active = {int(m) for m in queue_redis().zrange(queue_keys().active, 0, -1)}
+    assert active == set(order[:150])

@@ -1,7 +1,9 @@
-"""Catalog tables: concerts, their dated schedules, and the seats of each schedule."""
+"""Booking tables: concerts, their dated schedules, the seats of each, and reservations."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Concert(models.Model):
@@ -94,3 +96,70 @@ def seat_free_q(now, prefix: str = "") -> Q:
     return Q(**{f"{prefix}status": SeatStatus.AVAILABLE}) | Q(
         **{f"{prefix}status": SeatStatus.HELD, f"{prefix}held_until__lte": now}
     )
+
+
+class ReservationStatus(models.TextChoices):
+    HELD = "held", "Held"
+    PAID = "paid", "Paid"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The statuses that own a seat; uk_reservation_seat_active allows one of them per seat.
+ACTIVE_RESERVATION_STATUSES = [ReservationStatus.HELD, ReservationStatus.PAID]
+
+
+class Reservation(models.Model):
+    # db_index=False on both keys: ix_reservation_user_created and uk_reservation_seat_active
+    # start with these columns and serve every lookup the application makes.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reservations",
+        db_index=False,
+    )
+    seat = models.ForeignKey(
+        Seat, on_delete=models.CASCADE, related_name="reservations", db_index=False
+    )
+    # The price when the seat was held: the payment charges this, whatever the catalog says later.
+    price = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.HELD
+    )
+    # Equal to the seat's held_until while the hold lasts, so both sides agree on the deadline.
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The oversell guard: at most one held-or-paid reservation per seat, whatever the
+            # application does. Also serves "the hold on this seat" (WHERE seat_id = ? AND
+            # status = 'held') when a new hold retires an expired one.
+            models.UniqueConstraint(
+                fields=["seat"],
+                condition=Q(status__in=ACTIVE_RESERVATION_STATUSES),
+                name="uk_reservation_seat_active",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ReservationStatus.PAID) | Q(paid_at__isnull=False),
+                name="ck_reservation_paid_has_time",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="ck_reservation_price"),
+        ]
+        indexes = [
+            # Serves "my reservations" (WHERE user_id = ? ORDER BY created_at DESC) and the
+            # per-user hold count (WHERE user_id = ? AND status = 'held' AND expires_at > now).
+            models.Index(fields=["user", "created_at"], name="ix_reservation_user_created"),
+            # Serves the expiry sweep (WHERE status = 'held' AND expires_at <= now); partial, so
+            # it holds only the few live holds, not every reservation ever made.
+            models.Index(
+                fields=["expires_at"],
+                name="ix_reservation_held_expires",
+                condition=Q(status=ReservationStatus.HELD),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reservation {self.pk} of seat {self.seat_id} ({self.status})"

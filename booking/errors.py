@@ -1,6 +1,6 @@
 """Booking's errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import NotFound
+from concertbooking.errors import Conflict, Gone, NotFound
 
 
 class ConcertNotFound(NotFound):
@@ -11,3 +11,33 @@ class ConcertNotFound(NotFound):
 class ScheduleNotFound(NotFound):
     code = "schedule_not_found"
     default_detail = "No such date for this concert."
+
+
+class SeatNotFound(NotFound):
+    code = "seat_not_found"
+    default_detail = "No such seat."
+
+
+class SeatUnavailable(Conflict):
+    code = "seat_unavailable"
+    default_detail = "This seat is already taken; pick another one."
+
+
+class HoldLimitReached(Conflict):
+    code = "hold_limit_reached"
+    default_detail = "You already hold as many seats as allowed; pay for or release one first."
+
+
+class ReservationNotFound(NotFound):
+    code = "reservation_not_found"
+    default_detail = "No such reservation."
+
+
+class AlreadyPaid(Conflict):
+    code = "already_paid"
+    default_detail = "This reservation is already paid."
+
+
+class HoldExpired(Gone):
+    code = "hold_expired"
+    default_detail = "This hold has expired or was released; hold the seat again."

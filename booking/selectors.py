@@ -18,7 +18,15 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from booking.errors import ConcertNotFound, ScheduleNotFound
-from booking.models import Concert, ConcertSchedule, Seat, SeatStatus, seat_free_q
+from booking.models import (
+    Concert,
+    ConcertSchedule,
+    Reservation,
+    ReservationStatus,
+    Seat,
+    SeatStatus,
+    seat_free_q,
+)
 
 
 def concert_list(*, now: datetime | None = None) -> QuerySet:
@@ -204,3 +212,46 @@ def schedule_seat_map(*, schedule_id: int, now: datetime | None = None) -> dict:
         "counts": counts,
         "now": now,
     }
+
+
+# --- Reservations -------------------------------------------------------------------------------
+
+
+def reservation_status_now(now: datetime) -> Case:
+    """A reservation's status as its owner sees it: a hold past its deadline is already expired."""
+    return Case(
+        When(
+            status=ReservationStatus.HELD,
+            expires_at__lte=now,
+            then=Value(ReservationStatus.EXPIRED.value),
+        ),
+        default=F("status"),
+        output_field=CharField(),
+    )
+
+
+def reservation_list(*, user_id: int, now: datetime | None = None) -> QuerySet:
+    """A user's reservations, newest first, with seat, date and concert: one query per page.
+
+    Served by ix_reservation_user_created (WHERE user_id = ? ORDER BY created_at DESC).
+    """
+    now = now or timezone.now()
+    return (
+        Reservation.objects.filter(user_id=user_id)
+        .order_by("-created_at", "-id")
+        .values(
+            "seat_id",
+            "price",
+            "expires_at",
+            "paid_at",
+            "created_at",
+            reservation_id=F("id"),
+            status_now=reservation_status_now(now),
+            seat_number=F("seat__number"),
+            seat_row=F("seat__row"),
+            schedule_id=F("seat__schedule_id"),
+            starts_at=F("seat__schedule__starts_at"),
+            concert_id=F("seat__schedule__concert_id"),
+            concert_title=F("seat__schedule__concert__title"),
+        )
+    )

@@ -3,10 +3,31 @@
 import random
 from datetime import datetime, time, timedelta
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from booking.models import Concert, ConcertSchedule, Seat, SeatStatus
+from booking.errors import (
+    AlreadyPaid,
+    HoldExpired,
+    HoldLimitReached,
+    ReservationNotFound,
+    SeatNotFound,
+    SeatUnavailable,
+)
+from booking.models import (
+    Concert,
+    ConcertSchedule,
+    Reservation,
+    ReservationStatus,
+    Seat,
+    SeatStatus,
+    seat_free_q,
+)
+from concertbooking.db import constraint_name
 from concertbooking.errors import Conflict, InvalidInput, NotFound
 
 _ADJECTIVES = ["Midnight", "Electric", "Silver", "Golden", "Velvet", "Neon", "Wild", "Quiet"]
@@ -220,3 +241,184 @@ def schedule_seats_generate(
         else:
             _seats_bulk_create([schedule.pk], layout)
     return len(layout)
+
+
+# --- Holds and reservations ---------------------------------------------------------------------
+# Lock order, everywhere: the user row, then reservations, then seats (then, in payments, the
+# wallet). Every path that touches more than one of them takes them in this order, so two requests
+# can wait on each other but never deadlock.
+
+
+def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | None = None) -> dict:
+    """Hold a free seat for HOLD_SECONDS and return the new reservation as the API shows it.
+
+    The seat is taken by one conditional UPDATE (free, or held with the hold run out), so of any
+    number of parallel requests for one seat exactly one changes the row; the partial unique
+    constraint uk_reservation_seat_active backs it up in the reservation table.
+    """
+    now = now or timezone.now()
+    expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
+    try:
+        with transaction.atomic():
+            # The user's row is the per-user lock: one user's holds count one after another, so
+            # parallel requests cannot all see "3 held" and each take a fourth. NO KEY UPDATE
+            # leaves rows that merely reference the user (reservations, tokens) unblocked.
+            locked = (
+                get_user_model()
+                .objects.select_for_update(no_key=True)
+                .filter(pk=user.pk)
+                .values_list("pk", flat=True)
+            )
+            list(locked)
+            # A statement of its own, after the lock: in READ COMMITTED it then sees every hold
+            # the previous lock holder committed (a subquery in the locking statement would not).
+            active = Reservation.objects.filter(
+                user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
+            ).count()
+            if active >= settings.HOLD_LIMIT_PER_USER:
+                raise HoldLimitReached(
+                    f"You already hold {active} seats, the most allowed at once; "
+                    "pay for or release one first."
+                )
+            seat = (
+                Seat.objects.filter(pk=seat_id)
+                .values(
+                    "price",
+                    "schedule_id",
+                    concert_id=F("schedule__concert_id"),
+                    starts_at=F("schedule__starts_at"),
+                )
+                .first()
+            )
+            if seat is None:
+                raise SeatNotFound()
+            if seat["starts_at"] <= now:
+                raise SeatUnavailable("This date has already taken place.")
+            # A hold on this seat that ran out but was not swept yet still counts for
+            # uk_reservation_seat_active: retire it first (rolled back with us if we fail).
+            Reservation.objects.filter(
+                seat_id=seat_id, status=ReservationStatus.HELD, expires_at__lte=now
+            ).update(status=ReservationStatus.EXPIRED)
+            # No join in this statement: a join turns Django's UPDATE into WHERE id IN (subquery),
+            # whose condition PostgreSQL does not re-check after waiting for the row lock.
+            taken = (
+                Seat.objects.filter(pk=seat_id)
+                .filter(seat_free_q(now))
+                .update(status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1)
+            )
+            if not taken:
+                raise SeatUnavailable()
+            reservation = Reservation.objects.create(
+                user_id=user.pk,
+                seat_id=seat_id,
+                price=seat["price"],
+                expires_at=expires_at,
+                created_at=now,
+            )
+    except IntegrityError as exc:
+        if "uk_reservation_seat_active" in constraint_name(exc):
+            raise SeatUnavailable() from exc
+        raise
+    return {
+        "reservation_id": reservation.pk,
+        "seat_id": seat_id,
+        "schedule_id": seat["schedule_id"],
+        "concert_id": seat["concert_id"],
+        "price": seat["price"],
+        "status": ReservationStatus.HELD.value,
+        "expires_at": expires_at,
+    }
+
+
+def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
+    """Release one's own hold and free its seat; releasing a hold that is over is a no-op."""
+    now = timezone.now()
+    with transaction.atomic():
+        reservation = (
+            Reservation.objects.select_for_update()
+            .filter(pk=reservation_id, user_id=user.pk)
+            .first()
+        )
+        if reservation is None:
+            raise ReservationNotFound()
+        if reservation.status == ReservationStatus.PAID:
+            raise AlreadyPaid("A paid reservation cannot be released.")
+        if reservation.status != ReservationStatus.HELD:
+            return
+        expired = reservation.expires_at <= now
+        reservation.status = ReservationStatus.EXPIRED if expired else ReservationStatus.CANCELLED
+        reservation.save(update_fields=["status"])
+        # Only while the seat still carries this hold's deadline: it is ours to free.
+        Seat.objects.filter(
+            pk=reservation.seat_id, status=SeatStatus.HELD, held_until=reservation.expires_at
+        ).update(status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1)
+
+
+def reservation_lock_payable(
+    *, user: AbstractBaseUser, reservation_id: int, now: datetime
+) -> Reservation:
+    """Lock the caller's reservation for payment; it must be held and unexpired.
+
+    Call inside the payment's transaction: the row lock keeps a new hold on the seat, a release
+    and the sweep away until that transaction ends.
+    """
+    reservation = (
+        Reservation.objects.select_for_update().filter(pk=reservation_id, user_id=user.pk).first()
+    )
+    if reservation is None:
+        raise ReservationNotFound()
+    if reservation.status == ReservationStatus.PAID:
+        raise AlreadyPaid()
+    if reservation.status != ReservationStatus.HELD or reservation.expires_at <= now:
+        raise HoldExpired()
+    return reservation
+
+
+def reservation_confirm(*, reservation: Reservation, now: datetime) -> None:
+    """Mark a locked, payable reservation paid and its seat sold (in the payment transaction)."""
+    sold = Seat.objects.filter(
+        pk=reservation.seat_id, status=SeatStatus.HELD, held_until__gt=now
+    ).update(status=SeatStatus.SOLD, held_until=None, version=F("version") + 1)
+    if not sold:
+        # The sweep (on a clock a little ahead of ours) freed the seat first: the hold is over.
+        raise HoldExpired()
+    reservation.status = ReservationStatus.PAID
+    reservation.paid_at = now
+    reservation.save(update_fields=["status", "paid_at"])
+
+
+def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Mark run-out holds expired and free their seats, in batches; returns how many expired.
+
+    Idempotent and safe to run in parallel: rows another transaction has locked (a payment or a
+    new hold in flight) are skipped and left to it or to the next run. Readers never wait for
+    this: a seat whose hold ran out is already free to them (booking.models.seat_free_q).
+    """
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            reservation_ids = list(
+                Reservation.objects.select_for_update(skip_locked=True)
+                .filter(status=ReservationStatus.HELD, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if reservation_ids:
+                Reservation.objects.filter(pk__in=reservation_ids).update(
+                    status=ReservationStatus.EXPIRED
+                )
+            # Every seat whose hold ran out, with or without a reservation row behind it.
+            seat_ids = list(
+                Seat.objects.select_for_update(skip_locked=True)
+                .filter(status=SeatStatus.HELD, held_until__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if seat_ids:
+                Seat.objects.filter(pk__in=seat_ids, status=SeatStatus.HELD).update(
+                    status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1
+                )
+        expired += len(reservation_ids)
+        if len(reservation_ids) < batch_size and len(seat_ids) < batch_size:
+            return expired

@@ -100,3 +100,18 @@ def api_server_error(request, *args, **kwargs) -> JsonResponse:
     return JsonResponse(
         {"code": "server_error", "detail": "Something went wrong on our side."}, status=500
     )
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else: "5", 5.0 and true are refused rather than coerced."""
+
+    default_error_messages = {"invalid": "A whole number is required."}
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# The largest id a bigint primary key can hold; larger ones are refused as input, not looked up.
+ID_MAX = 2**63 - 1

@@ -14,4 +14,13 @@ urlpatterns = [
         views.AvailableSeatsApi.as_view(),
         name="api-available-seats",
     ),
+    path(
+        "reservation/concerts", views.ReservationCreateApi.as_view(), name="api-reservation-create"
+    ),
+    path("reservations", views.ReservationListApi.as_view(), name="api-reservation-list"),
+    path(
+        "reservations/<id:reservation_id>",
+        views.ReservationCancelApi.as_view(),
+        name="api-reservation-cancel",
+    ),
 ]

@@ -1,14 +1,22 @@
-"""Catalog API: one view per read; the queue gate sits in front of the date and seat reads."""
+"""Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from booking import selectors
-from booking.api.serializers import AvailableDateOutput, AvailableSeatOutput, ConcertOutput
+from booking import selectors, services
+from booking.api.serializers import (
+    AvailableDateOutput,
+    AvailableSeatOutput,
+    ConcertOutput,
+    ReservationCreateInput,
+    ReservationListOutput,
+    ReservationOutput,
+)
 
 
 class ConcertPagination(PageNumberPagination):
@@ -40,3 +48,43 @@ class AvailableSeatsApi(APIView):
     def get(self, request: Request, concert_id: int, schedule_id: int) -> Response:
         seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule_id)
         return Response(AvailableSeatOutput(seats, many=True).data)
+
+
+class ReservationCreateApi(APIView):
+    """Hold a seat for a few minutes (behind the queue gate)."""
+
+    @extend_schema(
+        request=ReservationCreateInput,
+        responses={201: ReservationOutput},
+        operation_id="reservation_create",
+    )
+    def post(self, request: Request) -> Response:
+        data = ReservationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        reservation = services.reservation_hold(user=request.user, **data.validated_data)
+        return Response(ReservationOutput(reservation).data, status=status.HTTP_201_CREATED)
+
+
+class ReservationPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ReservationListApi(APIView):
+    @extend_schema(responses=ReservationListOutput(many=True), operation_id="reservation_list")
+    def get(self, request: Request) -> Response:
+        paginator = ReservationPagination()
+        page = paginator.paginate_queryset(
+            selectors.reservation_list(user_id=request.user.pk), request, view=self
+        )
+        return paginator.get_paginated_response(ReservationListOutput(page, many=True).data)
+
+
+class ReservationCancelApi(APIView):
+    """Release one's own hold; the seat is free again at once."""
+
+    @extend_schema(responses={204: None}, operation_id="reservation_cancel")
+    def delete(self, request: Request, reservation_id: int) -> Response:
+        services.reservation_cancel(user=request.user, reservation_id=reservation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,8 +1,9 @@
-"""factory-boy factories for catalog rows."""
+"""factory-boy factories for catalog rows and buyers."""
 
 from datetime import timedelta
 
 import factory
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from booking.models import Concert, ConcertSchedule, Seat
@@ -34,3 +35,12 @@ class SeatFactory(factory.django.DjangoModelFactory):
     row = "A"
     tier = "S"
     price = 80_000
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"buyer{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.test")
+    password = "!"  # an unusable password: these buyers are forced-authenticated

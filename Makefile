@@ -32,6 +32,7 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	./scripts/ensure_services.sh
+	./scripts/ensure_chromium.sh
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -121,7 +121,8 @@ class IdempotencyKey(models.Model):
     # sha256 of the canonical request body: the same key with another body is refused.
     fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The JSON text as first sent: jsonb would reorder the keys and the replay must match exactly.
+    response_body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

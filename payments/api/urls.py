@@ -1,3 +1,11 @@
-"""payments API routes."""
+"""Money API routes."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from payments.api import views
+
+urlpatterns = [
+    path("users/me/balance", views.BalanceApi.as_view(), name="api-balance"),
+    path("users/me/balance/charge", views.BalanceChargeApi.as_view(), name="api-balance-charge"),
+    path("reservation/payments", views.PaymentCreateApi.as_view(), name="api-payment-create"),
+]

@@ -1,0 +1,69 @@
+"""Money API: the balance, top-ups and seat payments; one view per operation."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments import selectors, services
+from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. Sending the same key again replays the first answer instead of "
+    "repeating the work; the same key with another body is refused with 422.",
+)
+
+
+def _outcome_response(outcome: services.Outcome) -> Response:
+    response = Response(outcome.body, status=outcome.status)
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class BalanceApi(APIView):
+    @extend_schema(responses=BalanceOutput, operation_id="balance_get")
+    def get(self, request: Request) -> Response:
+        return Response({"balance": selectors.wallet_balance(user_id=request.user.pk)})
+
+
+class BalanceChargeApi(APIView):
+    @extend_schema(
+        request=ChargeInput,
+        responses=BalanceOutput,
+        parameters=[IDEMPOTENCY_KEY],
+        operation_id="balance_charge",
+    )
+    def post(self, request: Request) -> Response:
+        data = ChargeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.wallet_charge(
+            user=request.user,
+            amount=data.validated_data.get("amount"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return _outcome_response(outcome)
+
+
+class PaymentCreateApi(APIView):
+    """Pay for one's own held seat from the balance (behind the queue gate)."""
+
+    @extend_schema(
+        request=PaymentInput,
+        responses={201: PaymentOutput},
+        parameters=[IDEMPOTENCY_KEY],
+        operation_id="payment_create",
+    )
+    def post(self, request: Request) -> Response:
+        data = PaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.payment_create(
+            user=request.user,
+            reservation_id=data.validated_data["reservation_id"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return _outcome_response(outcome)

@@ -1,0 +1,372 @@
+"""Money writes: balance top-ups, seat payments, idempotent replays and the event outbox relay."""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from booking import services as booking_services
+from concertbooking.db import constraint_name
+from payments.errors import (
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidIdempotencyKey,
+)
+from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
+from queueing.services import queue_release_user
+
+logger = logging.getLogger(__name__)
+
+SCOPE_CHARGE = "balance_charge"
+SCOPE_PAYMENT = "payment_create"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a money endpoint answers: the body is final JSON, stored as-is for replays."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def _iso(value: datetime) -> str:
+    """A time as DRF renders it (ISO 8601, 'Z' for UTC), so a replay matches byte for byte."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def amount_check(amount: object) -> int:
+    """The amount if it is a whole number from 1 to below CHARGE_MAX_AMOUNT, else InvalidAmount."""
+    # bool is an int subclass, and JSON true must not top up a balance by one.
+    if type(amount) is not int or not 0 < amount < settings.CHARGE_MAX_AMOUNT:
+        raise InvalidAmount(
+            f"The amount must be a whole number from 1 to {settings.CHARGE_MAX_AMOUNT - 1}."
+        )
+    return amount
+
+
+def idempotency_key_check(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not all(
+        " " <= char <= "~" for char in key
+    ):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def _fingerprint(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotent(
+    *,
+    user: AbstractBaseUser,
+    scope: str,
+    key: str | None,
+    request: dict[str, Any],
+    status: int,
+    work: Callable[[], dict[str, Any]],
+) -> Outcome:
+    """Run `work` in one transaction; with a key, at most once per (user, scope, key).
+
+    The key row goes in first, inside the same transaction as the work. A second request with the
+    same key blocks on uk_idempotency_user_scope_key until the first one ends: if it committed, the
+    insert fails and the stored answer is replayed; if it rolled back, the second one does the work.
+    Failures are not stored (they change nothing), so a failed request may be retried with its key.
+    """
+    with transaction.atomic():
+        if key is None:
+            return Outcome(status, work())
+        fingerprint = _fingerprint(request)
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    user_id=user.pk, scope=scope, key=key, fingerprint=fingerprint
+                )
+        except IntegrityError as exc:
+            if "uk_idempotency_user_scope_key" not in constraint_name(exc):
+                raise
+            stored = IdempotencyKey.objects.filter(user_id=user.pk, scope=scope, key=key).values(
+                "fingerprint", "response_status", "response_body"
+            )[0]
+            if stored["fingerprint"] != fingerprint:
+                raise IdempotencyKeyReused() from exc
+            return Outcome(
+                stored["response_status"], json.loads(stored["response_body"]), replayed=True
+            )
+        body = work()
+        record.response_status = status
+        record.response_body = json.dumps(body)
+        record.save(update_fields=["response_status", "response_body"])
+        return Outcome(status, body)
+
+
+def _wallet_add(*, user_id: int, delta: int, now: datetime) -> tuple[int, int] | None:
+    """Add `delta` to the user's balance; returns (wallet id, new balance), or None on overdraft.
+
+    One conditional UPDATE with F(), so parallel changes never lose each other and a debit never
+    takes the balance below zero (ck_wallet_balance_non_negative would refuse it anyway). The row
+    stays locked by this transaction, so the balance read back is the one this update produced.
+    """
+    wallets = Wallet.objects.filter(user_id=user_id)
+    guarded = wallets.filter(balance__gte=-delta) if delta < 0 else wallets
+    changes = {"balance": F("balance") + delta, "updated_at": now}
+    if not guarded.update(**changes):
+        if delta < 0 and wallets.exists():
+            return None
+        wallet_ensure(user_id=user_id)
+        if not guarded.update(**changes):
+            return None
+    return wallets.values_list("pk", "balance").get()
+
+
+def wallet_ensure(*, user_id: int) -> None:
+    """Create the user's wallet if it is missing; parallel callers end up with one wallet."""
+    # INSERT ... ON CONFLICT DO NOTHING: no error, no savepoint, whoever comes second waits and
+    # then finds the row.
+    Wallet.objects.bulk_create([Wallet(user_id=user_id)], ignore_conflicts=True)
+
+
+def wallet_charge(
+    *, user: AbstractBaseUser, amount: object, idempotency_key: str | None = None
+) -> Outcome:
+    """Top up the user's balance by `amount`; answers {"balance"}."""
+    amount = amount_check(amount)
+    key = idempotency_key_check(idempotency_key)
+
+    def work() -> dict[str, Any]:
+        now = timezone.now()
+        wallet_id, balance = _wallet_add(user_id=user.pk, delta=amount, now=now)
+        LedgerEntry.objects.create(
+            wallet_id=wallet_id,
+            kind=LedgerKind.CHARGE,
+            amount=amount,
+            balance_after=balance,
+            created_at=now,
+        )
+        return {"balance": balance}
+
+    return _idempotent(
+        user=user, scope=SCOPE_CHARGE, key=key, request={"amount": amount}, status=200, work=work
+    )
+
+
+def _relay_enqueue(event_id: int) -> None:
+    # Imported here: payments.tasks imports this module.
+    from payments.tasks import outbox_relay
+
+    outbox_relay.delay(event_id)
+
+
+def payment_create(
+    *, user: AbstractBaseUser, reservation_id: int, idempotency_key: str | None = None
+) -> Outcome:
+    """Pay for one's own held seat from the balance, in one transaction.
+
+    Locks in the project's order: the reservation, then the seat, then the wallet. After commit
+    the user's queue slot is released and the payment_completed event is relayed; the event row
+    itself is written in this transaction, so losing the enqueue loses nothing (the beat relay
+    finds it).
+    """
+    key = idempotency_key_check(idempotency_key)
+
+    def work() -> dict[str, Any]:
+        now = timezone.now()
+        reservation = booking_services.reservation_lock_payable(
+            user=user, reservation_id=reservation_id, now=now
+        )
+        booking_services.reservation_confirm(reservation=reservation, now=now)
+        debited = _wallet_add(user_id=user.pk, delta=-reservation.price, now=now)
+        if debited is None:
+            raise InsufficientBalance()
+        wallet_id, balance = debited
+        payment = Payment.objects.create(
+            reservation=reservation, user_id=user.pk, amount=reservation.price, paid_at=now
+        )
+        LedgerEntry.objects.create(
+            wallet_id=wallet_id,
+            kind=LedgerKind.PAYMENT,
+            amount=-reservation.price,
+            balance_after=balance,
+            payment=payment,
+            created_at=now,
+        )
+        event = OutboxEvent.objects.create(
+            event_type=OutboxEvent.PAYMENT_COMPLETED,
+            payload={"payment_id": payment.pk},
+            created_at=now,
+        )
+        # robust=True: once the payment is committed, a queue or broker outage must not turn it
+        # into an error; the slot times out by itself and the beat relay delivers the event.
+        transaction.on_commit(partial(queue_release_user, user_id=user.pk), robust=True)
+        transaction.on_commit(partial(_relay_enqueue, event.pk), robust=True)
+        return {
+            "payment_id": payment.pk,
+            "reservation_id": reservation.pk,
+            "amount": payment.amount,
+            "balance": balance,
+            "status": reservation.status.value,
+            "paid_at": _iso(now),
+        }
+
+    return _idempotent(
+        user=user,
+        scope=SCOPE_PAYMENT,
+        key=key,
+        request={"reservation_id": reservation_id},
+        status=201,
+        work=work,
+    )
+
+
+def _payment_completed_email(payload: dict[str, Any]) -> None:
+    """Send the buyer's confirmation; a buyer without an email address gets none."""
+    payment = (
+        Payment.objects.filter(pk=payload["payment_id"])
+        .values(
+            "amount",
+            "paid_at",
+            "reservation_id",
+            email=F("user__email"),
+            username=F("user__username"),
+            seat_number=F("reservation__seat__number"),
+            seat_row=F("reservation__seat__row"),
+            starts_at=F("reservation__seat__schedule__starts_at"),
+            title=F("reservation__seat__schedule__concert__title"),
+            venue=F("reservation__seat__schedule__concert__venue"),
+        )
+        .first()
+    )
+    if payment is None or not payment["email"]:
+        return
+    starts_at = timezone.localtime(payment["starts_at"])
+    send_mail(
+        subject=f"Your ticket: {payment['title']}",
+        message=(
+            f"Hello {payment['username']},\n\n"
+            f"your payment of {payment['amount']:,} is complete.\n\n"
+            f"{payment['title']} at {payment['venue']}\n"
+            f"{starts_at:%A %d %B %Y, %H:%M}\n"
+            f"Row {payment['seat_row']}, seat {payment['seat_number']}\n"
+            f"Reservation {payment['reservation_id']}\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[payment["email"]],
+    )
+
+
+EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    OutboxEvent.PAYMENT_COMPLETED: _payment_completed_email,
+}
+
+
+def outbox_relay(*, event_id: int | None = None, limit: int = 100) -> int:
+    """Deliver undelivered events (or just `event_id`) once each; returns how many were delivered.
+
+    Each event is delivered in its own transaction under FOR UPDATE SKIP LOCKED, so two relays
+    never deliver the same event and never wait for each other. Delivery is at least once: if the
+    process dies after the email went out but before the commit, the next run sends it again.
+    """
+    delivered = 0
+    tried: list[int] = []
+    for _ in range(limit):
+        with transaction.atomic():
+            pending = (
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(delivered_at__isnull=True)
+                .exclude(pk__in=tried)
+                .order_by("pk")
+            )
+            if event_id is not None:
+                pending = pending.filter(pk=event_id)
+            event = pending.first()
+            if event is None:
+                break
+            tried.append(event.pk)
+            event.attempts += 1
+            try:
+                handler = EVENT_HANDLERS[event.event_type]
+                handler(event.payload)
+            except Exception as exc:  # kept for the next run; one bad event must not block others
+                logger.exception("Outbox event %s failed", event.pk)
+                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                event.save(update_fields=["attempts", "last_error"])
+                continue
+            event.delivered_at = timezone.now()
+            event.save(update_fields=["attempts", "delivered_at"])
+            delivered += 1
+    return delivered
+
+
+def wallets_seed(*, user_ids: list[int], balance: int, batch_size: int = 5000) -> int:
+    """Give each user a wallet holding exactly `balance`, each change written to the ledger.
+
+    Bulk: per batch one INSERT of the missing wallets, one locking read, one UPDATE and one INSERT
+    of ledger rows. Returns how many wallets changed.
+    """
+    changed = 0
+    now = timezone.now()
+    for start in range(0, len(user_ids), batch_size):
+        batch = user_ids[start : start + batch_size]
+        with transaction.atomic():
+            Wallet.objects.bulk_create(
+                [Wallet(user_id=user_id) for user_id in batch], ignore_conflicts=True
+            )
+            wallets = list(
+                Wallet.objects.select_for_update()
+                .filter(user_id__in=batch)
+                .exclude(balance=balance)
+                .order_by("pk")
+                .values_list("pk", "balance")
+            )
+            Wallet.objects.filter(pk__in=[pk for pk, _ in wallets]).update(
+                balance=balance, updated_at=now
+            )
+            LedgerEntry.objects.bulk_create(
+                [
+                    LedgerEntry(
+                        wallet_id=pk,
+                        kind=LedgerKind.ADJUSTMENT,
+                        amount=balance - old,
+                        balance_after=balance,
+                        created_at=now,
+                    )
+                    for pk, old in wallets
+                ]
+            )
+        changed += len(wallets)
+    return changed
+
+
+def payments_reset() -> None:
+    """Remove every wallet, ledger entry, payment, idempotency key and outbox event.
+
+    For demo resets only: the catalog reset truncates seats with CASCADE, which would take the
+    payments and their ledger rows but leave the wallets, and balances must never disagree with
+    the ledger.
+    """
+    models = [OutboxEvent, IdempotencyKey, LedgerEntry, Payment, Wallet]
+    if connection.vendor == "postgresql":
+        tables = ", ".join(model._meta.db_table for model in models)
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY")
+    else:
+        with transaction.atomic():
+            for model in models:
+                model.objects.all().delete()

@@ -1,0 +1,31 @@
+"""Fixtures for the money tests: funded buyers, held seats and table snapshots."""
+
+import pytest
+
+from booking import services as booking_services
+from booking.models import Reservation, Seat
+from booking.tests.factories import SeatFactory
+from payments import services
+from payments.models import IdempotencyKey, LedgerEntry, OutboxEvent, Payment, Wallet
+
+STATEFUL = [Seat, Reservation, Wallet, LedgerEntry, Payment, IdempotencyKey, OutboxEvent]
+
+
+def snapshot() -> dict[str, list[dict]]:
+    """Every row of every table a booking or payment request may change."""
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in STATEFUL}
+
+
+def fund(user, amount: int) -> int:
+    return services.wallet_charge(user=user, amount=amount).body["balance"]
+
+
+def ledger_sum(user) -> int:
+    return sum(LedgerEntry.objects.filter(wallet__user=user).values_list("amount", flat=True))
+
+
+@pytest.fixture
+def held(user):
+    """A seat priced 80,000 held by `user`; returns the hold as the API answered it."""
+    seat = SeatFactory(price=80_000)
+    return booking_services.reservation_hold(user=user, seat_id=seat.id)

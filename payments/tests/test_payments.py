@@ -1,0 +1,292 @@
+"""Paying for a hold: the happy path, every error code, replays, and the outbox."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from booking import services as booking_services
+from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
+from booking.tests.factories import SeatFactory
+from concertbooking.celery import app as celery_app
+from payments import services, tasks
+from payments.errors import InsufficientBalance
+from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
+from payments.tests.conftest import fund, ledger_sum, snapshot
+from queueing.testing import admit
+
+pytestmark = pytest.mark.django_db
+
+PAY = "/api/reservation/payments"
+
+
+def run_out(reservation_id: int) -> None:
+    past = timezone.now() - timedelta(seconds=1)
+    Reservation.objects.filter(pk=reservation_id).update(expires_at=past)
+    Seat.objects.filter(reservations__pk=reservation_id).update(held_until=past)
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks inline, the way `make run` does, so an on-commit enqueue delivers at once."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def test_payment_sells_the_seat_and_debits_the_balance(admitted_client, user, held):
+    fund(user, 100_000)
+    response = admitted_client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    payment = Payment.objects.get()
+    assert body == {
+        "payment_id": payment.id,
+        "reservation_id": held["reservation_id"],
+        "amount": 80_000,
+        "balance": 20_000,
+        "status": "paid",
+        "paid_at": body["paid_at"],
+    }
+    assert body["paid_at"].endswith("Z")
+
+    reservation = Reservation.objects.get()
+    assert reservation.status == ReservationStatus.PAID
+    assert reservation.paid_at == payment.paid_at
+    seat = Seat.objects.get(pk=held["seat_id"])
+    assert (seat.status, seat.held_until) == (SeatStatus.SOLD, None)
+    assert Wallet.objects.get(user=user).balance == 20_000
+    payment_entry = LedgerEntry.objects.get(kind=LedgerKind.PAYMENT)
+    assert (payment_entry.amount, payment_entry.balance_after) == (-80_000, 20_000)
+    assert payment_entry.payment_id == payment.id
+    assert ledger_sum(user) == 20_000
+    event = OutboxEvent.objects.get()
+    assert (event.event_type, event.payload) == ("payment_completed", {"payment_id": payment.id})
+    listed = admitted_client.get("/api/reservations").json()["results"][0]
+    assert (listed["status"], listed["paid_at"]) == ("paid", body["paid_at"])
+
+
+def test_insufficient_balance_is_409_and_changes_nothing(admitted_client, user, held):
+    fund(user, 79_999)
+    before = snapshot()
+    response = admitted_client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_balance"
+    assert snapshot() == before
+
+
+def test_no_wallet_at_all_is_insufficient_balance(user, held):
+    before = snapshot()
+    with pytest.raises(InsufficientBalance):
+        services.payment_create(user=user, reservation_id=held["reservation_id"])
+    assert snapshot() == before
+
+
+def test_a_free_seat_can_be_paid_without_a_wallet(user):
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=0).id)
+    outcome = services.payment_create(user=user, reservation_id=hold["reservation_id"])
+    assert outcome.body["balance"] == 0
+    assert Wallet.objects.get(user=user).balance == 0
+
+
+def test_expired_hold_is_410_and_changes_nothing(admitted_client, user, held):
+    fund(user, 100_000)
+    run_out(held["reservation_id"])
+    before = snapshot()
+    response = admitted_client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert response.status_code == 410
+    assert response.json()["code"] == "hold_expired"
+    assert snapshot() == before
+
+
+def test_released_or_swept_hold_is_410(admitted_client, user, held):
+    fund(user, 100_000)
+    booking_services.reservation_cancel(user=user, reservation_id=held["reservation_id"])
+    response = admitted_client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert (response.status_code, response.json()["code"]) == (410, "hold_expired")
+
+
+def test_seat_freed_under_a_live_hold_is_410(user, held):
+    """A sweep on a clock slightly ahead may free the seat first: the seat row has the last word."""
+    fund(user, 100_000)
+    Seat.objects.filter(pk=held["seat_id"]).update(status=SeatStatus.AVAILABLE, held_until=None)
+    before = snapshot()
+    with pytest.raises(Exception) as caught:
+        services.payment_create(user=user, reservation_id=held["reservation_id"])
+    assert getattr(caught.value, "code", None) == "hold_expired"
+    assert snapshot() == before
+
+
+def test_someone_elses_or_unknown_reservation_is_404(admitted_client, other_user):
+    theirs = booking_services.reservation_hold(user=other_user, seat_id=SeatFactory().id)
+    fund(other_user, 100_000)
+    before = snapshot()
+    for reservation_id in (theirs["reservation_id"], theirs["reservation_id"] + 99):
+        response = admitted_client.post(PAY, {"reservation_id": reservation_id}, format="json")
+        assert response.status_code == 404
+        assert response.json()["code"] == "reservation_not_found"
+    assert snapshot() == before
+
+
+def test_paying_twice_is_409_already_paid(admitted_client, user, held):
+    fund(user, 200_000)
+    admitted_client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    before = snapshot()
+    # A fresh token: the first payment gave the queue slot back.
+    admitted_client.credentials(HTTP_QUEUE_TOKEN=admit(user))
+    response = admitted_client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_paid"
+    assert snapshot() == before
+
+
+def test_a_paid_reservation_cannot_be_released(admitted_client, user, held):
+    fund(user, 100_000)
+    services.payment_create(user=user, reservation_id=held["reservation_id"])
+    before = snapshot()
+    response = admitted_client.delete(f"/api/reservations/{held['reservation_id']}")
+    assert (response.status_code, response.json()["code"]) == (409, "already_paid")
+    assert snapshot() == before
+
+
+def test_same_key_replays_the_payment(user, held):
+    fund(user, 200_000)
+    first = services.payment_create(
+        user=user, reservation_id=held["reservation_id"], idempotency_key="pay-1"
+    )
+    again = services.payment_create(
+        user=user, reservation_id=held["reservation_id"], idempotency_key="pay-1"
+    )
+    assert (first.status, first.replayed) == (201, False)
+    assert (again.status, again.replayed) == (201, True)
+    assert again.body == first.body
+    assert Payment.objects.count() == 1
+    assert Wallet.objects.get(user=user).balance == 120_000
+
+
+def test_replay_over_http_is_byte_for_byte(user, held):
+    fund(user, 200_000)
+    client = APIClient()
+    client.force_authenticate(user)
+    client.credentials(HTTP_QUEUE_TOKEN=admit(user), HTTP_IDEMPOTENCY_KEY="pay-1")
+    first = client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    client.credentials(HTTP_QUEUE_TOKEN=admit(user), HTTP_IDEMPOTENCY_KEY="pay-1")
+    again = client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert first.status_code == again.status_code == 201
+    assert first.content == again.content
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_same_key_other_reservation_is_422(admitted_client, user, held):
+    fund(user, 500_000)
+    other = booking_services.reservation_hold(user=user, seat_id=SeatFactory().id)
+    services.payment_create(
+        user=user, reservation_id=held["reservation_id"], idempotency_key="pay-1"
+    )
+    before = snapshot()
+    admitted_client.credentials(HTTP_QUEUE_TOKEN=admit(user), HTTP_IDEMPOTENCY_KEY="pay-1")
+    response = admitted_client.post(PAY, {"reservation_id": other["reservation_id"]}, format="json")
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert snapshot() == before
+
+
+def test_a_failed_payment_leaves_its_key_free_for_the_retry(user, held):
+    fund(user, 10)
+    with pytest.raises(InsufficientBalance):
+        services.payment_create(
+            user=user, reservation_id=held["reservation_id"], idempotency_key="pay-1"
+        )
+    fund(user, 100_000)
+    outcome = services.payment_create(
+        user=user, reservation_id=held["reservation_id"], idempotency_key="pay-1"
+    )
+    assert (outcome.status, outcome.replayed) == (201, False)
+
+
+def test_keys_are_scoped_per_endpoint(user, held):
+    fund(user, 100_000)
+    services.wallet_charge(user=user, amount=5, idempotency_key="same")
+    outcome = services.payment_create(
+        user=user, reservation_id=held["reservation_id"], idempotency_key="same"
+    )
+    assert outcome.replayed is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_payment_completed_is_delivered_once(user, celery_eager):
+    user.email = "alice@example.test"
+    user.save(update_fields=["email"])
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)
+    fund(user, 1000)
+    services.payment_create(user=user, reservation_id=hold["reservation_id"])
+
+    # Enqueued on commit and run inline here: delivered at once.
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.test"]
+    assert "Reservation " + str(hold["reservation_id"]) in message.body
+    event = OutboxEvent.objects.get()
+    assert event.delivered_at is not None
+    assert event.attempts == 1
+    # The beat relay finds nothing left: no second email.
+    assert tasks.outbox_relay() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_payment_completed_survives_a_lost_enqueue(user, django_capture_on_commit_callbacks):
+    user.email = "alice@example.test"
+    user.save(update_fields=["email"])
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)
+    fund(user, 1000)
+    # The process "dies" right after the commit: the after-commit enqueue never runs.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.payment_create(user=user, reservation_id=hold["reservation_id"])
+    assert len(callbacks) == 2  # the queue release and the relay enqueue, both dropped
+    assert mail.outbox == []
+    assert OutboxEvent.objects.get().delivered_at is None
+
+    assert tasks.outbox_relay() == 1  # the beat relay
+    assert len(mail.outbox) == 1
+    assert tasks.outbox_relay() == 0
+    assert tasks.outbox_relay(OutboxEvent.objects.get().id) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_failing_event_is_kept_and_does_not_block_the_others(user):
+    broken = OutboxEvent.objects.create(event_type="no_such_event", payload={})
+    good = OutboxEvent.objects.create(
+        event_type=OutboxEvent.PAYMENT_COMPLETED, payload={"payment_id": 0}
+    )
+    assert services.outbox_relay() == 1
+    broken.refresh_from_db()
+    good.refresh_from_db()
+    assert broken.delivered_at is None
+    assert broken.attempts == 1
+    assert "KeyError" in broken.last_error
+    assert good.delivered_at is not None
+    assert services.outbox_relay() == 0
+    broken.refresh_from_db()
+    assert broken.attempts == 2
+
+
+def test_paying_gives_the_queue_slot_back(user, held, django_capture_on_commit_callbacks):
+    fund(user, 100_000)
+    client = APIClient()
+    client.force_authenticate(user)
+    client.credentials(HTTP_QUEUE_TOKEN=admit(user))
+    seat = SeatFactory()
+    assert (
+        client.post("/api/reservation/concerts", {"seat_id": seat.id}, format="json").status_code
+        == 201
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
+    assert response.status_code == 201
+    # The token no longer opens the gate: the next buyer gets the slot.
+    after = client.post("/api/reservation/concerts", {"seat_id": SeatFactory().id}, format="json")
+    assert after.status_code == 403
+    assert after.json()["code"].startswith("queue_")

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 3
+CELERY_WORKERS ?= 2
 
 # The suite's own database and Redis index, so it never touches the data of a running site.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/concertbooking} \
@@ -20,15 +21,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# run_local = runserver plus an in-process beat, so the queue admits people with no worker.
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=1 $(BIN)/python manage.py run_local 127.0.0.1:$(PORT)
 
+# gunicorn, a Celery worker and one beat (Procfile); they need DATABASE_URL and REDIS_URL.
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	PORT=$(PORT) WEB_CONCURRENCY=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py concertbooking.wsgi
+	WEB_CONCURRENCY=$(WORKERS) CELERY_CONCURRENCY=$(CELERY_WORKERS) \
+		$(BIN)/honcho -f Procfile start -p $(PORT)
 
 test: $(STAMP)
 	./scripts/ensure_services.sh

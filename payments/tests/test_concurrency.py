@@ -1,0 +1,205 @@
+"""Money under real contention on PostgreSQL: charged once, nothing lost, never below zero.
+
+Controls run the naive read-modify-write versions on the same threads and show the races.
+"""
+
+import random
+import time
+
+import pytest
+from django.db import transaction
+from django.db.models import Count, Sum
+from rest_framework.test import APIClient
+
+from booking import services as booking_services
+from booking.errors import AlreadyPaid, HoldExpired, HoldLimitReached, SeatUnavailable
+from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
+from booking.tests.factories import SeatFactory, UserFactory
+from booking.tests.parallel import Failed, run_parallel
+from payments import services
+from payments.errors import InsufficientBalance
+from payments.models import LedgerEntry, Payment, Wallet
+from payments.selectors import wallet_balance
+from payments.tests.conftest import fund, ledger_sum
+from queueing.testing import admit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RACE_WINDOW_SECONDS = 0.05
+
+
+def test_control_read_modify_write_loses_top_ups():
+    user = UserFactory()
+    fund(user, 1)
+
+    def naive_charge(amount: int) -> None:
+        with transaction.atomic():
+            wallet = Wallet.objects.get(user=user)
+            time.sleep(RACE_WINDOW_SECONDS)
+            wallet.balance += amount
+            wallet.save(update_fields=["balance"])
+
+    run_parallel([lambda a=a: naive_charge(a) for a in range(1, 33)])
+    assert Wallet.objects.get(user=user).balance < 1 + sum(range(1, 33))
+
+
+def test_100_parallel_charges_add_up_exactly():
+    user = UserFactory()
+    amounts = list(range(1, 101))
+    results = run_parallel(
+        [lambda a=a: services.wallet_charge(user=user, amount=a) for a in amounts]
+    )
+    assert not [r for r in results if isinstance(r, Failed)]
+    assert Wallet.objects.count() == 1  # created once, on demand, by whichever came first
+    balance = Wallet.objects.get(user=user).balance
+    assert balance == sum(amounts) == 5050
+    assert ledger_sum(user) == balance
+    # Every answer saw its own change: the balances reported are 100 distinct running totals.
+    assert len({r.body["balance"] for r in results}) == 100
+    assert max(r.body["balance"] for r in results) == 5050
+
+
+def test_100_parallel_charges_over_http_with_one_key_charge_once(user):
+    clients = []
+    for _ in range(100):
+        client = APIClient()
+        client.force_authenticate(user)
+        client.credentials(HTTP_IDEMPOTENCY_KEY="top-up-1")
+        clients.append(client)
+
+    def charge(client: APIClient):
+        response = client.post("/api/users/me/balance/charge", {"amount": 700}, format="json")
+        return response.status_code, response.content
+
+    results = run_parallel([lambda c=c: charge(c) for c in clients])
+    assert set(results) == {(200, b'{"balance":700}')}
+    assert Wallet.objects.get(user=user).balance == 700
+    assert LedgerEntry.objects.count() == 1
+
+
+def naive_pay(*, user, reservation_id: int) -> bool:
+    """Read the hold, then debit and mark it paid, without locking the reservation."""
+    with transaction.atomic():
+        reservation = Reservation.objects.get(pk=reservation_id)
+        if reservation.status != ReservationStatus.HELD:
+            return False
+        time.sleep(RACE_WINDOW_SECONDS)
+        services._wallet_add(user_id=user.pk, delta=-reservation.price, now=reservation.created_at)
+        Reservation.objects.filter(pk=reservation_id).update(
+            status=ReservationStatus.PAID, paid_at=reservation.created_at
+        )
+        return True
+
+
+def test_control_paying_without_the_lock_charges_many_times():
+    user = UserFactory()
+    fund(user, 9_000_000)
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=1000).id)
+    results = run_parallel(
+        [lambda: naive_pay(user=user, reservation_id=hold["reservation_id"])] * 32
+    )
+    assert results.count(True) > 1
+    assert Wallet.objects.get(user=user).balance < 9_000_000 - 1000
+
+
+@pytest.mark.parametrize("key", [None, "pay-once"])
+def test_50_parallel_payments_of_one_hold_charge_once(key):
+    user = UserFactory()
+    fund(user, 1_000_000)
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=80_000).id)
+
+    results = run_parallel(
+        [
+            lambda: services.payment_create(
+                user=user, reservation_id=hold["reservation_id"], idempotency_key=key
+            )
+        ]
+        * 50
+    )
+
+    outcomes = [r for r in results if isinstance(r, services.Outcome)]
+    failures = [r for r in results if isinstance(r, Failed)]
+    if key is None:
+        assert len(outcomes) == 1
+        assert len(failures) == 49
+        assert all(isinstance(f.exc, AlreadyPaid) for f in failures)
+    else:
+        # Everyone gets the same answer; exactly one did the work.
+        assert len(outcomes) == 50
+        assert [o.replayed for o in outcomes].count(False) == 1
+        assert {(o.status, tuple(sorted(o.body.items()))) for o in outcomes} == {
+            (201, tuple(sorted(outcomes[0].body.items())))
+        }
+    assert Payment.objects.count() == 1
+    assert Wallet.objects.get(user=user).balance == 920_000
+    assert ledger_sum(user) == 920_000
+    assert Seat.objects.get(pk=hold["seat_id"]).status == SeatStatus.SOLD
+
+
+def test_50_parallel_payments_over_http_charge_once():
+    user = UserFactory()
+    fund(user, 1_000_000)
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=80_000).id)
+    token = admit(user)
+    clients = []
+    for _ in range(50):
+        client = APIClient()
+        client.force_authenticate(user)
+        client.credentials(HTTP_QUEUE_TOKEN=token, HTTP_IDEMPOTENCY_KEY="pay-once")
+        clients.append(client)
+
+    def pay(client: APIClient):
+        response = client.post(
+            "/api/reservation/payments", {"reservation_id": hold["reservation_id"]}, format="json"
+        )
+        return response.status_code, response.content
+
+    results = run_parallel([lambda c=c: pay(c) for c in clients])
+
+    assert not [r for r in results if isinstance(r, Failed)]
+    paid = {content for status, content in results if status == 201}
+    assert len(paid) == 1  # the payment and its byte-identical replays
+    # Once the payment commits it gives the queue slot back, so later requests stop at the gate.
+    others = {status for status, _ in results if status != 201}
+    assert others <= {403}
+    assert Payment.objects.count() == 1
+    assert Wallet.objects.get(user=user).balance == 920_000
+
+
+def test_holds_and_payments_across_many_seats_keep_every_invariant(settings):
+    settings.HOLD_LIMIT_PER_USER = 3
+    seats = SeatFactory.create_batch(12, price=30_000)
+    users = UserFactory.create_batch(24)
+    for n, user in enumerate(users):
+        if n % 3:
+            fund(user, 30_000 * (n % 3))  # some can pay for none, one or two seats
+    rng = random.Random(4)
+    wishes = {user.pk: rng.sample(seats, 4) for user in users}
+
+    def buyer(user) -> list[str]:
+        outcomes = []
+        for seat in wishes[user.pk]:
+            try:
+                hold = booking_services.reservation_hold(user=user, seat_id=seat.id)
+                services.payment_create(user=user, reservation_id=hold["reservation_id"])
+                outcomes.append("paid")
+            except (SeatUnavailable, HoldLimitReached, InsufficientBalance, HoldExpired) as exc:
+                outcomes.append(exc.code)
+        return outcomes
+
+    results = run_parallel([lambda u=u: buyer(u) for u in users])
+    assert not [r for r in results if isinstance(r, Failed)], results
+
+    active = Reservation.objects.filter(status__in=[ReservationStatus.HELD, ReservationStatus.PAID])
+    assert not active.values("seat_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    paid = Reservation.objects.filter(status=ReservationStatus.PAID)
+    assert paid.count() == Payment.objects.count() == sum(r.count("paid") for r in results)
+    assert set(paid.values_list("seat_id", flat=True)) == set(
+        Seat.objects.filter(status=SeatStatus.SOLD).values_list("id", flat=True)
+    )
+    assert not Wallet.objects.filter(balance__lt=0).exists()
+    funded = sum(30_000 * (n % 3) for n in range(len(users)))
+    spent = Payment.objects.aggregate(total=Sum("amount"))["total"] or 0
+    assert Wallet.objects.aggregate(total=Sum("balance"))["total"] == funded - spent
+    for user in users:
+        assert ledger_sum(user) == wallet_balance(user_id=user.pk)

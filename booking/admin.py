@@ -42,6 +42,14 @@ class LargeTablePaginator(Paginator):
         return super().count
 
 
+class SafeSearchMixin:
+    """Drops NUL characters from searches: PostgreSQL refuses them in text, and the admin's
+    autocomplete endpoint, unlike the change list, does not validate its search term."""
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+
 # --- Seat-map generation -----------------------------------------------------------------------
 
 
@@ -157,9 +165,11 @@ class ScheduleInline(admin.TabularInline):
 
 
 @admin.register(Concert)
-class ConcertAdmin(admin.ModelAdmin):
+class ConcertAdmin(SafeSearchMixin, admin.ModelAdmin):
     list_display = ("title", "performer", "venue", "date_count", "next_date")
     search_fields = ("title", "performer", "venue")
+    # Explicit: the counts below add a GROUP BY, which drops the model's default ordering.
+    ordering = ("id",)
     inlines = [ScheduleInline]
     actions = ["generate_seat_maps"]
 
@@ -189,7 +199,7 @@ class ConcertAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConcertSchedule)
-class ConcertScheduleAdmin(admin.ModelAdmin):
+class ConcertScheduleAdmin(SafeSearchMixin, admin.ModelAdmin):
     list_display = ("id", "concert", "starts_at", "seats")
     list_select_related = ("concert",)
     autocomplete_fields = ("concert",)

@@ -208,6 +208,7 @@ def schedule_seat_map(*, schedule_id: int, now: datetime | None = None) -> dict:
     return {
         "schedule": schedule,
         "rows": [{"label": label, "seats": row_seats} for label, row_seats in rows.items()],
+        "columns": max((len(row_seats) for row_seats in rows.values()), default=0),
         "tiers": legend,
         "counts": counts,
         "now": now,

@@ -10,6 +10,10 @@ from concertbooking.health import HealthApi
 
 register_converter(IdConverter, "id")
 
+admin.site.site_header = "concertbooking operator console"
+admin.site.site_title = "concertbooking console"
+admin.site.index_title = "Concerts, sales and the queue"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),

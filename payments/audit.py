@@ -1,0 +1,75 @@
+"""Read-only audit of the sale's invariants, run after load tests and by operators at any time."""
+
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
+
+from booking.models import (
+    ACTIVE_RESERVATION_STATUSES,
+    Reservation,
+    ReservationStatus,
+    Seat,
+    SeatStatus,
+)
+from payments.models import LedgerEntry, LedgerKind, Payment, Wallet
+
+
+def invariants_audit(*, sample: int = 5) -> dict[str, dict]:
+    """Each invariant with how many rows break it and a few of their ids (0 everywhere = clean)."""
+    checks: dict[str, object] = {}
+
+    checks["seats with two held-or-paid reservations"] = (
+        Reservation.objects.filter(status__in=ACTIVE_RESERVATION_STATUSES)
+        .values("seat_id")
+        .annotate(owners=Count("id"))
+        .filter(owners__gt=1)
+        .values_list("seat_id", flat=True)
+    )
+    checks["wallets whose balance differs from their ledger sum"] = (
+        Wallet.objects.annotate(ledger=Coalesce(Sum("entries__amount"), 0))
+        .exclude(balance=F("ledger"))
+        .values_list("id", flat=True)
+    )
+    checks["wallets with a negative balance"] = Wallet.objects.filter(balance__lt=0).values_list(
+        "id", flat=True
+    )
+    paid_for_seat = Reservation.objects.filter(
+        seat_id=OuterRef("pk"), status=ReservationStatus.PAID
+    )
+    checks["sold seats without a paid reservation"] = (
+        Seat.objects.filter(status=SeatStatus.SOLD)
+        .exclude(Exists(paid_for_seat))
+        .values_list("id", flat=True)
+    )
+    checks["paid reservations whose seat is not sold"] = (
+        Reservation.objects.filter(status=ReservationStatus.PAID)
+        .exclude(seat__status=SeatStatus.SOLD)
+        .values_list("id", flat=True)
+    )
+    payment_of = Payment.objects.filter(reservation_id=OuterRef("pk"))
+    checks["paid reservations without a payment"] = (
+        Reservation.objects.filter(status=ReservationStatus.PAID)
+        .exclude(Exists(payment_of))
+        .values_list("id", flat=True)
+    )
+    ledger_of = LedgerEntry.objects.filter(payment_id=OuterRef("pk"), kind=LedgerKind.PAYMENT)
+    checks["payments without a ledger debit"] = Payment.objects.exclude(
+        Exists(ledger_of)
+    ).values_list("id", flat=True)
+
+    report = {}
+    for name, queryset in checks.items():
+        ids = list(queryset.order_by()[: sample + 1]) if sample else []
+        count = queryset.order_by().count() if len(ids) > sample else len(ids)
+        report[name] = {"count": count, "examples": ids[:sample]}
+    report["totals"] = {
+        "count": 0,
+        "examples": [],
+        **Reservation.objects.aggregate(
+            paid=Count("id", filter=Q(status=ReservationStatus.PAID)),
+            held=Count("id", filter=Q(status=ReservationStatus.HELD)),
+        ),
+        "payments": Payment.objects.count(),
+        "wallets": Wallet.objects.count(),
+    }
+    return report
+

@@ -1,0 +1,49 @@
+"""The invariant audit: clean after real sales, and it notices each kind of damage."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from booking import services as booking_services
+from booking.models import Reservation, Seat, SeatStatus
+from booking.tests.factories import SeatFactory
+from payments import services
+from payments.audit import invariants_audit
+from payments.models import Wallet
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sale(user):
+    services.wallet_charge(user=user, amount=500_000)
+    held = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=80_000).id)
+    services.payment_create(user=user, reservation_id=held["reservation_id"])
+    booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=80_000).id)
+    return held
+
+
+def _broken(report) -> dict[str, int]:
+    return {name: row["count"] for name, row in report.items() if name != "totals" and row["count"]}
+
+
+def test_clean_after_real_sales(sale, capsys):
+    report = invariants_audit()
+    assert _broken(report) == {}
+    assert report["totals"]["paid"] == 1 and report["totals"]["held"] == 1
+    call_command("audit")
+    assert "audit clean" in capsys.readouterr().out
+
+
+def test_notices_a_balance_changed_outside_the_ledger(sale, user):
+    Wallet.objects.filter(user=user).update(balance=1)  # no ledger row: the bug it must catch
+    assert _broken(invariants_audit()) == {"wallets whose balance differs from their ledger sum": 1}
+    with pytest.raises(CommandError):
+        call_command("audit")
+
+
+def test_notices_a_sold_seat_nobody_paid_for(sale):
+    seat = SeatFactory()
+    Seat.objects.filter(pk=seat.pk).update(status=SeatStatus.SOLD)
+    Reservation.objects.filter(pk=sale["reservation_id"]).update(status="expired")
+    broken = _broken(invariants_audit())
+    assert broken["sold seats without a paid reservation"] == 2

@@ -1,6 +1,6 @@
 """Queue errors, part of the one ApplicationError hierarchy; the gate renders them too."""
 
-from concertbooking.errors import Forbidden, ServiceUnavailable
+from concertbooking.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 
 
 class QueueTokenRequired(Forbidden):
@@ -25,3 +25,10 @@ class QueueUnavailable(ServiceUnavailable):
     code = "queue_unavailable"
     default_detail = "The waiting room is briefly unavailable; try again in a few seconds."
     retry_after = 5
+
+
+class ApiTokenInvalid(NotAuthenticated):
+    """The gate's answer to a bad API token: the same one DRF's token authentication gives."""
+
+    code = "authentication_failed"
+    default_detail = "Invalid token."

@@ -10,16 +10,24 @@ from django.template import loader
 from django.urls import NoReverseMatch, reverse
 from rest_framework.authtoken.models import Token
 
+from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import store
-from queueing.errors import QueueNotAdmitted, QueueTokenInvalid, QueueTokenRequired
+from queueing.errors import (
+    ApiTokenInvalid,
+    QueueNotAdmitted,
+    QueueTokenInvalid,
+    QueueTokenRequired,
+)
 from queueing.web import MAX_TOKEN_LENGTH, queue_token_from_request
 
 # Every path behind the gate. Not gated: /api/auth/, the concert list, balances, the user's own
 # reservations (/api/reservations), /api/queue/, docs, schema, health, admin, static, accounts.
+# Ids as the URL converter reads them, so a path no view would answer stays a plain 404.
+_ID = IdConverter.regex
 GATED_PATHS = [
-    re.compile(r"^/api/concerts/[^/]+/available-dates/?$"),
-    re.compile(r"^/api/concerts/[^/]+/schedules/[^/]+/available-seats/?$"),
+    re.compile(rf"^/api/concerts/{_ID}/available-dates/?$"),
+    re.compile(rf"^/api/concerts/{_ID}/schedules/{_ID}/available-seats/?$"),
     re.compile(r"^/api/reservation(/|$)"),
     re.compile(r"^/book(/|$)"),
 ]
@@ -53,7 +61,10 @@ def _api_token_user_id(key: str) -> int | None:
 
 
 def _user_id(request: HttpRequest) -> int | None:
-    """The user the view will see, found the way DRF finds it (the view runs after us)."""
+    """The user the view will see, found the way DRF finds it (the view runs after us).
+
+    None when anonymous; raises ApiTokenInvalid for a token DRF would refuse.
+    """
     # DRF's test client attaches its forced user here; HTTP requests cannot set attributes.
     forced = getattr(request, "_force_auth_user", None)
     if forced is not None:
@@ -61,14 +72,20 @@ def _user_id(request: HttpRequest) -> int | None:
     authorization = request.headers.get("Authorization", "").split()
     if authorization and authorization[0].lower() == "token":
         # Token authentication comes first in DRF's order and decides alone when present.
-        return _api_token_user_id(authorization[1]) if len(authorization) == 2 else None
+        user_id = _api_token_user_id(authorization[1]) if len(authorization) == 2 else None
+        if user_id is None:
+            raise ApiTokenInvalid()
+        return user_id
     user = getattr(request, "user", None)
     return user.pk if user is not None and user.is_authenticated else None
 
 
 def _check(request: HttpRequest) -> ApplicationError | None:
     """None to let the request through, else why not. One Redis round trip at most."""
-    user_id = _user_id(request)
+    try:
+        user_id = _user_id(request)
+    except ApiTokenInvalid as exc:
+        return exc
     if user_id is None:
         return NotAuthenticated()
     token = queue_token_from_request(request)

@@ -55,6 +55,10 @@ def test_gated_paths(path):
         "/queue/",
         "/concerts/1",
         "/booking",
+        # No view answers these (the id converter refuses them): a plain 404, not the gate.
+        "/api/concerts/abc/available-dates",
+        "/api/concerts/1234567890123456789/available-dates",
+        "/api/concerts/1/schedules/x/available-seats",
     ],
 )
 def test_open_paths(path):
@@ -146,8 +150,11 @@ def test_api_token_user_is_found_by_the_gate(user, other_user):
         HTTP_QUEUE_TOKEN=admit(user),
     )
     assert client.get("/api/concerts/1/available-dates").json()["code"] == "queue_token_invalid"
+    # A bad API token gets the answer DRF's token authentication would give.
     client.credentials(HTTP_AUTHORIZATION="Token nonsense", HTTP_QUEUE_TOKEN=admit(user))
-    assert client.get("/api/concerts/1/available-dates").status_code == 401
+    response = client.get("/api/concerts/1/available-dates")
+    assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_session_user_with_token_in_session(user):

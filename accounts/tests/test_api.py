@@ -17,7 +17,7 @@ def test_token_for_valid_credentials_is_stable(api_client, user):
     )
     assert again.json()["token"] == token
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert api_client.get("/api/concerts/1/available-dates").status_code == 404  # authenticated
+    assert api_client.post("/api/queue/tokens").status_code == 201  # authenticated
 
 
 @pytest.mark.parametrize(

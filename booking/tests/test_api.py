@@ -58,10 +58,10 @@ def test_concert_list_is_public_and_paginated(api_client, django_assert_num_quer
     assert len(api_client.get("/api/concerts?page=2").json()["results"]) == 5
 
 
-def test_available_dates(auth_client, concert_with_seats, django_assert_num_queries):
+def test_available_dates(admitted_client, concert_with_seats, django_assert_num_queries):
     concert, soon, later = concert_with_seats
     with django_assert_num_queries(1):  # the dates; the existence check runs only when empty
-        response = auth_client.get(f"/api/concerts/{concert.id}/available-dates")
+        response = admitted_client.get(f"/api/concerts/{concert.id}/available-dates")
     assert response.status_code == 200, response.content
     assert response.json() == [
         {
@@ -79,9 +79,11 @@ def test_available_dates(auth_client, concert_with_seats, django_assert_num_quer
     ]
 
 
-def test_available_seats_sorted_by_number(auth_client, concert_with_seats):
+def test_available_seats_sorted_by_number(admitted_client, concert_with_seats):
     concert, soon, _ = concert_with_seats
-    response = auth_client.get(f"/api/concerts/{concert.id}/schedules/{soon.id}/available-seats")
+    response = admitted_client.get(
+        f"/api/concerts/{concert.id}/schedules/{soon.id}/available-seats"
+    )
     assert response.status_code == 200
     rows = response.json()
     assert [r["number"] for r in rows] == [1, 2, 3]
@@ -89,13 +91,13 @@ def test_available_seats_sorted_by_number(auth_client, concert_with_seats):
     assert rows[2]["price"] == 3000
 
 
-def test_available_seats_query_count_is_fixed(auth_client, django_assert_num_queries):
+def test_available_seats_query_count_is_fixed(admitted_client, django_assert_num_queries):
     schedule = ScheduleFactory()
     for n in range(1, 60):
         SeatFactory(schedule=schedule, number=n)
     url = f"/api/concerts/{schedule.concert_id}/schedules/{schedule.id}/available-seats"
     with django_assert_num_queries(2):  # schedule check + seats, however many seats
-        assert len(auth_client.get(url).json()) == 59
+        assert len(admitted_client.get(url).json()) == 59
 
 
 @pytest.mark.parametrize(
@@ -113,10 +115,10 @@ def test_available_seats_query_count_is_fixed(auth_client, django_assert_num_que
         ("/api/concerts?page=abc", 404, "not_found"),
     ],
 )
-def test_catalog_errors(auth_client, url, status, code):
+def test_catalog_errors(admitted_client, url, status, code):
     concert = ConcertFactory()
     other = ScheduleFactory()  # belongs to a different concert
-    response = auth_client.get(url.format(concert=concert.id, other=other.id))
+    response = admitted_client.get(url.format(concert=concert.id, other=other.id))
     assert response.status_code == status
     body = response.json()
     assert body["code"] == code

@@ -27,7 +27,7 @@ from booking.models import (
     SeatStatus,
     seat_free_q,
 )
-from concertbooking.db import constraint_name
+from concertbooking.db import unique_violated
 from concertbooking.errors import Conflict, InvalidInput, NotFound
 
 _ADJECTIVES = ["Midnight", "Electric", "Silver", "Golden", "Velvet", "Neon", "Wild", "Quiet"]
@@ -316,7 +316,7 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
                 created_at=now,
             )
     except IntegrityError as exc:
-        if "uk_reservation_seat_active" in constraint_name(exc):
+        if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
         raise
     return {

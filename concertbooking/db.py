@@ -1,12 +1,21 @@
 """Database helpers shared by the apps' services."""
 
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 
 
-def constraint_name(exc: IntegrityError) -> str:
-    """The name of the constraint an IntegrityError broke (PostgreSQL), else its message.
+def unique_violated(exc: IntegrityError, *, model: type[models.Model], name: str) -> bool:
+    """Whether `exc` is a breach of `model`'s unique constraint `name`.
 
-    Services turn a named constraint into a friendly error and let every other one surface.
+    Services turn their own named constraints into friendly errors and let every other one
+    surface. PostgreSQL reports the constraint's name; SQLite (`make run`) only its columns.
     """
     diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) or str(exc)
+    reported = getattr(diag, "constraint_name", None)
+    if reported:
+        return reported == name
+    constraint = next(c for c in model._meta.constraints if c.name == name)
+    columns = ", ".join(
+        f"{model._meta.db_table}.{model._meta.get_field(field).column}"
+        for field in constraint.fields
+    )
+    return str(exc).endswith(f"UNIQUE constraint failed: {columns}")

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from booking import services as booking_services
-from concertbooking.db import constraint_name
+from concertbooking.db import unique_violated
 from payments.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
@@ -100,7 +100,7 @@ def _idempotent(
                     user_id=user.pk, scope=scope, key=key, fingerprint=fingerprint
                 )
         except IntegrityError as exc:
-            if "uk_idempotency_user_scope_key" not in constraint_name(exc):
+            if not unique_violated(exc, model=IdempotencyKey, name="uk_idempotency_user_scope_key"):
                 raise
             stored = IdempotencyKey.objects.filter(user_id=user.pk, scope=scope, key=key).values(
                 "fingerprint", "response_status", "response_body"

@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 3
 CELERY_WORKERS ?= 2
+# Empty: every Procfile process. PROCESSES=web for a second app server (one beat per site).
+PROCESSES ?=
 
 # The suite's own database and Redis index, so it never touches the data of a running site.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/concertbooking} \
@@ -32,7 +34,7 @@ serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	WEB_CONCURRENCY=$(WORKERS) CELERY_CONCURRENCY=$(CELERY_WORKERS) \
-		$(BIN)/honcho -f Procfile start -p $(PORT)
+		$(BIN)/honcho -f Procfile start -p $(PORT) $(PROCESSES)
 
 test: $(STAMP)
 	./scripts/ensure_services.sh
@@ -50,6 +52,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	./scripts/ensure_services.sh
 	$(BIN)/python bench/run.py $(BENCH)
+
+# A bounded, loopback-only load test on the production-like stack, then the invariant audit.
+loadtest: $(STAMP)
+	./scripts/ensure_services.sh
+	$(BIN)/python scripts/loadtest.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

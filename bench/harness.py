@@ -73,6 +73,13 @@ def prepare_database(*, fresh: bool = False) -> None:
     manage("migrate", "--noinput", "-v0")
 
 
+def make_client_flush() -> None:
+    """Empty the bench Redis db (queue, cache and broker) before a run."""
+    import redis
+
+    redis.Redis(host="127.0.0.1", port=6379, db=BENCH_REDIS_DB).flushdb()
+
+
 def manage(*args: str, **env: str) -> str:
     """Run a manage.py command on the bench database and return its output."""
     result = subprocess.run(

@@ -10,20 +10,17 @@ buyer took the seat first) and the buyer tries another seat, up to three times.
 import random
 import time
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 from locust.exception import StopUser
 
-from common import OUTCOMES, PAUSE_SECONDS, next_api_token, random_concert_id, wait_for_admission
+from common import OUTCOMES, PAUSE_SECONDS, ApiUser, random_concert_id, wait_for_admission
 
 HOLD_ATTEMPTS = 3
 _finished = 0
 
 
-class BurstBuyer(FastHttpUser):
+class BurstBuyer(ApiUser):
     wait_time = constant(0)
-
-    def on_start(self) -> None:
-        self.auth = {"Authorization": f"Token {next_api_token()}"}
 
     @task
     def buy_once(self) -> None:

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from collections import Counter
 
-from locust import events
+from locust import FastHttpUser, events
 
 TOKENS_FILE = os.environ.get("LOCUST_TOKENS_FILE", "loadtest-results/tokens.csv")
 STEP_REPORT = os.environ.get("LOCUST_STEP_REPORT", "")
@@ -23,6 +23,23 @@ QUEUE_WAIT_TIMEOUT = float(os.environ.get("LOCUST_QUEUE_WAIT_TIMEOUT", "300"))
 # Step outcomes, kept apart the way the report kept them: failures per step, contention, successes.
 OUTCOMES: Counter = Counter()
 CONCERT_IDS: list[int] = []
+
+
+# Several app servers side by side (scale-out): each virtual user sticks to one of them.
+_HOSTS = itertools.cycle([h for h in os.environ.get("LOCUST_HOSTS", "").split(",") if h])
+
+
+class ApiUser(FastHttpUser):
+    """A virtual user on one of LOCUST_HOSTS (or --host), signed in with a pre-issued token."""
+
+    abstract = True
+
+    def __init__(self, environment):
+        host = next(_HOSTS, None)
+        if host:
+            self.host = host
+        super().__init__(environment)
+        self.auth = {"Authorization": f"Token {next_api_token()}"}
 
 
 def _tokens() -> list[str]:
@@ -56,11 +73,30 @@ def _load_catalog(environment, **_kwargs) -> None:
 
 @events.test_stop.add_listener
 def _report_outcomes(environment, **_kwargs) -> None:
+    """Step outcomes and final per-endpoint figures (locust's CSV may be flushed before the end)."""
     summary = dict(sorted(OUTCOMES.items()))
     print("step outcomes:", json.dumps(summary))
-    if STEP_REPORT:
-        with open(STEP_REPORT, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    if not STEP_REPORT:
+        return
+    endpoints = []
+    for entry in [*environment.stats.entries.values(), environment.stats.total]:
+        if not entry.num_requests:
+            continue
+        endpoints.append(
+            {
+                "name": entry.name,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "avg_ms": round(entry.avg_response_time, 1),
+                **{
+                    f"p{int(q * 100)}_ms": entry.get_response_time_percentile(q)
+                    for q in (0.5, 0.95, 0.99)
+                },
+                "rps": round(entry.total_rps, 1),
+            }
+        )
+    with open(STEP_REPORT, "w") as fh:
+        json.dump({"outcomes": summary, "endpoints": endpoints}, fh, indent=2)
 
 
 def random_concert_id() -> int:

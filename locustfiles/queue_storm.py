@@ -6,18 +6,15 @@ Every cycle issues a new token (the previous one was given up), so a minute of t
 thousands of tokens against a queue that keeps growing.
 """
 
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
-from common import OUTCOMES, next_api_token
+from common import OUTCOMES, ApiUser
 
 POLLS_PER_CYCLE = 5
 
 
-class QueueStormer(FastHttpUser):
+class QueueStormer(ApiUser):
     wait_time = constant(0)
-
-    def on_start(self) -> None:
-        self.auth = {"Authorization": f"Token {next_api_token()}"}
 
     @task
     def cycle(self) -> None:

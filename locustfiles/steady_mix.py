@@ -8,16 +8,15 @@ a hold that is paid for (or released, as real buyers often do).
 
 import random
 
-from locust import FastHttpUser, constant_throughput, task
+from locust import constant_throughput, task
 
-from common import OUTCOMES, next_api_token, random_concert_id, wait_for_admission
+from common import OUTCOMES, ApiUser, random_concert_id, wait_for_admission
 
 
-class SteadyBuyer(FastHttpUser):
+class SteadyBuyer(ApiUser):
     wait_time = constant_throughput(1)
 
     def on_start(self) -> None:
-        self.auth = {"Authorization": f"Token {next_api_token()}"}
         token = wait_for_admission(self)
         self.headers = {**self.auth, "Queue-Token": token} if token else None
         self.concert_id = random_concert_id()

@@ -1,0 +1,176 @@
+"""`make loadtest`: the production-like stack, one locust scenario, then the invariant audit.
+
+Everything is bounded (users, run time) and aimed at 127.0.0.1 only. Settings come from the
+environment (defaults below); results go to loadtest-results/<scenario>/.
+
+    make loadtest                                   # booking_burst, 200 users
+    SCENARIO=queue_storm USERS=1000 RUN_TIME=60s make loadtest
+    INSTANCES=2 make loadtest                       # two app servers on one database and Redis
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+
+SCENARIO = os.environ.get("SCENARIO", "booking_burst")
+USERS = int(os.environ.get("USERS", "200"))
+SPAWN_RATE = os.environ.get("SPAWN_RATE", str(USERS))
+RUN_TIME = os.environ.get("RUN_TIME", "5m")
+WORKERS = os.environ.get("WORKERS", "3")
+INSTANCES = int(os.environ.get("INSTANCES", "1"))
+BASE_PORT = int(os.environ.get("LOADTEST_PORT", "8100"))
+CONCERTS = os.environ.get("CONCERTS", "300")
+SEATS = os.environ.get("SEATS", "50")
+BALANCE = os.environ.get("BALANCE", "1000000")
+# The run's queue: everyone fits by default, as in the report (which admitted all 200 users).
+QUEUE_ENV = {
+    "QUEUE_CAPACITY": os.environ.get("QUEUE_CAPACITY", str(max(USERS, 100))),
+    "QUEUE_ADMIT_PER_TICK": os.environ.get("QUEUE_ADMIT_PER_TICK", str(max(USERS, 20))),
+}
+MAX_RUN_SECONDS = 15 * 60  # a hard stop for the whole scenario, whatever RUN_TIME says
+
+OUT = ROOT / "loadtest-results" / SCENARIO
+
+
+def _wait_healthy(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the stack on port {port} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"the stack on port {port} did not answer within 60 s")
+
+
+def start_stack() -> list[subprocess.Popen]:
+    """`make serve` (web, worker, beat) on the first port, web-only instances after it."""
+    stacks = []
+    for index in range(INSTANCES):
+        port = BASE_PORT + index
+        args = ["make", "--no-print-directory", "serve", f"PORT={port}", f"WORKERS={WORKERS}"]
+        if index:
+            args.append("PROCESSES=web")
+        log = open(OUT / f"serve-{port}.log", "w")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=harness.bench_env(**QUEUE_ENV, LOG_LEVEL="WARNING"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so the whole honcho tree stops together
+        )
+        stacks.append(process)
+        _wait_healthy(port, process)
+        print(f"stack {index + 1} up on http://127.0.0.1:{port}", flush=True)
+    return stacks
+
+
+def stop_stack(stacks: list[subprocess.Popen]) -> None:
+    for process in stacks:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in stacks:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def run_locust() -> int:
+    hosts = [f"http://127.0.0.1:{BASE_PORT + i}" for i in range(INSTANCES)]
+    env = {
+        **os.environ,
+        "LOCUST_TOKENS_FILE": str(OUT / "tokens.csv"),
+        "LOCUST_STEP_REPORT": str(OUT / "steps.json"),
+        "LOCUST_HOSTS": ",".join(hosts),
+    }
+    args = [
+        str(ROOT / ".venv" / "bin" / "locust"),
+        "-f", str(ROOT / "locustfiles" / f"{SCENARIO}.py"),
+        "--headless", "--only-summary",
+        "-u", str(USERS), "-r", SPAWN_RATE, "-t", RUN_TIME, "--stop-timeout", "10",
+        "--host", hosts[0],
+        "--csv", str(OUT / SCENARIO), "--html", str(OUT / f"{SCENARIO}.html"),
+    ]  # fmt: skip
+    with open(OUT / "locust.log", "w") as log:
+        return subprocess.run(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=MAX_RUN_SECONDS
+        ).returncode
+
+
+def summary() -> dict:
+    report = json.loads((OUT / "steps.json").read_text())
+    print(f"\n{SCENARIO}: {USERS} users, {INSTANCES} instance(s) x {WORKERS} gunicorn workers")
+    print(
+        f"{'endpoint':<26}{'requests':>9}{'fails':>7}{'avg ms':>9}{'p50':>7}{'p95':>7}{'p99':>7}"
+        f"{'req/s':>8}"
+    )
+    for row in report["endpoints"]:
+        print(
+            f"{row['name']:<26}{row['requests']:>9}{row['failures']:>7}{row['avg_ms']:>9.1f}"
+            f"{row['p50_ms']:>7.0f}{row['p95_ms']:>7.0f}{row['p99_ms']:>7.0f}{row['rps']:>8.1f}"
+        )
+    print("step outcomes:", report["outcomes"])
+    print(f"reports: {OUT.relative_to(ROOT)}/ ({SCENARIO}.html, steps.json, locust.log)")
+    return report
+
+
+def warm_up() -> None:
+    """A few hundred requests first, so every worker has its connections and code paths warm."""
+    for index in range(INSTANCES):
+        harness.load(
+            BASE_PORT + index,
+            [harness.HEALTH, {"method": "GET", "path": "/api/concerts"}],
+            concurrency=8,
+            duration=3,
+            max_requests=400,
+        )
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    harness.configure(database="cb_loadtest", redis_db=8)
+    print("preparing the database ...", flush=True)
+    harness.prepare_database(fresh=True)
+    harness.make_client_flush()
+    users = max(USERS, 200)
+    harness.manage(
+        "seed_demo", "--reset", "--concerts", CONCERTS, "--seats", SEATS,
+        "--users", str(users), "--balance", BALANCE,
+    )  # fmt: skip
+    harness.manage("api_tokens", "--users", str(users), "--out", str(OUT / "tokens.csv"))
+    stacks = start_stack()
+    try:
+        warm_up()
+        print(f"running {SCENARIO} for up to {RUN_TIME} ...", flush=True)
+        code = run_locust()
+    finally:
+        stop_stack(stacks)
+    summary()
+    print("\naudit:")
+    audit = subprocess.run(
+        [sys.executable, "manage.py", "audit"], cwd=ROOT, env=harness.bench_env(), text=True
+    )
+    if code not in (0, 1):  # locust exits 1 when any request failed; that is in the summary
+        print(f"locust exited with {code}; see {OUT / 'locust.log'}")
+        return code
+    return audit.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Operator console for the catalog: concerts, their dates, seat-map generation and seats."""
+"""Operator console for booking: concerts, dates, seat-map generation, seats, reservations."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from booking import services
-from booking.models import Concert, ConcertSchedule, Seat
+from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
 from concertbooking.errors import ApplicationError
 
 # Above this many rows an unfiltered list shows PostgreSQL's estimate instead of counting.
@@ -243,3 +243,123 @@ class SeatAdmin(admin.ModelAdmin):
     @admin.display(description="Date")
     def date(self, obj: Seat):
         return obj.schedule.starts_at
+
+
+# --- Reservations ------------------------------------------------------------------------------
+
+
+class IdInputFilter(admin.SimpleListFilter):
+    """A filter that takes an id typed by the operator: a list of every concert or date would be
+    one row per concert in the sidebar, and a query over the whole table to build it."""
+
+    template = "admin/booking/input_filter.html"
+    lookup: str = ""
+
+    def lookups(self, request, model_admin):
+        # Django shows a filter only when it has choices; the input box is the real one.
+        return [("", "All")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None or value == "":
+            return queryset
+        if not value.isdigit() or len(value) > 18:
+            return queryset.none()
+        return queryset.filter(**{self.lookup: int(value)})
+
+    def choices(self, changelist):
+        # One pseudo-choice carrying the other active parameters, so the form keeps them.
+        yield {
+            "selected": self.value() is not None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "All",
+            "value": self.value() or "",
+            "parameter_name": self.parameter_name,
+            "other_params": {
+                key: value
+                for key, value in changelist.get_filters_params().items()
+                if key != self.parameter_name
+            },
+        }
+
+
+class ConcertIdFilter(IdInputFilter):
+    title = "concert id"
+    parameter_name = "concert"
+    lookup = "seat__schedule__concert_id"
+
+
+class ScheduleIdFilter(IdInputFilter):
+    title = "date id"
+    parameter_name = "schedule"
+    lookup = "seat__schedule_id"
+
+
+@admin.register(Reservation)
+class ReservationAdmin(SafeSearchMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "concert",
+        "date",
+        "seat_label",
+        "price",
+        "status",
+        "expires_at",
+        "paid_at",
+        "created_at",
+    )
+    list_select_related = ("user", "seat__schedule__concert")
+    list_filter = (
+        "status",
+        ConcertIdFilter,
+        ScheduleIdFilter,
+        ("seat__schedule__starts_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=id", "^user__username", "seat__schedule__concert__title")
+    search_help_text = "Reservation id, the start of a username, or words of a concert title."
+    raw_id_fields = ("user", "seat")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 50
+    actions = ["release_holds"]
+
+    # Reservations change only through the hold and payment services (and the actions here),
+    # which keep seats, balances and the ledger in step; the form is for reading.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Concert")
+    def concert(self, obj: Reservation) -> str:
+        return obj.seat.schedule.concert.title
+
+    @admin.display(description="Date", ordering="seat__schedule__starts_at")
+    def date(self, obj: Reservation):
+        return obj.seat.schedule.starts_at
+
+    @admin.display(description="Seat")
+    def seat_label(self, obj: Reservation) -> str:
+        return f"Row {obj.seat.row}, seat {obj.seat.number}"
+
+    @admin.action(description="Release the selected holds (free their seats)")
+    def release_holds(self, request, queryset):
+        others = queryset.exclude(status=ReservationStatus.HELD).count()
+        released = 0
+        for reservation in queryset.filter(status=ReservationStatus.HELD).select_related("user"):
+            try:
+                services.reservation_cancel(user=reservation.user, reservation_id=reservation.pk)
+            except ApplicationError as exc:
+                self.message_user(request, f"#{reservation.pk}: {exc.detail}", messages.WARNING)
+            else:
+                released += 1
+        self.message_user(
+            request,
+            f"Released {released} hold(s)."
+            + (f" {others} selected reservation(s) were not holds." if others else ""),
+        )

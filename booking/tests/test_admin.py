@@ -331,3 +331,160 @@ def test_seat_console_stays_on_indexes_at_a_million_seats(operator):
         assert "uk_schedule_id_seat_num" in plan, plan
         assert "Seq Scan on booking_seat" not in plan, plan
         assert "Sort" not in plan.split("->")[0], plan
+
+
+# --- Reservations --------------------------------------------------------------------------
+
+
+def _reservations(count: int, *, status: str = "held"):
+    from booking.models import Reservation
+
+    made = []
+    for _ in range(count):
+        seat = SeatFactory(status="held", held_until=timezone.now() + timedelta(minutes=5))
+        user = get_user_model().objects.create_user(f"buyer{seat.pk}", password="x")
+        made.append(
+            Reservation.objects.create(
+                user=user,
+                seat=seat,
+                price=seat.price,
+                status=status,
+                expires_at=seat.held_until,
+                paid_at=timezone.now() if status == "paid" else None,
+            )
+        )
+    return made
+
+
+def test_reservation_list_costs_the_same_for_few_and_many(operator):
+    url = reverse("admin:booking_reservation_changelist")
+    _reservations(2)
+    few = _queries(operator, url)
+    _reservations(25)
+    assert _queries(operator, url) == few
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status__exact=held",
+        "concert={concert}",
+        "schedule={schedule}",
+        "concert=abc",
+        "schedule=99999999999999999999999",
+        "concert=%00",
+        "q=buyer",
+        "q=%00",
+        "q={id}",
+        "seat__schedule__starts_at__gte=2020-01-01+00%3A00%3A00%2B00%3A00",
+        "seat__schedule__starts_at__gte=nonsense",
+    ],
+)
+def test_reservation_filters_and_search(operator, query):
+    reservation = _reservations(2)[0]
+    query = query.format(
+        concert=reservation.seat.schedule.concert_id,
+        schedule=reservation.seat.schedule_id,
+        id=reservation.pk,
+    )
+    response = operator.get(reverse("admin:booking_reservation_changelist") + "?" + query)
+    assert response.status_code in (200, 302)
+
+
+def test_the_concert_filter_narrows_to_one_concert(operator):
+    first, second = _reservations(2)
+    url = reverse("admin:booking_reservation_changelist")
+    page = operator.get(f"{url}?concert={first.seat.schedule.concert_id}").content.decode()
+    assert f'value="{first.pk}"' in page and f'value="{second.pk}"' not in page
+    # The filter's form keeps the other active filters.
+    page = operator.get(f"{url}?status__exact=held&concert=1").content.decode()
+    assert 'type="hidden" name="status__exact" value="held"' in page
+
+
+def test_operator_releases_holds_and_seats_are_free_again(operator):
+    from booking.models import Reservation
+
+    held, other = _reservations(2)
+    paid = _reservations(1, status="paid")[0]
+    response = operator.post(
+        reverse("admin:booking_reservation_changelist"),
+        {"action": "release_holds", "_selected_action": [held.pk, paid.pk]},
+        follow=True,
+    )
+    assert "Released 1 hold(s). 1 selected reservation(s) were not holds." in (
+        response.content.decode()
+    )
+    held.refresh_from_db()
+    held.seat.refresh_from_db()
+    assert held.status == "cancelled" and held.seat.status == "available"
+    assert Reservation.objects.get(pk=other.pk).status == "held"
+    assert Reservation.objects.get(pk=paid.pk).status == "paid"
+
+
+def test_reservations_are_read_only_in_the_console(operator):
+    reservation = _reservations(1)[0]
+    url = reverse("admin:booking_reservation_change", args=[reservation.pk])
+    assert operator.get(url).status_code == 200
+    assert operator.post(url, {"status": "paid"}).status_code == 403
+    assert operator.get(reverse("admin:booking_reservation_add")).status_code == 403
+
+
+# --- Queue console -------------------------------------------------------------------------
+
+
+def test_queue_console_shows_the_room_and_applies_settings(operator, user, other_user):
+    from queueing.selectors import queue_config
+    from queueing.services import queue_promote, queue_token_issue
+
+    queue_token_issue(user_id=user.pk)
+    queue_token_issue(user_id=other_user.pk)
+    url = reverse("admin:queueing_queuesettings_changelist")
+    page = operator.get(url).content.decode()
+    assert 'data-stat="waiting">2<' in page and 'data-stat="active">0<' in page
+
+    response = operator.post(
+        url,
+        {"capacity": "1", "admit_per_tick": "5", "session_seconds": "300", "abandon_seconds": "60"},
+        follow=True,
+    )
+    assert "Queue settings saved" in response.content.decode()
+    config = queue_config()
+    assert (config.capacity, config.admit_per_tick, config.paused) == (1, 5, False)
+    assert queue_promote() == 1  # the new capacity holds at the very next tick
+
+    stats = operator.get(reverse("admin:queueing_queuesettings_stats")).json()
+    assert stats["waiting"] == 1 and stats["active"] == 1
+    assert stats["admissions_per_minute"] > 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"capacity": "0", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"},
+        {"capacity": "-1", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"},
+        {"capacity": "abc", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"},
+        {
+            "capacity": "9" * 30,
+            "admit_per_tick": "1",
+            "session_seconds": "1",
+            "abandon_seconds": "1",
+        },
+        {},
+    ],
+)
+def test_queue_console_refuses_impossible_settings(operator, data):
+    from queueing.selectors import queue_config
+
+    before = queue_config()
+    response = operator.post(reverse("admin:queueing_queuesettings_changelist"), data)
+    assert response.status_code == 200
+    assert "Please correct the errors below." in response.content.decode()
+    assert queue_config() == before
+
+
+def test_queue_console_needs_staff(user):
+    client = Client()
+    client.force_login(user)
+    response = client.get(reverse("admin:queueing_queuesettings_changelist"))
+    assert response.status_code == 302
+    assert client.get(reverse("admin:queueing_queuesettings_stats")).status_code == 302

@@ -28,20 +28,21 @@ _UNAVAILABLE = (
 _scripts: dict[str, Script] = {}
 
 
-def _script(name: str) -> Script:
-    script = _scripts.get(name)
-    if script is None:
+def script(name: str) -> Script:
+    """The registered script `name` (queueing/lua/<name>.lua with the shared prelude)."""
+    registered = _scripts.get(name)
+    if registered is None:
         # Registering only hashes the source; the server learns it on first use (EVALSHA, then
         # SCRIPT LOAD once if it answers NOSCRIPT, e.g. after a restart).
-        script = _scripts[name] = queue_redis().register_script(
+        registered = _scripts[name] = queue_redis().register_script(
             _COMMON + "\n" + (_LUA / f"{name}.lua").read_text()
         )
-    return script
+    return registered
 
 
 def _run(name: str, *args: str | int) -> list | int:
     try:
-        return _script(name)(keys=queue_keys().as_list(), args=args, client=queue_redis())
+        return script(name)(keys=queue_keys().as_list(), args=args, client=queue_redis())
     except _UNAVAILABLE as exc:
         raise QueueUnavailable() from exc
 

@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from booking import cache
 from booking.errors import ConcertNotFound, ScheduleNotFound
 from booking.models import (
     Concert,
@@ -66,35 +67,49 @@ def available_seats_queryset(*, schedule_id: int, now: datetime | None = None) -
     )
 
 
-def concert_available_dates(*, concert_id: int, now: datetime | None = None) -> list[dict]:
-    """Future dates of a concert that still have a free seat, with how many."""
-    rows = list(available_dates_queryset(concert_id=concert_id, now=now))
-    if not rows and not Concert.objects.filter(pk=concert_id).exists():
-        raise ConcertNotFound()
-    return [
-        {
-            "schedule_id": row["id"],
-            "concert_id": row["concert_id"],
-            "starts_at": row["starts_at"],
-            "available_seats": row["available_seats"],
-        }
-        for row in rows
-    ]
+def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[dict]:
+    """Future dates of a concert that still have a free seat, with how many (cached)."""
+
+    def read() -> list[dict]:
+        rows = list(available_dates_queryset(concert_id=concert_id))
+        if not rows and not Concert.objects.filter(pk=concert_id).exists():
+            raise ConcertNotFound()
+        return [
+            {
+                "schedule_id": row["id"],
+                "concert_id": row["concert_id"],
+                "starts_at": row["starts_at"],
+                "available_seats": row["available_seats"],
+            }
+            for row in rows
+        ]
+
+    if not use_cache:
+        return read()
+    return cache.cached(concert_id=concert_id, field="dates", compute=read)
 
 
 def schedule_available_seats(
-    *, concert_id: int, schedule_id: int, now: datetime | None = None
+    *, concert_id: int, schedule_id: int, use_cache: bool = True
 ) -> list[dict]:
-    """Free seats of one date, by number; the date must belong to the concert."""
-    if not ConcertSchedule.objects.filter(pk=schedule_id, concert_id=concert_id).exists():
-        raise ScheduleNotFound()
-    return [
-        {"seat_id": row["id"], "number": row["number"], "row": row["row"], "price": row["price"]}
-        for row in available_seats_queryset(schedule_id=schedule_id, now=now)
-    ]
+    """Free seats of one date, by number; the date must belong to the concert (cached)."""
 
+    def read() -> list[dict]:
+        if not ConcertSchedule.objects.filter(pk=schedule_id, concert_id=concert_id).exists():
+            raise ScheduleNotFound()
+        return [
+            {
+                "seat_id": row["id"],
+                "number": row["number"],
+                "row": row["row"],
+                "price": row["price"],
+            }
+            for row in available_seats_queryset(schedule_id=schedule_id)
+        ]
 
-# --- Page reads ---------------------------------------------------------------------------------
+    if not use_cache:
+        return read()
+    return cache.cached(concert_id=concert_id, field=f"seats:{schedule_id}", compute=read)
 
 
 def concert_get(*, concert_id: int) -> dict:

@@ -91,6 +91,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 QUEUE_REDIS_URL = env("QUEUE_REDIS_URL", default=REDIS_URL)
 CACHE_TTL_SECONDS = env.int("CACHE_TTL_SECONDS", default=30)
+CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="cb")
 
 
 def _fake_connection():
@@ -109,7 +110,7 @@ CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL or "redis://in-process/0",
-        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="cb"),
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "TIMEOUT": CACHE_TTL_SECONDS,
         "OPTIONS": {
             **_cache_options,

@@ -40,14 +40,15 @@ class AvailableDatesApi(APIView):
     @extend_schema(responses=AvailableDateOutput(many=True), operation_id="available_dates")
     def get(self, request: Request, concert_id: int) -> Response:
         dates = selectors.concert_available_dates(concert_id=concert_id)
-        return Response(AvailableDateOutput(dates, many=True).data)
+        # The selector returns the output shape already; the serializer documents it.
+        return Response(dates)
 
 
 class AvailableSeatsApi(APIView):
     @extend_schema(responses=AvailableSeatOutput(many=True), operation_id="available_seats")
     def get(self, request: Request, concert_id: int, schedule_id: int) -> Response:
         seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule_id)
-        return Response(AvailableSeatOutput(seats, many=True).data)
+        return Response(seats)
 
 
 class ReservationCreateApi(APIView):

@@ -1,9 +1,11 @@
 """Browser tests: Playwright drives Debian's Chromium against pytest-django's live server."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM, called from the same
 # thread to set data up, would otherwise refuse to run "inside" it.
@@ -66,3 +68,44 @@ def screenshot():
             page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=full_page)
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _fresh_queue_settings():
+    """The queue settings are cached per process for a few seconds; no test inherits another's."""
+    from queueing.selectors import queue_config_forget
+
+    queue_config_forget()
+    yield
+    queue_config_forget()
+
+
+@pytest.fixture
+def concert():
+    """A concert with two dates; the first has a seat map with some seats sold or held."""
+    from booking.models import Concert, ConcertSchedule, Seat
+    from booking.services import schedule_seats_generate
+
+    concert = Concert.objects.create(
+        title="Midnight Echoes Tour",
+        performer="Nova Choir",
+        venue="Olympic Hall",
+        description="An evening of live music. Doors open an hour before the show.",
+    )
+    first = ConcertSchedule.objects.create(
+        concert=concert, starts_at=timezone.now() + timedelta(days=7)
+    )
+    ConcertSchedule.objects.create(concert=concert, starts_at=timezone.now() + timedelta(days=14))
+    schedule_seats_generate(
+        schedule=first,
+        rows=8,
+        seats_per_row=12,
+        tiers=[("VIP", 2, 150_000), ("R", 3, 110_000), ("S", 3, 80_000)],
+    )
+    # Some seats already gone, so the map shows every state.
+    seats = Seat.objects.filter(schedule=first).order_by("number")
+    Seat.objects.filter(pk__in=[s.pk for s in seats[14:18]]).update(status="sold")
+    Seat.objects.filter(pk__in=[s.pk for s in seats[40:42]]).update(
+        status="held", held_until=timezone.now() + timedelta(minutes=5)
+    )
+    return concert

@@ -1,46 +1,15 @@
 """In a real browser: accounts, browsing to a seat map, and the operator's seat-map generation."""
 
-from datetime import timedelta
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from booking.models import Concert, ConcertSchedule, Seat
-from booking.services import schedule_seats_generate
+from booking.models import ConcertSchedule, Seat
 from queueing.services import queue_promote
 from tests.e2e.conftest import PHONE
 from tests.e2e.helpers import log_in, sign_up
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-@pytest.fixture
-def concert():
-    concert = Concert.objects.create(
-        title="Midnight Echoes Tour",
-        performer="Nova Choir",
-        venue="Olympic Hall",
-        description="An evening of live music. Doors open an hour before the show.",
-    )
-    first = ConcertSchedule.objects.create(
-        concert=concert, starts_at=timezone.now() + timedelta(days=7)
-    )
-    ConcertSchedule.objects.create(concert=concert, starts_at=timezone.now() + timedelta(days=14))
-    schedule_seats_generate(
-        schedule=first,
-        rows=8,
-        seats_per_row=12,
-        tiers=[("VIP", 2, 150_000), ("R", 3, 110_000), ("S", 3, 80_000)],
-    )
-    # Some seats already gone, so the map shows every state.
-    seats = Seat.objects.filter(schedule=first).order_by("number")
-    Seat.objects.filter(pk__in=[s.pk for s in seats[14:18]]).update(status="sold")
-    Seat.objects.filter(pk__in=[s.pk for s in seats[40:42]]).update(
-        status="held", held_until=timezone.now() + timedelta(minutes=5)
-    )
-    return concert
 
 
 def test_sign_up_log_out_and_log_in_again(page):

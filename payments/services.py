@@ -276,7 +276,7 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-def outbox_relay(*, event_id: int | None = None, limit: int = 100) -> int:
+def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     """Deliver undelivered events (or just `event_id`) once each; returns how many were delivered.
 
     Each event is delivered in its own transaction under FOR UPDATE SKIP LOCKED, so two relays

@@ -1,0 +1,325 @@
+"""Holds and payments: HTTP throughput as ratios to GET /api/health on the same gunicorn server,
+beside the raw PostgreSQL ceiling of the same SQL statements run by pgbench at the same concurrency.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness  # noqa: E402
+
+DATABASE, REDIS_DB = "cb_bench_booking", 11
+CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
+CONNECTIONS = 16  # HTTP connections and pgbench clients alike
+ROUNDS, SECONDS = 3, 4.0
+# Requests that change state are each sent once; these are upper bounds per target, well above
+# what three 4-second rounds on two cores get through.
+HTTP_HOLDS = 12_000  # 3,000 users x 4 holds (the per-user limit)
+HTTP_PAYMENTS = 4_000  # per payment target, one user each (paying ends the user's queue slot)
+PG_PER_CLIENT = 500  # pgbench transactions per client, per script
+
+# The statements the hold service runs (booking.services.reservation_hold), as captured from the
+# ORM; pgbench variables stand in for the values. Checked against a live capture below.
+HOLD_SQL = """
+\\set k :k + 1
+\\set i :client_id * :per_client + :k
+\\set sid :seat_base + :i
+\\set uid :user_base + :i / 4
+BEGIN;
+SELECT "auth_user"."id" FROM "auth_user" WHERE "auth_user"."id" = :uid FOR NO KEY UPDATE;
+SELECT COUNT(*) FROM "booking_reservation" WHERE ("booking_reservation"."expires_at" > now() AND "booking_reservation"."status" = 'held' AND "booking_reservation"."user_id" = :uid);
+SELECT "booking_seat"."price", "booking_seat"."schedule_id", "booking_concertschedule"."concert_id", "booking_concertschedule"."starts_at" FROM "booking_seat" INNER JOIN "booking_concertschedule" ON ("booking_seat"."schedule_id" = "booking_concertschedule"."id") WHERE "booking_seat"."id" = :sid ORDER BY 2 ASC, "booking_seat"."number" ASC LIMIT 1;
+UPDATE "booking_reservation" SET "status" = 'expired' WHERE ("booking_reservation"."expires_at" <= now() AND "booking_reservation"."seat_id" = :sid AND "booking_reservation"."status" = 'held');
+UPDATE "booking_seat" SET "status" = 'held', "held_until" = now() + interval '300 seconds', "version" = ("booking_seat"."version" + 1) WHERE ("booking_seat"."id" = :sid AND ("booking_seat"."status" = 'available' OR ("booking_seat"."held_until" <= now() AND "booking_seat"."status" = 'held')));
+INSERT INTO "booking_reservation" ("user_id", "seat_id", "price", "status", "expires_at", "paid_at", "created_at") VALUES (:uid, :sid, 80000, 'held', now() + interval '300 seconds', NULL, now()) RETURNING "booking_reservation"."id";
+COMMIT;
+"""  # noqa: E501
+
+# payments.services.payment_create without an Idempotency-Key.
+PAYMENT_SQL = """
+\\set k :k + 1
+\\set i :client_id * :per_client + :k
+\\set rid :reservation_base + :i
+\\set uid :user_base + :i
+BEGIN;
+SELECT "booking_reservation"."id", "booking_reservation"."user_id", "booking_reservation"."seat_id", "booking_reservation"."price", "booking_reservation"."status", "booking_reservation"."expires_at", "booking_reservation"."paid_at", "booking_reservation"."created_at" FROM "booking_reservation" WHERE ("booking_reservation"."id" = :rid AND "booking_reservation"."user_id" = :uid) ORDER BY "booking_reservation"."created_at" DESC, "booking_reservation"."id" DESC LIMIT 1 FOR UPDATE \\gset r_
+UPDATE "booking_seat" SET "status" = 'sold', "held_until" = NULL, "version" = ("booking_seat"."version" + 1) WHERE ("booking_seat"."held_until" > now() AND "booking_seat"."id" = :r_seat_id AND "booking_seat"."status" = 'held');
+UPDATE "booking_reservation" SET "status" = 'paid', "paid_at" = now() WHERE "booking_reservation"."id" = :rid;
+UPDATE "payments_wallet" SET "balance" = ("payments_wallet"."balance" + -:r_price), "updated_at" = now() WHERE ("payments_wallet"."user_id" = :uid AND "payments_wallet"."balance" >= :r_price);
+SELECT "payments_wallet"."id" AS "pk", "payments_wallet"."balance" AS "balance" FROM "payments_wallet" WHERE "payments_wallet"."user_id" = :uid LIMIT 21 \\gset w_
+INSERT INTO "payments_payment" ("reservation_id", "user_id", "amount", "paid_at") VALUES (:rid, :uid, :r_price, now()) RETURNING "payments_payment"."id" \\gset p_
+INSERT INTO "payments_ledgerentry" ("wallet_id", "kind", "amount", "balance_after", "payment_id", "created_at") VALUES (:w_pk, 'payment', -:r_price, :w_balance, :p_id, now()) RETURNING "payments_ledgerentry"."id";
+INSERT INTO "payments_outboxevent" ("event_type", "payload", "created_at", "delivered_at", "attempts", "last_error") VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '') RETURNING "payments_outboxevent"."id";
+COMMIT;
+"""  # noqa: E501
+
+
+def statements(script: str) -> int:
+    return sum(
+        1
+        for line in script.splitlines()
+        if line and not line.startswith("\\") and line not in ("BEGIN;", "COMMIT;")
+    )
+
+
+def users(prefix: str, count: int) -> list[int]:
+    """`count` new users with contiguous ids (pgbench computes ids by arithmetic)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import users_seed
+
+    users_seed(count=count, password="bench-booking-pass", prefix=prefix)
+    by_name = dict(
+        get_user_model().objects.filter(username__startswith=prefix).values_list("username", "id")
+    )
+    ids = [by_name[f"{prefix}{i}"] for i in range(1, count + 1)]
+    assert ids == list(range(ids[0], ids[0] + count)), "user ids must be contiguous"
+    return ids
+
+
+def bulk_holds(user_ids: list[int], seat_ids: list[int]) -> list[int]:
+    """Live holds (one hour) for pairs of user and seat, in bulk; returns contiguous ids."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.db.models import F
+    from django.utils import timezone
+
+    from booking.models import Reservation, Seat, SeatStatus
+
+    until = timezone.now() + timedelta(hours=1)
+    with transaction.atomic():
+        Seat.objects.filter(pk__in=seat_ids).update(
+            status=SeatStatus.HELD, held_until=until, version=F("version") + 1
+        )
+        prices = dict(Seat.objects.filter(pk__in=seat_ids).values_list("id", "price"))
+        rows = Reservation.objects.bulk_create(
+            [
+                Reservation(user_id=u, seat_id=s, price=prices[s], expires_at=until)
+                for u, s in zip(user_ids, seat_ids, strict=True)
+            ],
+            batch_size=5000,
+        )
+    ids = [row.pk for row in rows]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), "reservation ids must be contiguous"
+    return ids
+
+
+def captured_statements(fn) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        fn()
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"] not in ("BEGIN", "COMMIT") and not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+
+
+def pgbench(script: str, **variables: int) -> dict:
+    """Run `script` with CONNECTIONS clients, PG_PER_CLIENT transactions each; tps and latency."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
+        fh.write(script)
+    defines = [f"-D{name}={value}" for name, value in {"k": -1, **variables}.items()]
+    out = subprocess.run(
+        [
+            shutil.which("pgbench") or "pgbench",
+            "-n",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            str(CONNECTIONS),
+            "-j",
+            "2",
+            "-t",
+            str(PG_PER_CLIENT),
+            "-f",
+            fh.name,
+            *defines,
+            DATABASE,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    Path(fh.name).unlink()
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return {
+        "tps": float(re.search(r"tps = ([\d.]+) \(without initial", out).group(1)),
+        "latency_ms": float(re.search(r"latency average = ([\d.]+) ms", out).group(1)),
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+def main() -> None:
+    if not shutil.which("pgbench"):
+        sys.exit("pgbench not found (Debian: apt-get install postgresql-client)")
+    harness.configure(database=DATABASE, redis_db=REDIS_DB)
+    harness.prepare_database(fresh=True)
+    harness.make_client_flush()
+    harness.setup_django()
+    from dataclasses import replace
+
+    from django.db import connection
+
+    from accounts.services import api_tokens_issue
+    from booking import services as booking_services
+    from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
+    from booking.services import catalog_seed
+    from payments import services as payment_services
+    from payments.services import wallets_seed
+    from queueing import services as queue_services
+    from queueing.selectors import queue_config
+
+    made = catalog_seed(concerts=CONCERTS, dates_per_concert=DATES, seats_per_date=SEATS)
+    seat_ids = iter(Seat.objects.order_by("id").values_list("id", flat=True))
+
+    def take(n: int) -> list[int]:
+        return [next(seat_ids) for _ in range(n)]
+
+    # --- HTTP fixtures: buyers with API tokens, admitted through the real queue services.
+    hold_users = users("h", HTTP_HOLDS // 4)
+    pay_users = users("p", 2 * HTTP_PAYMENTS)
+    wallets_seed(user_ids=pay_users, balance=1_000_000)
+    http_hold_seats = take(HTTP_HOLDS)
+    pay_reservations = bulk_holds(pay_users, take(len(pay_users)))
+    keys = api_tokens_issue(
+        usernames=[f"h{i}" for i in range(1, len(hold_users) + 1)]
+        + [f"p{i}" for i in range(1, len(pay_users) + 1)]
+    )
+    name_of = {uid: f"h{i}" for i, uid in enumerate(hold_users, 1)}
+    name_of.update({uid: f"p{i}" for i, uid in enumerate(pay_users, 1)})
+    queue_tokens = {
+        uid: queue_services.queue_token_issue(user_id=uid).token for uid in hold_users + pay_users
+    }
+    everyone = len(queue_tokens)
+    queue_services.queue_promote(
+        config=replace(queue_config(), capacity=everyone, admit_per_tick=everyone, paused=False)
+    )
+
+    def headers(uid: int) -> dict:
+        return {"Authorization": f"Token {keys[name_of[uid]]}", "Queue-Token": queue_tokens[uid]}
+
+    hold_specs = iter(
+        {
+            "method": "POST",
+            "path": "/api/reservation/concerts",
+            # Round-robin over users: one user's holds queue on their row lock, so spread them.
+            "headers": headers(hold_users[n % len(hold_users)]),
+            "body": {"seat_id": seat},
+        }
+        for n, seat in enumerate(http_hold_seats)
+    )
+
+    def payment_specs(users_and_holds, *, keyed: bool):
+        for n, (uid, rid) in enumerate(users_and_holds):
+            extra = {"Idempotency-Key": f"bench-{n}"} if keyed else {}
+            yield {
+                "method": "POST",
+                "path": "/api/reservation/payments",
+                "headers": {**headers(uid), **extra},
+                "body": {"reservation_id": rid},
+            }
+
+    pairs = list(zip(pay_users, pay_reservations, strict=True))
+    plain_payments = payment_specs(pairs[:HTTP_PAYMENTS], keyed=False)
+    keyed_payments = payment_specs(pairs[HTTP_PAYMENTS:], keyed=True)
+
+    def batch(source, size):
+        return lambda: [spec for _, spec in zip(range(size), source, strict=False)]
+
+    per_round = HTTP_HOLDS // ROUNDS
+    targets = {
+        "hold (201)": batch(hold_specs, per_round),
+        "payment (201)": batch(plain_payments, HTTP_PAYMENTS // ROUNDS),
+        "payment + Idempotency-Key": batch(keyed_payments, HTTP_PAYMENTS // ROUNDS),
+        "GET /api/reservations": [
+            {"method": "GET", "path": "/api/reservations", "headers": headers(uid)}
+            for uid in hold_users[:200]
+        ],
+    }
+    with harness.server(workers=2) as port:
+        summary = harness.compare(
+            port,
+            targets,
+            rounds=ROUNDS,
+            duration=SECONDS,
+            concurrency=CONNECTIONS,
+            once={"hold (201)", "payment (201)", "payment + Idempotency-Key"},
+        )
+    harness.print_table(
+        f"holds and payments over HTTP: 2 gunicorn workers, {CONNECTIONS} connections, "
+        f"{made['seats']:,} seats",
+        summary,
+    )
+
+    # --- The same statements straight into PostgreSQL. First check the scripts still match
+    # what the services run, so the ceiling measures the real work.
+    from django.contrib.auth import get_user_model
+
+    buyer = get_user_model().objects.get(pk=users("x", 1)[0])
+    wallets_seed(user_ids=[buyer.pk], balance=1_000_000)
+    seat = take(1)[0]
+    held = {}
+    hold_sql = captured_statements(
+        lambda: held.update(booking_services.reservation_hold(user=buyer, seat_id=seat))
+    )
+    pay_sql = captured_statements(
+        lambda: payment_services.payment_create(user=buyer, reservation_id=held["reservation_id"])
+    )
+    assert len(hold_sql) == statements(HOLD_SQL), hold_sql
+    assert len(pay_sql) == statements(PAYMENT_SQL), pay_sql
+
+    total = CONNECTIONS * PG_PER_CLIENT
+    pg_hold_users = users("g", total // 4 + 1)
+    pg_hold_seats = take(total)
+    pg_pay_users = users("q", total)
+    wallets_seed(user_ids=pg_pay_users, balance=1_000_000)
+    pg_pay_reservations = bulk_holds(pg_pay_users, take(total))
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    ceiling = {
+        "hold": pgbench(
+            HOLD_SQL,
+            per_client=PG_PER_CLIENT,
+            seat_base=pg_hold_seats[0],
+            user_base=pg_hold_users[0],
+        ),
+        "payment": pgbench(
+            PAYMENT_SQL,
+            per_client=PG_PER_CLIENT,
+            reservation_base=pg_pay_reservations[0],
+            user_base=pg_pay_users[0],
+        ),
+    }
+    assert Reservation.objects.filter(seat_id__in=pg_hold_seats).count() == total
+    assert Seat.objects.filter(pk__in=pg_hold_seats, status=SeatStatus.HELD).count() == total
+    assert (
+        Reservation.objects.filter(
+            pk__in=pg_pay_reservations, status=ReservationStatus.PAID
+        ).count()
+        == total
+    )
+
+    print(f"\nraw PostgreSQL ceiling (pgbench, {CONNECTIONS} clients, {total:,} transactions each)")
+    print(f"{'statements':<28}{'tps':>10}{'avg ms':>9}{'HTTP/ceiling':>14}")
+    for name, target in (("hold", "hold (201)"), ("payment", "payment (201)")):
+        row = ceiling[name]
+        share = summary[target]["rps"] / row["tps"]
+        print(f"{name:<28}{row['tps']:>10.0f}{row['latency_ms']:>9.2f}{share:>13.1%}")
+    print(f"\nhealth baseline: {summary['health']['rps']:.0f} req/s")
+    harness.make_client_flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from booking import services
+from booking import cache, services
 from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
 from concertbooking.errors import ApplicationError
 
@@ -48,6 +48,28 @@ class SafeSearchMixin:
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+
+class CatalogCacheMixin:
+    """Edits made here bypass the services, so they drop the concert's cached catalog reads
+    themselves (after commit, like the services do)."""
+
+    def concert_id_of(self, obj) -> int:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cache.catalog_changed(concert_ids=[self.concert_id_of(obj)])
+
+    def delete_model(self, request, obj):
+        concert_id = self.concert_id_of(obj)
+        super().delete_model(request, obj)
+        cache.catalog_changed(concert_ids=[concert_id])
+
+    def delete_queryset(self, request, queryset):
+        concert_ids = [self.concert_id_of(obj) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        cache.catalog_changed(concert_ids=concert_ids)
 
 
 # --- Seat-map generation -----------------------------------------------------------------------
@@ -165,7 +187,7 @@ class ScheduleInline(admin.TabularInline):
 
 
 @admin.register(Concert)
-class ConcertAdmin(SafeSearchMixin, admin.ModelAdmin):
+class ConcertAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin):
     list_display = ("title", "performer", "venue", "date_count", "next_date")
     search_fields = ("title", "performer", "venue")
     # Explicit: the counts below add a GROUP BY, which drops the model's default ordering.
@@ -184,6 +206,13 @@ class ConcertAdmin(SafeSearchMixin, admin.ModelAdmin):
             )
         )
 
+    def concert_id_of(self, obj: Concert) -> int:
+        return obj.pk
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        cache.catalog_changed(concert_ids=[form.instance.pk])  # its dates may have changed
+
     @admin.display(description="Dates", ordering="date_count")
     def date_count(self, obj) -> int:
         return obj.date_count
@@ -199,7 +228,7 @@ class ConcertAdmin(SafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(ConcertSchedule)
-class ConcertScheduleAdmin(SafeSearchMixin, admin.ModelAdmin):
+class ConcertScheduleAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin):
     list_display = ("id", "concert", "starts_at", "seats")
     list_select_related = ("concert",)
     autocomplete_fields = ("concert",)
@@ -207,6 +236,9 @@ class ConcertScheduleAdmin(SafeSearchMixin, admin.ModelAdmin):
     date_hierarchy = "starts_at"
     ordering = ("-starts_at",)
     actions = ["generate_seat_maps"]
+
+    def concert_id_of(self, obj: ConcertSchedule) -> int:
+        return obj.concert_id
 
     @admin.display(description="Seats")
     def seats(self, obj: ConcertSchedule) -> str:
@@ -222,7 +254,7 @@ class ConcertScheduleAdmin(SafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Seat)
-class SeatAdmin(admin.ModelAdmin):
+class SeatAdmin(CatalogCacheMixin, admin.ModelAdmin):
     list_display = ("number", "row", "tier", "price", "status", "held_until", "concert", "date")
     list_select_related = ("schedule__concert",)
     list_filter = ("status",)
@@ -235,6 +267,12 @@ class SeatAdmin(admin.ModelAdmin):
     sortable_by = ()
     # Status moves only through holds and payments, which keep reservations in step with it.
     readonly_fields = ("status", "held_until", "version")
+
+    def concert_id_of(self, obj: Seat) -> int:
+        return obj.schedule.concert_id
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset.select_related("schedule"))
 
     @admin.display(description="Concert")
     def concert(self, obj: Seat) -> str:

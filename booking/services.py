@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from booking import cache
 from booking.errors import (
     AlreadyPaid,
     HoldExpired,
@@ -240,6 +241,7 @@ def schedule_seats_generate(
             _seats_copy([schedule.pk], layout)
         else:
             _seats_bulk_create([schedule.pk], layout)
+        cache.catalog_changed(concert_ids=[locked.concert_id])
     return len(layout)
 
 

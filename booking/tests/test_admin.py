@@ -488,3 +488,49 @@ def test_queue_console_needs_staff(user):
     response = client.get(reverse("admin:queueing_queuesettings_changelist"))
     assert response.status_code == 302
     assert client.get(reverse("admin:queueing_queuesettings_stats")).status_code == 302
+
+
+# --- The catalog cache follows console edits -----------------------------------------------
+
+
+def test_console_edits_and_generated_maps_reach_the_cached_catalog(
+    operator, django_capture_on_commit_callbacks
+):
+    from booking import selectors
+
+    schedule = ScheduleFactory()
+    concert_id = schedule.concert_id
+    assert selectors.concert_available_dates(concert_id=concert_id) == []  # cached: no seats
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _action(
+            operator,
+            reverse("admin:booking_concertschedule_changelist"),
+            [schedule.pk],
+            apply="1",
+            rows="1",
+            seats_per_row="2",
+            tiers="S, 1, 500",
+        )
+    dates = selectors.concert_available_dates(concert_id=concert_id)
+    assert [d["available_seats"] for d in dates] == [2]
+
+    seat = Seat.objects.get(schedule=schedule, number=1)
+    seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
+    assert seats[0]["price"] == 500
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(
+            reverse("admin:booking_seat_change", args=[seat.pk]),
+            {"schedule": schedule.pk, "number": 1, "row": "A", "tier": "S", "price": "750"},
+        )
+    assert response.status_code == 302
+    seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
+    assert seats[0]["price"] == 750
+
+    with django_capture_on_commit_callbacks(execute=True):
+        operator.post(
+            reverse("admin:booking_seat_changelist"),
+            {"action": "delete_selected", "_selected_action": [seat.pk], "post": "yes"},
+        )
+    seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
+    assert [s["number"] for s in seats] == [2]

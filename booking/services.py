@@ -424,3 +424,29 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
         expired += len(reservation_ids)
         if len(reservation_ids) < batch_size and len(seat_ids) < batch_size:
             return expired
+
+
+def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
+    """Cancel a paid reservation and put its seat back on sale (the operator's refund).
+
+    Call inside the refund's transaction (payments.services.payment_refund), which gives the
+    money back: the reservation row stays locked until then, so two refunds cannot both pass.
+    """
+    reservation = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
+    if reservation is None:
+        raise ReservationNotFound()
+    if reservation.status != ReservationStatus.PAID:
+        raise Conflict(
+            f"Reservation {reservation_id} is {reservation.status}, not paid: nothing to refund.",
+            code="reservation_not_paid",
+        )
+    reservation.status = ReservationStatus.CANCELLED
+    reservation.save(update_fields=["status"])
+    Seat.objects.filter(pk=reservation.seat_id, status=SeatStatus.SOLD).update(
+        status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1
+    )
+    concert_id = Seat.objects.filter(pk=reservation.seat_id).values_list(
+        "schedule__concert_id", flat=True
+    )[0]
+    cache.catalog_changed(concert_ids=[concert_id])
+    return reservation

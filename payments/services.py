@@ -370,3 +370,75 @@ def payments_reset() -> None:
         with transaction.atomic():
             for model in models:
                 model.objects.all().delete()
+
+
+# --- Operator money moves: refunds and balance adjustments (the console's actions) --------------
+
+SCOPE_ADJUST = "wallet_adjust"
+
+
+def payment_refund(*, reservation_id: int) -> int:
+    """Refund a paid reservation to the buyer's wallet and put the seat back on sale.
+
+    One transaction, locks in the project's order (reservation, seat, wallet): the reservation
+    is cancelled, the seat freed, the wallet credited with what was paid, and a refund ledger
+    row written beside the payment it reverses. Returns the new balance.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        reservation = booking_services.reservation_cancel_paid(reservation_id=reservation_id)
+        payment = Payment.objects.get(reservation_id=reservation.pk)
+        wallet_id, balance = _wallet_add(user_id=payment.user_id, delta=payment.amount, now=now)
+        LedgerEntry.objects.create(
+            wallet_id=wallet_id,
+            kind=LedgerKind.REFUND,
+            amount=payment.amount,
+            balance_after=balance,
+            payment=payment,
+            created_at=now,
+        )
+    return balance
+
+
+def wallet_adjust(
+    *,
+    operator: AbstractBaseUser,
+    user_id: int,
+    amount: int,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    """Credit (amount > 0) or debit (amount < 0) a user's balance by hand, with a ledger row.
+
+    A debit never takes the balance below zero (InsufficientBalance). The key is the operator's,
+    so a form sent twice adjusts once.
+    """
+    if type(amount) is not int or amount == 0 or abs(amount) >= settings.CHARGE_MAX_AMOUNT:
+        raise InvalidAmount(
+            "The adjustment must be a whole number other than zero, below "
+            f"{settings.CHARGE_MAX_AMOUNT} either way."
+        )
+    key = idempotency_key_check(idempotency_key)
+
+    def work() -> dict[str, Any]:
+        now = timezone.now()
+        changed = _wallet_add(user_id=user_id, delta=amount, now=now)
+        if changed is None:
+            raise InsufficientBalance("The balance is too low for this debit.")
+        wallet_id, balance = changed
+        LedgerEntry.objects.create(
+            wallet_id=wallet_id,
+            kind=LedgerKind.ADJUSTMENT,
+            amount=amount,
+            balance_after=balance,
+            created_at=now,
+        )
+        return {"balance": balance}
+
+    return _idempotent(
+        user=operator,
+        scope=SCOPE_ADJUST,
+        key=key,
+        request={"user_id": user_id, "amount": amount},
+        status=200,
+        work=work,
+    )

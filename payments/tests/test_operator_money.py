@@ -1,0 +1,260 @@
+"""Operator money moves: refunds of paid seats and balance adjustments, services and console."""
+
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from booking import services as booking_services
+from booking.errors import ReservationNotFound
+from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
+from booking.tests.factories import SeatFactory
+from concertbooking.errors import Conflict
+from payments import services
+from payments.audit import invariants_audit
+from payments.errors import InsufficientBalance, InvalidAmount
+from payments.models import LedgerEntry, LedgerKind, Payment, Wallet
+from payments.tests.conftest import fund, ledger_sum, snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+def _paid(user, *, price: int = 80_000, balance: int = 100_000) -> int:
+    seat = SeatFactory(price=price)
+    hold = booking_services.reservation_hold(user=user, seat_id=seat.pk)
+    fund(user, balance)
+    services.payment_create(user=user, reservation_id=hold["reservation_id"])
+    return hold["reservation_id"]
+
+
+def _clean(report: dict) -> bool:
+    return all(v["count"] == 0 for k, v in report.items() if k != "totals")
+
+
+# --- Refunds -------------------------------------------------------------------------------
+
+
+def test_refund_cancels_frees_the_seat_and_credits_with_a_ledger_row(user):
+    reservation_id = _paid(user)
+    assert services.payment_refund(reservation_id=reservation_id) == 100_000
+
+    reservation = Reservation.objects.get(pk=reservation_id)
+    assert reservation.status == ReservationStatus.CANCELLED
+    assert Seat.objects.get(pk=reservation.seat_id).status == SeatStatus.AVAILABLE
+    refund = LedgerEntry.objects.get(kind=LedgerKind.REFUND)
+    payment = Payment.objects.get(reservation_id=reservation_id)
+    assert (refund.amount, refund.balance_after, refund.payment_id) == (80_000, 100_000, payment.pk)
+    assert Wallet.objects.get(user=user).balance == ledger_sum(user) == 100_000
+    assert _clean(invariants_audit())
+    # The seat can be sold again.
+    other = get_user_model().objects.create_user("again", password="x")
+    booking_services.reservation_hold(user=other, seat_id=reservation.seat_id)
+
+
+def test_only_a_paid_reservation_can_be_refunded(user):
+    reservation_id = _paid(user)
+    services.payment_refund(reservation_id=reservation_id)
+    before = snapshot()
+    with pytest.raises(Conflict):
+        services.payment_refund(reservation_id=reservation_id)
+    held = booking_services.reservation_hold(user=user, seat_id=SeatFactory().pk)
+    with pytest.raises(Conflict):
+        services.payment_refund(reservation_id=held["reservation_id"])
+    with pytest.raises(ReservationNotFound):
+        services.payment_refund(reservation_id=987654321)
+    after = snapshot()
+    after["Seat"] = after["Seat"][:-1]  # the seat made for the hold above
+    after["Reservation"] = after["Reservation"][:-1]
+    assert after == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_refunds_of_one_reservation_pay_back_once(user):
+    reservation_id = _paid(user, balance=80_000)
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def refund():
+        try:
+            barrier.wait()
+            services.payment_refund(reservation_id=reservation_id)
+            outcomes.append("refunded")
+        except Conflict:
+            outcomes.append("conflict")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["refunded"]
+    assert Wallet.objects.get(user=user).balance == ledger_sum(user) == 80_000
+    assert LedgerEntry.objects.filter(kind=LedgerKind.REFUND).count() == 1
+
+
+# --- Adjustments ---------------------------------------------------------------------------
+
+
+def test_adjustments_credit_and_debit_with_ledger_rows(user, other_user):
+    operator = other_user
+    assert services.wallet_adjust(operator=operator, user_id=user.pk, amount=500).body == {
+        "balance": 500
+    }
+    assert services.wallet_adjust(operator=operator, user_id=user.pk, amount=-200).body == {
+        "balance": 300
+    }
+    kinds = list(LedgerEntry.objects.order_by("id").values_list("kind", "amount"))
+    assert kinds == [(LedgerKind.ADJUSTMENT, 500), (LedgerKind.ADJUSTMENT, -200)]
+    assert ledger_sum(user) == 300
+
+
+def test_a_debit_never_overdraws(user, other_user):
+    fund(user, 100)
+    before = snapshot()
+    with pytest.raises(InsufficientBalance):
+        services.wallet_adjust(operator=other_user, user_id=user.pk, amount=-101)
+    stranger = get_user_model().objects.create_user("nowallet", password="x")
+    with pytest.raises(InsufficientBalance):
+        services.wallet_adjust(operator=other_user, user_id=stranger.pk, amount=-1)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("amount", [0, True, 1.5, "10", 10**12, -(10**12), None])
+def test_odd_adjustments_are_refused(user, other_user, amount):
+    with pytest.raises(InvalidAmount):
+        services.wallet_adjust(operator=other_user, user_id=user.pk, amount=amount)
+    assert not LedgerEntry.objects.exists()
+
+
+def test_an_adjustment_sent_twice_counts_once(user, other_user):
+    for _ in range(2):
+        services.wallet_adjust(
+            operator=other_user, user_id=user.pk, amount=700, idempotency_key="form-1"
+        )
+    assert Wallet.objects.get(user=user).balance == 700
+
+
+# --- The console ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def operator(db) -> Client:
+    staff = get_user_model().objects.create_superuser("op", "op@example.com", "op-pass-123")
+    client = Client()
+    client.force_login(staff)
+    client.get(reverse("admin:index"))
+    return client
+
+
+def _count(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:payments_payment_changelist",
+        "admin:payments_ledgerentry_changelist",
+        "admin:payments_wallet_changelist",
+        "admin:booking_reservation_changelist",
+    ],
+)
+def test_money_lists_cost_the_same_for_few_and_many(operator, name, django_user_model):
+    def buyers(count, start):
+        for i in range(count):
+            _paid(django_user_model.objects.create_user(f"b{start + i}", password="x"))
+
+    buyers(2, 0)
+    few = _count(operator, reverse(name))
+    buyers(12, 100)
+    assert _count(operator, reverse(name)) == few
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["admin:payments_payment_add", "admin:payments_ledgerentry_add", "admin:payments_wallet_add"],
+)
+def test_money_rows_cannot_be_made_by_hand(operator, name):
+    assert operator.get(reverse(name)).status_code == 403
+
+
+def test_ledger_entries_cannot_be_edited(operator, user):
+    fund(user, 100)
+    entry = LedgerEntry.objects.get()
+    url = reverse("admin:payments_ledgerentry_change", args=[entry.pk])
+    assert operator.get(url).status_code == 200
+    assert operator.post(url, {"amount": "999999"}).status_code == 403
+    entry.refresh_from_db()
+    assert entry.amount == 100
+
+
+def test_operator_adjusts_a_wallet_through_a_form(operator, user):
+    fund(user, 1_000)
+    wallet = Wallet.objects.get(user=user)
+    url = reverse("admin:payments_wallet_changelist")
+    form = operator.post(url, {"action": "adjust_balance", "_selected_action": [wallet.pk]})
+    assert form.status_code == 200
+    key = form.context["form"].initial["idempotency_key"]
+    data = {
+        "action": "adjust_balance",
+        "_selected_action": [wallet.pk],
+        "apply": "1",
+        "amount": "-400",
+        "idempotency_key": key,
+    }
+    done = operator.post(url, data, follow=True)
+    assert "balance is now 600 (ledger entry written)" in done.content.decode()
+    operator.post(url, data)  # the same form again: no second adjustment
+    assert Wallet.objects.get(pk=wallet.pk).balance == 600 == ledger_sum(user)
+
+    for amount in ("0", "abc", "", "9" * 30, "-5000"):
+        response = operator.post(url, {**data, "amount": amount, "idempotency_key": "k2"})
+        assert response.status_code in (200, 302)
+    assert Wallet.objects.get(pk=wallet.pk).balance == 600 == ledger_sum(user)
+
+
+def test_operator_refunds_a_paid_reservation_after_confirming(operator, user):
+    reservation_id = _paid(user)
+    url = reverse("admin:booking_reservation_changelist")
+    data = {"action": "refund_paid", "_selected_action": [reservation_id]}
+    confirm = operator.post(url, data)
+    assert confirm.status_code == 200
+    assert "Yes, refund them" in confirm.content.decode()
+    assert Reservation.objects.get(pk=reservation_id).status == ReservationStatus.PAID
+
+    done = operator.post(url, {**data, "apply": "1"}, follow=True)
+    assert "Refunded 1 reservation(s), 80,000 in all" in done.content.decode()
+    assert Reservation.objects.get(pk=reservation_id).status == ReservationStatus.CANCELLED
+    assert Wallet.objects.get(user=user).balance == 100_000 == ledger_sum(user)
+    again = operator.post(url, {**data, "apply": "1"}, follow=True)
+    assert "None of the selected reservations is paid." in again.content.decode()
+    assert Wallet.objects.get(user=user).balance == 100_000
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/payments/payment/?q=%00",
+        "/admin/payments/payment/?q=abc",
+        "/admin/payments/payment/?paid_at__gte=nonsense",
+        "/admin/payments/ledgerentry/?kind__exact=nonsense",
+        "/admin/payments/ledgerentry/?wallet__id__exact=abc",
+        "/admin/payments/ledgerentry/?q=" + "9" * 40,
+        "/admin/payments/wallet/?q=%00",
+        "/admin/payments/wallet/99999999999999999999/change/",
+        "/admin/booking/reservation/?q=" + "9" * 40,
+    ],
+)
+def test_odd_money_console_urls_never_fail(operator, user, path):
+    _paid(user)
+    assert operator.get(path).status_code in (200, 302, 404)

@@ -582,3 +582,26 @@ def test_money_and_seat_forms_require_csrf(user, name, args, data):
     session[SESSION_KEY] = admit(user)
     session.save()
     assert client.post(reverse(name, args=args), data).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("login", {"username": "al\x00ice", "password": "x\x00"}),
+        ("signup", {"username": "x\x00", "password1": "a\x00b", "password2": "a\x00b"}),
+        ("signup", {"username": "z" * 100_000, "password1": "p" * 100_000, "password2": "p"}),
+        ("queue-join", {"next": "/\x00"}),
+    ],
+)
+def test_odd_form_input_never_fails(user, name, data):
+    client = Client()
+    if name == "queue-join":
+        client.force_login(user)
+    response = client.post(reverse(name), data)
+    assert response.status_code in (200, 302)
+
+
+@pytest.mark.parametrize("next_value", ["\x00", "/" + "a" * 10_000, "%ZZ", "/book/../admin/"])
+def test_odd_waiting_room_links_never_fail(user, next_value):
+    client = _signed_in(user, admitted=False)
+    assert client.get(reverse("queue-waiting-room"), {"next": next_value}).status_code == 200

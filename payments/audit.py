@@ -72,4 +72,3 @@ def invariants_audit(*, sample: int = 5) -> dict[str, dict]:
         "wallets": Wallet.objects.count(),
     }
     return report
-

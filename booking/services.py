@@ -251,6 +251,17 @@ def schedule_seats_generate(
 # can wait on each other but never deadlock.
 
 
+def _catalog_changed_for(*, seat_ids: list[int]) -> None:
+    """Drop the cached catalog reads of the concerts these seats belong to, after commit."""
+    concert_ids = (
+        Seat.objects.filter(pk__in=seat_ids)
+        .values_list("schedule__concert_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    cache.catalog_changed(concert_ids=list(concert_ids))
+
+
 def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | None = None) -> dict:
     """Hold a free seat for HOLD_SECONDS and return the new reservation as the API shows it.
 
@@ -317,6 +328,7 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
                 expires_at=expires_at,
                 created_at=now,
             )
+            cache.catalog_changed(concert_ids=[seat["concert_id"]])
     except IntegrityError as exc:
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
@@ -351,9 +363,11 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
         reservation.status = ReservationStatus.EXPIRED if expired else ReservationStatus.CANCELLED
         reservation.save(update_fields=["status"])
         # Only while the seat still carries this hold's deadline: it is ours to free.
-        Seat.objects.filter(
+        freed = Seat.objects.filter(
             pk=reservation.seat_id, status=SeatStatus.HELD, held_until=reservation.expires_at
         ).update(status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1)
+        if freed:
+            _catalog_changed_for(seat_ids=[reservation.seat_id])
 
 
 def reservation_lock_payable(
@@ -421,6 +435,8 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
                 Seat.objects.filter(pk__in=seat_ids, status=SeatStatus.HELD).update(
                     status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1
                 )
+                # Cached seat lists made while these holds lasted still leave the seats out.
+                _catalog_changed_for(seat_ids=seat_ids)
         expired += len(reservation_ids)
         if len(reservation_ids) < batch_size and len(seat_ids) < batch_size:
             return expired

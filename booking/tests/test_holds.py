@@ -293,3 +293,32 @@ def test_sweep_leaves_a_seat_that_was_held_again_alone(user, other_user):
     seat.refresh_from_db()
     assert seat.status == SeatStatus.HELD
     assert Reservation.objects.get(status=ReservationStatus.HELD).id == second["reservation_id"]
+
+
+def test_cached_seat_lists_follow_holds_releases_and_the_sweep(
+    admitted_client, user, other_user, django_capture_on_commit_callbacks
+):
+    first = SeatFactory()
+    second = SeatFactory(schedule=first.schedule)
+    url = f"/api/concerts/{first.schedule.concert_id}/schedules/{first.schedule_id}/available-seats"
+
+    def free_seats() -> list[int]:
+        response = admitted_client.get(url)
+        assert response.status_code == 200, response.content
+        return [seat["seat_id"] for seat in response.json()]
+
+    assert free_seats() == [first.id, second.id]  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        hold = services.reservation_hold(user=other_user, seat_id=first.id)
+    assert free_seats() == [second.id]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reservation_cancel(user=other_user, reservation_id=hold["reservation_id"])
+    assert free_seats() == [first.id, second.id]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        hold = services.reservation_hold(user=other_user, seat_id=second.id)
+    assert free_seats() == [first.id]
+    run_out(hold["reservation_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.holds_expire() == 1
+    assert free_seats() == [first.id, second.id]

@@ -124,23 +124,22 @@ def test_concurrent_promotion_threads_never_exceed_capacity(make_users, queue_se
 
 
 PROMOTER = """
-import json, os, sys, time
+import json, sys
 import django
 django.setup()
 from concertbooking.redis import queue_redis
 from queueing import store
 from queueing.selectors import queue_config
 from queueing.services import queue_promote
-# Connect, read the settings and load the script first, so all start ticking at the same moment.
+# Connect, read the settings and load the script first, then wait at the start line.
 queue_config()
 queue_redis().script_load(store.script("promote").script)
-start = float(os.environ["START_AT"])
-time.sleep(max(0, start - time.time()))
-admitted = 0
-while time.time() < start + 1.5:
-    admitted += queue_promote()
-print(json.dumps({"admitted": admitted}))
+print("ready", flush=True)
+sys.stdin.readline()
+admitted = sum(queue_promote() for _ in range(int(sys.argv[1])))
+print(json.dumps({"admitted": admitted}), flush=True)
 """
+CALLS_PER_PROCESS = 150
 
 
 def _test_database_url() -> str:
@@ -150,8 +149,8 @@ def _test_database_url() -> str:
 
 def test_concurrent_promotion_processes_never_exceed_capacity(make_users, queue_settings):
     order = _waiting(make_users, 600)
-    # One per tick: hundreds of ticks to share out, so the processes overlap however busy the
-    # machine is.
+    # One admission per call and 150 calls each: no process can fill the 400 slots alone, so
+    # at least three of them must really race for the head.
     queue_settings(capacity=400, admit_per_tick=1)
     env = {
         **os.environ,
@@ -159,26 +158,32 @@ def test_concurrent_promotion_processes_never_exceed_capacity(make_users, queue_
         "DATABASE_URL": _test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "QUEUE_REDIS_URL": settings.QUEUE_REDIS_URL,
-        "START_AT": str(time.time() + 6),
         "LOG_LEVEL": "WARNING",
     }
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", PROMOTER],
+            [sys.executable, "-c", PROMOTER, str(CALLS_PER_PROCESS)],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(4)
     ]
     try:
-        outputs = [json.loads(p.communicate(timeout=60)[0]) for p in processes]
+        for process in processes:  # everyone at the start line ...
+            assert process.stdout.readline().strip() == "ready"
+        for process in processes:  # ... then go, within microseconds of each other
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        outputs = [json.loads(p.communicate(timeout=120)[0]) for p in processes]
     finally:
         for process in processes:
             process.kill()
+            process.wait()
     assert all(p.returncode == 0 for p in processes)
-    assert sum(o["admitted"] > 0 for o in outputs) >= 2  # they really did race
     assert sum(o["admitted"] for o in outputs) == 400
+    assert sum(o["admitted"] > 0 for o in outputs) >= 3
     active = {int(m) for m in queue_redis().zrange(queue_keys().active, 0, -1)}
     assert active == set(order[:400])

@@ -12,6 +12,16 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _forget_api_tokens():
+    """Rows roll back between tests; the per-process token memory must not outlive them."""
+    from accounts import authentication
+
+    authentication._entries.clear()
+    yield
+    authentication._entries.clear()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty queue store and cache (the suite has its own Redis db)."""
     from concertbooking.redis import make_client, queue_redis

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template import loader
 from django.urls import NoReverseMatch, reverse
-from rest_framework.authtoken.models import Token
 
+from accounts.authentication import token_user
 from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import store
@@ -38,28 +38,6 @@ def is_gated(path: str) -> bool:
     return any(pattern.match(path) for pattern in GATED_PATHS)
 
 
-# API token -> user id. A key names one user for life, so a cached entry can only be stale by
-# outliving a deleted token; the view authenticates the request again and refuses that one.
-_TOKEN_USERS_MAX = 50_000
-_token_users: dict[str, int] = {}
-
-
-def _api_token_user_id(key: str) -> int | None:
-    user_id = _token_users.get(key)
-    if user_id is None:
-        user_id = (
-            Token.objects.filter(key=key, user__is_active=True)
-            .values_list("user_id", flat=True)
-            .first()
-        )
-        if user_id is None:
-            return None
-        if len(_token_users) >= _TOKEN_USERS_MAX:
-            _token_users.clear()
-        _token_users[key] = user_id
-    return user_id
-
-
 def _user_id(request: HttpRequest) -> int | None:
     """The user the view will see, found the way DRF finds it (the view runs after us).
 
@@ -72,10 +50,11 @@ def _user_id(request: HttpRequest) -> int | None:
     authorization = request.headers.get("Authorization", "").split()
     if authorization and authorization[0].lower() == "token":
         # Token authentication comes first in DRF's order and decides alone when present.
-        user_id = _api_token_user_id(authorization[1]) if len(authorization) == 2 else None
-        if user_id is None:
+        # The same per-process memory DRF's authentication reads, so a call costs one lookup.
+        found = token_user(authorization[1]) if len(authorization) == 2 else None
+        if found is None:
             raise ApiTokenInvalid()
-        return user_id
+        return found[0].pk
     user = getattr(request, "user", None)
     return user.pk if user is not None and user.is_authenticated else None
 

@@ -78,3 +78,43 @@ def test_api_tokens_are_issued_in_bulk_and_reused(django_user_model):
     again = api_tokens_issue(usernames=["user1", "user2", "user3"])
     assert again["user1"] == first["user1"] and len(again) == 3
     assert django_user_model.objects.get(username="user6").check_password("pw")
+
+
+def _authed(token_key):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_key}")
+    return client
+
+
+def test_cached_token_is_refused_once_revoked_or_user_deactivated(user, django_assert_num_queries):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=user)
+    client = _authed(token.key)
+    assert client.post("/api/queue/tokens").status_code == 201
+    with django_assert_num_queries(0):  # the token is remembered (queue settings are too)
+        assert client.post("/api/queue/tokens").status_code == 200
+
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert client.post("/api/queue/tokens").status_code == 401
+
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    assert client.post("/api/queue/tokens").status_code == 200
+    token.delete()
+    response = client.post("/api/queue/tokens")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_token_memory_can_be_turned_off(user, settings, django_assert_num_queries):
+    from rest_framework.authtoken.models import Token
+
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    client = _authed(Token.objects.create(user=user).key)
+    client.post("/api/queue/tokens")
+    with django_assert_num_queries(1):  # the token lookup, on every call
+        client.post("/api/queue/tokens")

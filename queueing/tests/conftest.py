@@ -9,7 +9,6 @@ import threading
 import pytest
 from django.contrib.auth import get_user_model
 
-from queueing import middleware
 from queueing.selectors import queue_config_forget
 from queueing.services import queue_settings_update
 
@@ -18,10 +17,8 @@ from queueing.services import queue_settings_update
 def _fresh_queue_caches():
     """Settings rows roll back between tests; the in-process copies must not outlive them."""
     queue_config_forget()
-    middleware._token_users.clear()
     yield
     queue_config_forget()
-    middleware._token_users.clear()
 
 
 @pytest.fixture

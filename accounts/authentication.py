@@ -1,0 +1,66 @@
+"""API token authentication with a short per-process memory of token -> user.
+
+Every API call carries `Authorization: Token <key>`; looking the key up in PostgreSQL on each call
+was the largest cost of the cheap endpoints (queue status, catalog reads). A key names one user
+for life, so the only staleness is a revoked token or a deactivated user: this process forgets
+them at once (signals), other processes within API_TOKEN_CACHE_SECONDS.
+"""
+
+import copy
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+
+_MAX_ENTRIES = 50_000
+# key -> (user, token, monotonic deadline)
+_entries: dict[str, tuple[object, Token, float]] = {}
+
+
+def token_user(key: str):
+    """(user, token) for an active user's API token key, or None; cached per process."""
+    entry = _entries.get(key)
+    now = time.monotonic()
+    if entry is not None and entry[2] > now:
+        # A copy, so a view that sets attributes on request.user never leaks into the next call.
+        return copy.copy(entry[0]), entry[1]
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        _entries.pop(key, None)
+        return None
+    ttl = settings.API_TOKEN_CACHE_SECONDS
+    if ttl > 0:
+        if len(_entries) >= _MAX_ENTRIES:
+            _entries.clear()
+        _entries[key] = (token.user, token, now + ttl)
+    return copy.copy(token.user), token
+
+
+def forget_user(user_id: int) -> None:
+    for key in [k for k, entry in _entries.items() if entry[0].pk == user_id]:
+        _entries.pop(key, None)
+
+
+class CachedTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, answering repeat keys from memory."""
+
+    def authenticate_credentials(self, key):
+        found = token_user(key)
+        if found is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return found
+
+
+@receiver(post_delete, sender=Token)
+def _token_deleted(sender, instance, **kwargs):
+    _entries.pop(instance.key, None)
+
+
+@receiver(post_save, sender=get_user_model())
+def _user_saved(sender, instance, **kwargs):
+    forget_user(instance.pk)

@@ -5,16 +5,21 @@ generation together. A write bumps the generation after its transaction commits,
 that starts after the writer's response sees the change. A reader that raced the write can only
 store its stale answer under the generation just abandoned, where nobody looks again.
 
+An entry also lives no longer than the first moment its answer could turn wrong with no write at
+all (a hold running out frees its seat), which the computing selector reports.
+
 The cache may fail (it is an accelerator): on a Redis error reads go to the database.
 """
 
 import logging
 import pickle
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
@@ -24,7 +29,7 @@ T = TypeVar("T")
 # KEYS: generation key, entry key prefix. ARGV: field. Returns {generation, entry or false}.
 _READ = """
 local generation = redis.call('GET', KEYS[1]) or '0'
-return {generation, redis.call('HGET', KEYS[2] .. generation, ARGV[1])}
+return {generation, redis.call('GET', KEYS[2] .. generation .. ':' .. ARGV[1])}
 """
 _script = None
 
@@ -46,8 +51,11 @@ def _client():
     return client, _script
 
 
-def cached(*, concert_id: int, field: str, compute: Callable[[], T]) -> T:
-    """The cached value of `field` for the concert's current generation, computing it on a miss."""
+def cached(*, concert_id: int, field: str, compute: Callable[[], tuple[T, datetime | None]]) -> T:
+    """The cached value of `field` for the concert's current generation, computing it on a miss.
+
+    `compute` returns (value, the moment the value may change by itself, or None).
+    """
     try:
         client, read = _client()
         generation, entry = read(
@@ -57,14 +65,19 @@ def cached(*, concert_id: int, field: str, compute: Callable[[], T]) -> T:
             return pickle.loads(entry)
     except RedisError:
         log.warning("catalog cache unavailable; reading the database", exc_info=True)
-        return compute()
-    value = compute()
+        return compute()[0]
+    value, changes_at = compute()
+    ttl_ms = settings.CACHE_TTL_SECONDS * 1000
+    if changes_at is not None:
+        ttl_ms = min(ttl_ms, int((changes_at - timezone.now()).total_seconds() * 1000))
+    if ttl_ms <= 0:
+        return value
     try:
-        key = _entry_key(concert_id, generation.decode())
-        with client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, field, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            pipe.expire(key, settings.CACHE_TTL_SECONDS)
-            pipe.execute()
+        client.set(
+            f"{_entry_key(concert_id, generation.decode())}:{field}",
+            pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+            px=ttl_ms,
+        )
     except RedisError:
         log.warning("catalog cache unavailable; entry not stored", exc_info=True)
     return value

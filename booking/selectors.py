@@ -7,7 +7,9 @@ from django.db.models import (
     CharField,
     Count,
     F,
+    Min,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -46,14 +48,23 @@ def concert_list(*, now: datetime | None = None) -> QuerySet:
 
 
 def available_dates_queryset(*, concert_id: int, now: datetime | None = None) -> QuerySet:
-    """The dates query: future schedules joined to their free seats through the seat key."""
+    """The dates query: future schedules joined to their seats through the seat key.
+
+    Dates with no free seat stay in the rows (the caller drops them) so that `next_release_at`,
+    the earliest live hold deadline, can bound how long the answer may be cached.
+    """
     now = now or timezone.now()
     return (
         ConcertSchedule.objects.filter(concert_id=concert_id, starts_at__gt=now)
-        .annotate(available_seats=Count("seats", filter=seat_free_q(now, prefix="seats__")))
-        .filter(available_seats__gt=0)
+        .annotate(
+            available_seats=Count("seats", filter=seat_free_q(now, prefix="seats__")),
+            next_release_at=Min(
+                "seats__held_until",
+                filter=Q(seats__status=SeatStatus.HELD, seats__held_until__gt=now),
+            ),
+        )
         .order_by("starts_at")
-        .values("id", "concert_id", "starts_at", "available_seats")
+        .values("id", "concert_id", "starts_at", "available_seats", "next_release_at")
     )
 
 
@@ -67,14 +78,23 @@ def available_seats_queryset(*, schedule_id: int, now: datetime | None = None) -
     )
 
 
-def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[dict]:
-    """Future dates of a concert that still have a free seat, with how many (cached)."""
+def _earliest(*moments: datetime | None) -> datetime | None:
+    present = [moment for moment in moments if moment is not None]
+    return min(present) if present else None
 
-    def read() -> list[dict]:
+
+def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[dict]:
+    """Future dates of a concert that still have a free seat, with how many (cached).
+
+    The cached answer lives no longer than the first moment it could turn wrong without any
+    write: a hold running out (a seat comes free) or a date starting.
+    """
+
+    def read() -> tuple[list[dict], datetime | None]:
         rows = list(available_dates_queryset(concert_id=concert_id))
         if not rows and not Concert.objects.filter(pk=concert_id).exists():
             raise ConcertNotFound()
-        return [
+        dates = [
             {
                 "schedule_id": row["id"],
                 "concert_id": row["concert_id"],
@@ -82,33 +102,47 @@ def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[
                 "available_seats": row["available_seats"],
             }
             for row in rows
+            if row["available_seats"] > 0
         ]
+        changes_at = _earliest(
+            *(row["next_release_at"] for row in rows), *(row["starts_at"] for row in rows)
+        )
+        return dates, changes_at
 
     if not use_cache:
-        return read()
+        return read()[0]
     return cache.cached(concert_id=concert_id, field="dates", compute=read)
 
 
 def schedule_available_seats(
     *, concert_id: int, schedule_id: int, use_cache: bool = True
 ) -> list[dict]:
-    """Free seats of one date, by number; the date must belong to the concert (cached)."""
+    """Free seats of one date, by number; the date must belong to the concert (cached).
 
-    def read() -> list[dict]:
+    The cached answer lives no longer than the earliest live hold on the date: when it runs out
+    that seat is free to readers at once, before any sweep.
+    """
+
+    def read() -> tuple[list[dict], datetime | None]:
         if not ConcertSchedule.objects.filter(pk=schedule_id, concert_id=concert_id).exists():
             raise ScheduleNotFound()
-        return [
+        now = timezone.now()
+        seats = [
             {
                 "seat_id": row["id"],
                 "number": row["number"],
                 "row": row["row"],
                 "price": row["price"],
             }
-            for row in available_seats_queryset(schedule_id=schedule_id)
+            for row in available_seats_queryset(schedule_id=schedule_id, now=now)
         ]
+        changes_at = Seat.objects.filter(
+            schedule_id=schedule_id, status=SeatStatus.HELD, held_until__gt=now
+        ).aggregate(first=Min("held_until"))["first"]
+        return seats, changes_at
 
     if not use_cache:
-        return read()
+        return read()[0]
     return cache.cached(concert_id=concert_id, field=f"seats:{schedule_id}", compute=read)
 
 

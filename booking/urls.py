@@ -13,15 +13,4 @@ urlpatterns = [
     path("book/concerts/<id:concert_id>/dates", views.booking_dates, name="booking-dates"),
     path("book/schedules/<id:schedule_id>/seats", views.seat_map, name="booking-seat-map"),
     path("book/schedules/<id:schedule_id>/hold", views.seat_hold, name="booking-seat-hold"),
-    path("book/checkout/<id:reservation_id>", views.checkout, name="booking-checkout"),
-    path("book/checkout/<id:reservation_id>/pay", views.checkout_pay, name="booking-pay"),
-    path(
-        "book/checkout/<id:reservation_id>/release",
-        views.checkout_release,
-        name="booking-release",
-    ),
-    # Outside /book/: a paid buyer's queue slot is released, yet their tickets stay in reach.
-    path("tickets/", views.tickets, name="tickets"),
-    path("tickets/<id:reservation_id>", views.ticket_detail, name="ticket-detail"),
-    path("wallet/top-up", views.wallet_top_up, name="wallet-top-up"),
 ]

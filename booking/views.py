@@ -1,34 +1,31 @@
-"""Booking pages for buyers: thin views over the booking, queue and payment services."""
+"""Booking pages for buyers: catalog, dates, seat map, holds and the waiting room (thin views)."""
 
-import uuid
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from booking import selectors
 from booking import services as booking_services
-from booking.errors import ReservationNotFound
-from booking.forms import TopUpForm
-from booking.models import ReservationStatus
 from concertbooking.errors import ApplicationError
-from payments import selectors as payment_selectors
-from payments import services as payment_services
+from concertbooking.pages import local_path, not_found
 from queueing import selectors as queue_selectors
 from queueing import services as queue_services
 from queueing.errors import QueueTokenInvalid
 from queueing.web import queue_token_forget, queue_token_from_request, queue_token_remember
 
+MAX_ID = 2**63 - 1
 
-def _not_found(request, exc: ApplicationError):
-    return render(request, "404.html", {"detail": exc.detail}, status=404)
+
+def _posted_id(request, name: str) -> int | None:
+    try:
+        value = int(request.POST.get(name, ""))
+    except ValueError:
+        return None
+    return value if 0 < value <= MAX_ID else None
 
 
 def home(request):
@@ -44,7 +41,7 @@ def concert_detail(request, concert_id: int):
     try:
         concert = selectors.concert_get(concert_id=concert_id)
     except ApplicationError as exc:
-        return _not_found(request, exc)
+        return not_found(request, exc)
     # Dates without seat counts: this page is outside the queue, so it must stay cheap.
     dates = selectors.concerts_upcoming_dates(concert_ids=[concert_id], per_concert=12)
     return render(
@@ -59,7 +56,7 @@ def booking_dates(request, concert_id: int):
     try:
         concert = selectors.concert_get(concert_id=concert_id)
     except ApplicationError as exc:
-        return _not_found(request, exc)
+        return not_found(request, exc)
     dates = selectors.concert_dates(concert_id=concert_id)
     return render(request, "booking/dates.html", {"concert": concert, "dates": dates})
 
@@ -69,7 +66,7 @@ def seat_map(request, schedule_id: int):
     try:
         seat_map = selectors.schedule_seat_map(schedule_id=schedule_id)
     except ApplicationError as exc:
-        return _not_found(request, exc)
+        return not_found(request, exc)
     schedule = seat_map["schedule"]
     return render(
         request,
@@ -99,158 +96,6 @@ def seat_hold(request, schedule_id: int):
     return redirect("booking-checkout", reservation_id=hold["reservation_id"])
 
 
-# --- Checkout, tickets and the wallet ----------------------------------------------------------
-
-MAX_ID = 2**63 - 1
-
-
-def _posted_id(request, name: str) -> int | None:
-    try:
-        value = int(request.POST.get(name, ""))
-    except ValueError:
-        return None
-    return value if 0 < value <= MAX_ID else None
-
-
-def _reservation(request, reservation_id: int) -> dict | None:
-    """The signed-in user's reservation with what the checkout and ticket pages show."""
-    return (
-        selectors.reservation_list(user_id=request.user.pk)
-        .filter(id=reservation_id)
-        .annotate(
-            tier=F("seat__tier"),
-            venue=F("seat__schedule__concert__venue"),
-            performer=F("seat__schedule__concert__performer"),
-        )
-        .first()
-    )
-
-
-def _idempotency_key() -> str:
-    """A key per rendered form: a double click or a resubmitted page replays the first answer."""
-    return f"page-{uuid.uuid4().hex}"
-
-
-def _form_key(request) -> str | None:
-    key = request.POST.get("idempotency_key", "")
-    return key if 0 < len(key) <= 64 and key.startswith("page-") else None
-
-
-@login_required
-def checkout(request, reservation_id: int):
-    reservation = _reservation(request, reservation_id)
-    if reservation is None:
-        return _not_found(request, ReservationNotFound())
-    if reservation["status_now"] == ReservationStatus.PAID:
-        return redirect("ticket-detail", reservation_id=reservation_id)
-    remaining = max(0, int((reservation["expires_at"] - timezone.now()).total_seconds()))
-    balance = payment_selectors.wallet_balance(user_id=request.user.pk)
-    return render(
-        request,
-        "booking/checkout.html",
-        {
-            "reservation": reservation,
-            "held": reservation["status_now"] == ReservationStatus.HELD and remaining > 0,
-            "remaining": remaining,
-            "balance": balance,
-            "shortfall": max(0, reservation["price"] - balance),
-            "pay_key": _idempotency_key(),
-            "topup_key": _idempotency_key(),
-            "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
-        },
-    )
-
-
-@login_required
-@require_POST
-def checkout_pay(request, reservation_id: int):
-    try:
-        payment_services.payment_create(
-            user=request.user, reservation_id=reservation_id, idempotency_key=_form_key(request)
-        )
-    except ReservationNotFound as exc:
-        return _not_found(request, exc)
-    except ApplicationError as exc:
-        messages.error(request, exc.detail)
-        return redirect("booking-checkout", reservation_id=reservation_id)
-    messages.success(request, "Payment complete. Enjoy the show!")
-    return redirect("ticket-detail", reservation_id=reservation_id)
-
-
-@login_required
-@require_POST
-def checkout_release(request, reservation_id: int):
-    reservation = _reservation(request, reservation_id)
-    if reservation is None:
-        return _not_found(request, ReservationNotFound())
-    try:
-        booking_services.reservation_cancel(user=request.user, reservation_id=reservation_id)
-    except ApplicationError as exc:
-        messages.error(request, exc.detail)
-        return redirect("booking-checkout", reservation_id=reservation_id)
-    messages.info(request, "The seat is released. Choose another one whenever you like.")
-    return redirect("booking-seat-map", schedule_id=reservation["schedule_id"])
-
-
-@login_required
-@require_POST
-def wallet_top_up(request):
-    """Add to the balance, then go back to the page the form was on (checkout or tickets)."""
-    back = _local_path(request, request.POST.get("next")) or reverse("tickets")
-    form = TopUpForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Top-up not made: {form.errors['amount'][0]}")
-        return redirect(back)
-    try:
-        outcome = payment_services.wallet_charge(
-            user=request.user,
-            amount=form.cleaned_data["amount"],
-            idempotency_key=_form_key(request),
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.detail)
-        return redirect(back)
-    # A replay (the same form sent twice) reports the first top-up: nothing was added again.
-    messages.success(
-        request,
-        f"Added {form.cleaned_data['amount']:,} to your balance; "
-        f"it is now {outcome.body['balance']:,}.",
-    )
-    return redirect(back)
-
-
-@login_required
-def tickets(request):
-    page = Paginator(selectors.reservation_list(user_id=request.user.pk), 20).get_page(
-        request.GET.get("page")
-    )
-    now = timezone.now()
-    rows = list(page)
-    for row in rows:
-        row["remaining"] = max(0, int((row["expires_at"] - now).total_seconds()))
-    return render(
-        request,
-        "booking/tickets.html",
-        {
-            "page": page,
-            "reservations": rows,
-            "balance": payment_selectors.wallet_balance(user_id=request.user.pk),
-            "topup_key": _idempotency_key(),
-            "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
-        },
-    )
-
-
-@login_required
-def ticket_detail(request, reservation_id: int):
-    reservation = _reservation(request, reservation_id)
-    if reservation is None:
-        return _not_found(request, ReservationNotFound())
-    if reservation["status_now"] == ReservationStatus.HELD:
-        return redirect("booking-checkout", reservation_id=reservation_id)
-    return render(request, "booking/ticket.html", {"reservation": reservation})
-
-
 # --- Waiting room ------------------------------------------------------------------------------
 
 # Where the buyer goes once admitted, and the position they started from (for the progress bar).
@@ -258,23 +103,11 @@ QUEUE_NEXT_KEY = "queue_next"
 QUEUE_START_KEY = "queue_start_position"
 
 
-def _local_path(request, target: str | None) -> str | None:
-    if (
-        target
-        and target.startswith("/")
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return target
-    return None
-
-
 @login_required
 @require_POST
 def queue_join(request):
     """Take a place in the queue (or keep the one held), then wait or go straight on."""
-    next_url = _local_path(request, request.POST.get("next")) or reverse("home")
+    next_url = local_path(request, request.POST.get("next")) or reverse("home")
     try:
         ticket = queue_services.queue_token_issue(user_id=request.user.pk)
     except ApplicationError as exc:
@@ -292,7 +125,7 @@ def queue_join(request):
 @login_required
 def waiting_room(request):
     """Where a buyer waits: position, people ahead, estimated wait; moves on once admitted."""
-    next_url = _local_path(request, request.GET.get("next"))
+    next_url = local_path(request, request.GET.get("next"))
     if next_url:
         request.session[QUEUE_NEXT_KEY] = next_url
     next_url = request.session.get(QUEUE_NEXT_KEY) or reverse("home")

@@ -27,6 +27,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("accounts/", include("accounts.urls")),
     path("", include("booking.urls")),
+    path("", include("payments.urls")),
 ]
 
 handler500 = "concertbooking.views.server_error"

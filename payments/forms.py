@@ -1,4 +1,4 @@
-"""Forms of the buyer pages."""
+"""Forms of the paying pages."""
 
 from django import forms
 from django.conf import settings

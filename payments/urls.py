@@ -1,0 +1,19 @@
+"""Paying pages. Checkout keeps its /book/ path and names, so the queue gate covers it."""
+
+from django.urls import path
+
+from payments import views
+
+urlpatterns = [
+    path("book/checkout/<id:reservation_id>", views.checkout, name="booking-checkout"),
+    path("book/checkout/<id:reservation_id>/pay", views.checkout_pay, name="booking-pay"),
+    path(
+        "book/checkout/<id:reservation_id>/release",
+        views.checkout_release,
+        name="booking-release",
+    ),
+    # Outside /book/: a paid buyer's queue slot is released, yet their tickets stay in reach.
+    path("tickets/", views.tickets, name="tickets"),
+    path("tickets/<id:reservation_id>", views.ticket_detail, name="ticket-detail"),
+    path("wallet/top-up", views.wallet_top_up, name="wallet-top-up"),
+]

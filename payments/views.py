@@ -1,0 +1,161 @@
+"""Paying pages for buyers: checkout, top-ups and tickets; thin views over booking and payments."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from booking import selectors as booking_selectors
+from booking import services as booking_services
+from booking.errors import ReservationNotFound
+from booking.models import ReservationStatus
+from concertbooking.errors import ApplicationError
+from concertbooking.pages import local_path, not_found
+from payments import selectors, services
+from payments.forms import TopUpForm
+
+
+def _reservation(request, reservation_id: int) -> dict | None:
+    """The signed-in user's reservation with what the checkout and ticket pages show."""
+    return (
+        booking_selectors.reservation_list(user_id=request.user.pk)
+        .filter(id=reservation_id)
+        .annotate(
+            tier=F("seat__tier"),
+            venue=F("seat__schedule__concert__venue"),
+            performer=F("seat__schedule__concert__performer"),
+        )
+        .first()
+    )
+
+
+def _idempotency_key() -> str:
+    """A key per rendered form: a double click or a resubmitted page replays the first answer."""
+    return f"page-{uuid.uuid4().hex}"
+
+
+def _form_key(request) -> str | None:
+    key = request.POST.get("idempotency_key", "")
+    return key if 0 < len(key) <= 64 and key.startswith("page-") else None
+
+
+@login_required
+def checkout(request, reservation_id: int):
+    reservation = _reservation(request, reservation_id)
+    if reservation is None:
+        return not_found(request, ReservationNotFound())
+    if reservation["status_now"] == ReservationStatus.PAID:
+        return redirect("ticket-detail", reservation_id=reservation_id)
+    remaining = max(0, int((reservation["expires_at"] - timezone.now()).total_seconds()))
+    balance = selectors.wallet_balance(user_id=request.user.pk)
+    return render(
+        request,
+        "payments/checkout.html",
+        {
+            "reservation": reservation,
+            "held": reservation["status_now"] == ReservationStatus.HELD and remaining > 0,
+            "remaining": remaining,
+            "balance": balance,
+            "shortfall": max(0, reservation["price"] - balance),
+            "pay_key": _idempotency_key(),
+            "topup_key": _idempotency_key(),
+            "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
+        },
+    )
+
+
+@login_required
+@require_POST
+def checkout_pay(request, reservation_id: int):
+    try:
+        services.payment_create(
+            user=request.user, reservation_id=reservation_id, idempotency_key=_form_key(request)
+        )
+    except ReservationNotFound as exc:
+        return not_found(request, exc)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect("booking-checkout", reservation_id=reservation_id)
+    messages.success(request, "Payment complete. Enjoy the show!")
+    return redirect("ticket-detail", reservation_id=reservation_id)
+
+
+@login_required
+@require_POST
+def checkout_release(request, reservation_id: int):
+    reservation = _reservation(request, reservation_id)
+    if reservation is None:
+        return not_found(request, ReservationNotFound())
+    try:
+        booking_services.reservation_cancel(user=request.user, reservation_id=reservation_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect("booking-checkout", reservation_id=reservation_id)
+    messages.info(request, "The seat is released. Choose another one whenever you like.")
+    return redirect("booking-seat-map", schedule_id=reservation["schedule_id"])
+
+
+@login_required
+@require_POST
+def wallet_top_up(request):
+    """Add to the balance, then go back to the page the form was on (checkout or tickets)."""
+    back = local_path(request, request.POST.get("next")) or reverse("tickets")
+    form = TopUpForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Top-up not made: {form.errors['amount'][0]}")
+        return redirect(back)
+    try:
+        outcome = services.wallet_charge(
+            user=request.user,
+            amount=form.cleaned_data["amount"],
+            idempotency_key=_form_key(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect(back)
+    # A replay (the same form sent twice) reports the first top-up: nothing was added again.
+    messages.success(
+        request,
+        f"Added {form.cleaned_data['amount']:,} to your balance; "
+        f"it is now {outcome.body['balance']:,}.",
+    )
+    return redirect(back)
+
+
+@login_required
+def tickets(request):
+    page = Paginator(booking_selectors.reservation_list(user_id=request.user.pk), 20).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    rows = list(page)
+    for row in rows:
+        row["remaining"] = max(0, int((row["expires_at"] - now).total_seconds()))
+    return render(
+        request,
+        "payments/tickets.html",
+        {
+            "page": page,
+            "reservations": rows,
+            "balance": selectors.wallet_balance(user_id=request.user.pk),
+            "topup_key": _idempotency_key(),
+            "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
+        },
+    )
+
+
+@login_required
+def ticket_detail(request, reservation_id: int):
+    reservation = _reservation(request, reservation_id)
+    if reservation is None:
+        return not_found(request, ReservationNotFound())
+    if reservation["status_now"] == ReservationStatus.HELD:
+        return redirect("booking-checkout", reservation_id=reservation_id)
+    return render(request, "payments/ticket.html", {"reservation": reservation})

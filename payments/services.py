@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from booking import services as booking_services
+from booking.models import Reservation, ReservationStatus
 from concertbooking.db import unique_violated
 from payments.errors import (
     IdempotencyKeyReused,
@@ -174,15 +175,32 @@ def _relay_enqueue(event_id: int) -> None:
     outbox_relay.delay(event_id)
 
 
+def _queue_release_when_done(user_id: int) -> None:
+    """Give the user's queue slot back unless a live hold of theirs still waits to be paid."""
+    # Read after commit, so of payments racing for one user's last holds the later commit sees
+    # them all paid and releases; releasing twice is harmless.
+    live = Reservation.objects.filter(
+        user_id=user_id, status=ReservationStatus.HELD, expires_at__gt=timezone.now()
+    ).exists()
+    if not live:
+        queue_release_user(user_id=user_id)
+
+
 def payment_create(
     *, user: AbstractBaseUser, reservation_id: int, idempotency_key: str | None = None
 ) -> Outcome:
     """Pay for one's own held seat from the balance, in one transaction.
 
     Locks in the project's order: the reservation, then the seat, then the wallet. After commit
-    the user's queue slot is released and the payment_completed event is relayed; the event row
-    itself is written in this transaction, so losing the enqueue loses nothing (the beat relay
-    finds it).
+    the payment_completed event is relayed; the event row itself is written in this transaction,
+    so losing the enqueue loses nothing (the beat relay finds it).
+
+    Queue slot: after commit the user's active queue token is released only when they have no
+    other live hold left (held and not yet expired). A buyer holding several seats stays admitted
+    until the last one is paid, so the next payment (or a replay of this one with its
+    Idempotency-Key) still passes the gate; paying the last hold hands the slot to the next in
+    line, and from then on a replay meets the gate like any request without a slot. Holds that
+    run out or are released leave the slot to the queue's session limit.
     """
     key = idempotency_key_check(idempotency_key)
 
@@ -214,7 +232,7 @@ def payment_create(
         )
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.
-        transaction.on_commit(partial(queue_release_user, user_id=user.pk), robust=True)
+        transaction.on_commit(partial(_queue_release_when_done, user.pk), robust=True)
         transaction.on_commit(partial(_relay_enqueue, event.pk), robust=True)
         return {
             "payment_id": payment.pk,

@@ -7,6 +7,8 @@ from booking.models import Reservation, Seat
 from booking.tests.factories import SeatFactory
 from payments import services
 from payments.models import IdempotencyKey, LedgerEntry, OutboxEvent, Payment, Wallet
+from queueing.errors import QueueTokenInvalid
+from queueing.selectors import queue_token_status
 
 STATEFUL = [Seat, Reservation, Wallet, LedgerEntry, Payment, IdempotencyKey, OutboxEvent]
 
@@ -22,6 +24,14 @@ def fund(user, amount: int) -> int:
 
 def ledger_sum(user) -> int:
     return sum(LedgerEntry.objects.filter(wallet__user=user).values_list("amount", flat=True))
+
+
+def queue_token_active(user, token: str) -> bool:
+    """Whether `token` still opens the queue gate for `user`."""
+    try:
+        return queue_token_status(token=token, user_id=user.pk).status == "active"
+    except QueueTokenInvalid:
+        return False
 
 
 @pytest.fixture

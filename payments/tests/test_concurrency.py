@@ -20,7 +20,7 @@ from payments import services
 from payments.errors import InsufficientBalance
 from payments.models import LedgerEntry, Payment, Wallet
 from payments.selectors import wallet_balance
-from payments.tests.conftest import fund, ledger_sum
+from payments.tests.conftest import fund, ledger_sum, queue_token_active
 from queueing.testing import admit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,6 +164,30 @@ def test_50_parallel_payments_over_http_charge_once():
     assert others <= {403}
     assert Payment.objects.count() == 1
     assert Wallet.objects.get(user=user).balance == 920_000
+
+
+def test_parallel_payments_give_the_slot_back_once_every_hold_is_paid(settings):
+    settings.HOLD_LIMIT_PER_USER = 3
+    users = UserFactory.create_batch(8)
+    tokens, payable = {}, []
+    for user in users:
+        fund(user, 90_000)
+        tokens[user.pk] = admit(user)
+        for _ in range(3):
+            seat = SeatFactory(price=30_000)
+            hold = booking_services.reservation_hold(user=user, seat_id=seat.id)
+            payable.append((user, hold["reservation_id"]))
+    kept = payable.pop()  # the last buyer leaves one hold unpaid
+
+    results = run_parallel(
+        [lambda u=u, r=r: services.payment_create(user=u, reservation_id=r) for u, r in payable]
+    )
+
+    assert not [r for r in results if isinstance(r, Failed)]
+    assert Payment.objects.count() == len(payable)
+    # However the commits interleaved, each buyer's last payment found no hold left to pay.
+    assert [queue_token_active(user, tokens[user.pk]) for user in users[:-1]] == [False] * 7
+    assert queue_token_active(kept[0], tokens[kept[0].pk])
 
 
 def test_holds_and_payments_across_many_seats_keep_every_invariant(settings):

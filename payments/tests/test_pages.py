@@ -127,6 +127,24 @@ def test_top_up_then_pay_sells_the_seat_and_shows_the_ticket(
     assert "Paid" in tickets and "Row A, seat 1" in tickets
 
 
+def test_a_buyer_with_two_holds_pays_both_before_leaving_the_flow(
+    client_in, user, schedule, django_capture_on_commit_callbacks
+):
+    first, second = (_hold(client_in, schedule, _free_seat(schedule, n)) for n in (1, 2))
+    wallet_charge(user=user, amount=200_000)
+    with django_capture_on_commit_callbacks(execute=True):
+        client_in.post(reverse("booking-pay", args=[first]), {"idempotency_key": "page-1"})
+    # Still admitted: the second checkout opens and its payment goes through.
+    assert client_in.get(reverse("booking-checkout", args=[second])).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = client_in.post(reverse("booking-pay", args=[second]), {"idempotency_key": "page-2"})
+    assert paid["Location"] == reverse("ticket-detail", args=[second])
+    assert Reservation.objects.filter(pk__in=[first, second], status="paid").count() == 2
+    # Nothing left to pay: the slot went back and the booking flow is closed.
+    checkout = client_in.get(reverse("booking-checkout", args=[second]))
+    assert checkout["Location"].startswith(reverse("queue-waiting-room"))
+
+
 def test_an_expired_hold_cannot_be_paid_and_says_so(client_in, user, schedule):
     seat = _free_seat(schedule, 1)
     reservation_id = _hold(client_in, schedule, seat)

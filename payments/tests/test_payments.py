@@ -14,7 +14,7 @@ from concertbooking.celery import app as celery_app
 from payments import services, tasks
 from payments.errors import InsufficientBalance
 from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
-from payments.tests.conftest import fund, ledger_sum, snapshot
+from payments.tests.conftest import fund, ledger_sum, queue_token_active, snapshot
 from queueing.testing import admit
 
 pytestmark = pytest.mark.django_db
@@ -273,20 +273,62 @@ def test_a_failing_event_is_kept_and_does_not_block_the_others(user):
     assert broken.attempts == 2
 
 
-def test_paying_gives_the_queue_slot_back(user, held, django_capture_on_commit_callbacks):
-    fund(user, 100_000)
+def _admitted_api_client(user) -> tuple[APIClient, str]:
     client = APIClient()
     client.force_authenticate(user)
-    client.credentials(HTTP_QUEUE_TOKEN=admit(user))
-    seat = SeatFactory()
-    assert (
-        client.post("/api/reservation/concerts", {"seat_id": seat.id}, format="json").status_code
-        == 201
+    token = admit(user)
+    client.credentials(HTTP_QUEUE_TOKEN=token)
+    return client, token
+
+
+def test_paying_one_of_two_holds_keeps_the_buyer_admitted(user, django_capture_on_commit_callbacks):
+    fund(user, 200_000)
+    client, token = _admitted_api_client(user)
+    first, second = (
+        client.post(
+            "/api/reservation/concerts", {"seat_id": SeatFactory(price=80_000).id}, format="json"
+        ).json()["reservation_id"]
+        for _ in range(2)
     )
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = client.post(PAY, {"reservation_id": first}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert paid.status_code == 201
+    assert queue_token_active(user, token)
+
+    # A replay of that payment with its key still passes the gate and answers the same.
+    again = client.post(PAY, {"reservation_id": first}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert (again.status_code, again.content) == (201, paid.content)
+
+    # The second seat is paid through the gate; that was the last hold, so the slot goes back.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PAY, {"reservation_id": second}, format="json")
+    assert response.status_code == 201, response.content
+    assert Payment.objects.count() == 2
+    assert not queue_token_active(user, token)
+
+
+def test_paying_the_last_hold_gives_the_queue_slot_back(
+    user, held, django_capture_on_commit_callbacks
+):
+    fund(user, 100_000)
+    client, token = _admitted_api_client(user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(PAY, {"reservation_id": held["reservation_id"]}, format="json")
     assert response.status_code == 201
+    assert not queue_token_active(user, token)
     # The token no longer opens the gate: the next buyer gets the slot.
     after = client.post("/api/reservation/concerts", {"seat_id": SeatFactory().id}, format="json")
     assert after.status_code == 403
     assert after.json()["code"].startswith("queue_")
+
+
+def test_an_expired_other_hold_does_not_keep_the_slot(
+    user, held, django_capture_on_commit_callbacks
+):
+    fund(user, 100_000)
+    token = admit(user)
+    stale = booking_services.reservation_hold(user=user, seat_id=SeatFactory().id)
+    run_out(stale["reservation_id"])  # still "held" in the table, but past its deadline
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_create(user=user, reservation_id=held["reservation_id"])
+    assert not queue_token_active(user, token)

@@ -13,7 +13,14 @@ import time
 from locust import constant, task
 from locust.exception import StopUser
 
-from common import OUTCOMES, PAUSE_SECONDS, ApiUser, random_concert_id, wait_for_admission
+from common import (
+    OUTCOMES,
+    PAUSE_SECONDS,
+    ApiUser,
+    random_concert_id,
+    step,
+    wait_for_admission,
+)
 
 HOLD_ATTEMPTS = 3
 _finished = 0
@@ -42,34 +49,24 @@ class BurstBuyer(ApiUser):
         time.sleep(PAUSE_SECONDS)
 
         concert_id = random_concert_id()
-        with self.client.get(
-            f"/api/concerts/{concert_id}/available-dates",
-            headers=headers,
-            name="2 dates",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"dates: {response.status_code}")
-                OUTCOMES["fail_dates"] += 1
-                return False
-            dates = response.json()
+        dates = step(
+            self, "GET", f"/api/concerts/{concert_id}/available-dates", headers=headers,
+            name="2 dates", failure="dates",
+        )  # fmt: skip
+        if dates is False:
+            return False
         if not dates:
             OUTCOMES["contention_sold_out"] += 1
             return False
         schedule_id = random.choice(dates)["schedule_id"]
         time.sleep(PAUSE_SECONDS)
 
-        with self.client.get(
-            f"/api/concerts/{concert_id}/schedules/{schedule_id}/available-seats",
-            headers=headers,
-            name="3 seats",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"seats: {response.status_code}")
-                OUTCOMES["fail_seats"] += 1
-                return False
-            seats = response.json()
+        seats = step(
+            self, "GET", f"/api/concerts/{concert_id}/schedules/{schedule_id}/available-seats",
+            headers=headers, name="3 seats", failure="seats",
+        )  # fmt: skip
+        if seats is False:
+            return False
         time.sleep(PAUSE_SECONDS)
 
         reservation_id = None
@@ -99,15 +96,8 @@ class BurstBuyer(ApiUser):
             return False
         time.sleep(PAUSE_SECONDS)
 
-        with self.client.post(
-            "/api/reservation/payments",
-            json={"reservation_id": reservation_id},
-            headers=headers,
-            name="5 payment",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 201:
-                response.failure(f"payment: {response.status_code} {response.text[:100]}")
-                OUTCOMES["fail_payment"] += 1
-                return False
-        return True
+        paid = step(
+            self, "POST", "/api/reservation/payments", json={"reservation_id": reservation_id},
+            headers=headers, name="5 payment", failure="payment", expect=(201,),
+        )  # fmt: skip
+        return paid is not False

@@ -103,33 +103,36 @@ def random_concert_id() -> int:
     return random.choice(CONCERT_IDS)
 
 
+def step(user, method: str, path: str, *, name: str, failure: str, expect=(200,), **kwargs):
+    """One request of a flow: the JSON body when the status is expected (None for an empty
+    body), or False after counting a failure of `failure` (a step name) and marking it failed."""
+    with user.client.request(method, path, name=name, catch_response=True, **kwargs) as response:
+        if response.status_code not in expect:
+            response.failure(f"{name}: {response.status_code} {response.text[:100]}")
+            OUTCOMES[f"fail_{failure}"] += 1
+            return False
+        return response.json() if response.content else None
+
+
 def wait_for_admission(user) -> str | None:
     """Take a place in the queue and poll at the suggested interval until admitted."""
-    with user.client.post(
-        "/api/queue/tokens", headers=user.auth, name="1 queue token", catch_response=True
-    ) as response:
-        if response.status_code not in (200, 201):
-            response.failure(f"queue token: {response.status_code}")
-            OUTCOMES["fail_queue"] += 1
-            return None
-        state = response.json()
-    token = state["token"]
-    headers = {**user.auth, "Queue-Token": token}
+    state = step(
+        user, "POST", "/api/queue/tokens", headers=user.auth, name="1 queue token",
+        failure="queue", expect=(200, 201),
+    )  # fmt: skip
+    if state is False:
+        return None
+    headers = {**user.auth, "Queue-Token": state["token"]}
     deadline = time.monotonic() + QUEUE_WAIT_TIMEOUT
     while state["status"] != "active":
         if time.monotonic() > deadline:
             OUTCOMES["fail_queue_timeout"] += 1
             return None
         time.sleep(min(float(state.get("poll_after_seconds") or 1), 2.0))
-        with user.client.get(
-            "/api/queue/tokens/current",
-            headers=headers,
-            name="1b queue status",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"queue status: {response.status_code}")
-                OUTCOMES["fail_queue"] += 1
-                return None
-            state = response.json()
-    return token
+        state = step(
+            user, "GET", "/api/queue/tokens/current", headers=headers, name="1b queue status",
+            failure="queue",
+        )  # fmt: skip
+        if state is False:
+            return None
+    return headers["Queue-Token"]

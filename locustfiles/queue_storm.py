@@ -8,7 +8,7 @@ thousands of tokens against a queue that keeps growing.
 
 from locust import constant, task
 
-from common import OUTCOMES, ApiUser
+from common import OUTCOMES, ApiUser, step
 
 POLLS_PER_CYCLE = 5
 
@@ -18,34 +18,23 @@ class QueueStormer(ApiUser):
 
     @task
     def cycle(self) -> None:
-        with self.client.post(
-            "/api/queue/tokens", headers=self.auth, name="queue token issue", catch_response=True
-        ) as response:
-            if response.status_code not in (200, 201):
-                response.failure(f"issue: {response.status_code}")
-                OUTCOMES["fail_issue"] += 1
-                return
-            token = response.json()["token"]
-        headers = {**self.auth, "Queue-Token": token}
+        state = step(
+            self, "POST", "/api/queue/tokens", headers=self.auth, name="queue token issue",
+            failure="issue", expect=(200, 201),
+        )  # fmt: skip
+        if state is False:
+            return
+        headers = {**self.auth, "Queue-Token": state["token"]}
         for _ in range(POLLS_PER_CYCLE):
-            with self.client.get(
-                "/api/queue/tokens/current",
-                headers=headers,
-                name="queue token status",
-                catch_response=True,
-            ) as response:
-                if response.status_code != 200:
-                    response.failure(f"status: {response.status_code}")
-                    OUTCOMES["fail_status"] += 1
-                    return
-        with self.client.delete(
-            "/api/queue/tokens/current",
-            headers=headers,
-            name="queue token leave",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 204:
-                response.failure(f"leave: {response.status_code}")
-                OUTCOMES["fail_leave"] += 1
+            polled = step(
+                self, "GET", "/api/queue/tokens/current", headers=headers,
+                name="queue token status", failure="status",
+            )  # fmt: skip
+            if polled is False:
                 return
-        OUTCOMES["cycles"] += 1
+        left = step(
+            self, "DELETE", "/api/queue/tokens/current", headers=headers,
+            name="queue token leave", failure="leave", expect=(204,),
+        )  # fmt: skip
+        if left is not False:
+            OUTCOMES["cycles"] += 1

@@ -128,7 +128,9 @@ def wait_for_admission(user) -> str | None:
         if time.monotonic() > deadline:
             OUTCOMES["fail_queue_timeout"] += 1
             return None
-        time.sleep(min(float(state.get("poll_after_seconds") or 1), 2.0))
+        # As the waiting-room page does: the suggested interval (at most 2 s here, so the run
+        # notices admission quickly), spread by +-20% so a crowd does not poll in step.
+        time.sleep(min(float(state.get("poll_after_seconds") or 1), 2.0) * random.uniform(0.8, 1.2))
         state = step(
             user, "GET", "/api/queue/tokens/current", headers=headers, name="1b queue status",
             failure="queue",

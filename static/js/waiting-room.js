@@ -36,8 +36,10 @@
     bar.firstElementChild.style.width = progress + "%";
   }
 
+  // Spread each wait by +-20%: a crowd that arrived in the same second would otherwise poll in
+  // the same second for as long as it waits.
   function schedule(seconds) {
-    window.setTimeout(poll, Math.max(1, seconds) * 1000);
+    window.setTimeout(poll, Math.max(1, seconds) * 1000 * (0.8 + 0.4 * Math.random()));
   }
 
   function poll() {

@@ -2,8 +2,8 @@
 
 import os
 
-bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+bind = f"127.0.0.1:{os.environ.get('PORT') or '8000'}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or "3")
 worker_class = "sync"
 # Recycle workers now and then so a slow leak never grows unbounded.
 max_requests = 20000

@@ -1,5 +1,6 @@
 """Settings for concertbooking; the only module that reads the environment (see README)."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -9,6 +10,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# An empty variable (`NAME=` in .env or the shell) means "use the default", as a missing one does.
+env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
 
 DEBUG = env.bool("DEBUG", default=False)
 # Only a local DEBUG run may fall back to a throwaway key; production must bring its own.

@@ -1,4 +1,4 @@
-"""Redis cache of the catalog reads (free dates and seats), one generation counter per concert.
+"""Redis cache of the catalog reads (free dates and seats), one generation per concert.
 
 A read is one round trip: a Lua script reads the concert's generation and the cached entry of that
 generation together. A write bumps the generation after its transaction commits, so every read
@@ -26,12 +26,39 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# KEYS: generation key, entry key prefix. ARGV: field. Returns {generation, entry or false}.
-_READ = """
-local generation = redis.call('GET', KEYS[1]) or '0'
+# A generation is the server's clock (microseconds) plus a counter, so it never repeats: a plain
+# INCR would count again from 1 after its key expired or was evicted and meet entries stored
+# under those old numbers. A read that finds no generation starts one for the same reason.
+_NEW_GENERATION = """
+local function new_generation(key, ttl)
+  local now = redis.call('TIME')
+  local serial = redis.call('INCR', key .. ':serial')
+  redis.call('EXPIRE', key .. ':serial', ttl)
+  local generation = now[1] .. now[2] .. '.' .. serial
+  redis.call('SET', key, generation, 'EX', ttl)
+  return generation
+end
+"""
+# KEYS: generation key, entry key prefix. ARGV: field, generation lifetime (s).
+# Returns {generation, entry or false}.
+_READ = (
+    _NEW_GENERATION
+    + """
+local generation = redis.call('GET', KEYS[1]) or new_generation(KEYS[1], ARGV[2])
 return {generation, redis.call('GET', KEYS[2] .. generation .. ':' .. ARGV[1])}
 """
-_script = None
+)
+# KEYS: generation keys. ARGV: generation lifetime (s).
+_BUMP = (
+    _NEW_GENERATION
+    + """
+for _, key in ipairs(KEYS) do
+  new_generation(key, ARGV[1])
+end
+return #KEYS
+"""
+)
+_scripts: dict[str, object] = {}
 
 
 def _generation_key(concert_id: int) -> str:
@@ -43,12 +70,17 @@ def _entry_key(concert_id: int, generation: str = "") -> str:
     return f"{settings.CACHE_KEY_PREFIX}:catalog:{{{concert_id}}}:entry:{generation}"
 
 
+def _generation_lifetime() -> int:
+    """Seconds a generation key lives: far longer than any entry made under it."""
+    return max(24 * 3600, 10 * settings.CACHE_TTL_SECONDS)
+
+
 def _client():
-    global _script
     client = get_redis_connection("default")
-    if _script is None:
-        _script = client.register_script(_READ)
-    return client, _script
+    if not _scripts:
+        _scripts["read"] = client.register_script(_READ)
+        _scripts["bump"] = client.register_script(_BUMP)
+    return client, _scripts
 
 
 def cached(*, concert_id: int, field: str, compute: Callable[[], tuple[T, datetime | None]]) -> T:
@@ -57,9 +89,10 @@ def cached(*, concert_id: int, field: str, compute: Callable[[], tuple[T, dateti
     `compute` returns (value, the moment the value may change by itself, or None).
     """
     try:
-        client, read = _client()
-        generation, entry = read(
-            keys=[_generation_key(concert_id), _entry_key(concert_id)], args=[field]
+        client, scripts = _client()
+        generation, entry = scripts["read"](
+            keys=[_generation_key(concert_id), _entry_key(concert_id)],
+            args=[field, _generation_lifetime()],
         )
         if entry is not None:
             return pickle.loads(entry)
@@ -85,13 +118,11 @@ def cached(*, concert_id: int, field: str, compute: Callable[[], tuple[T, dateti
 
 def _bump(concert_ids: set[int]) -> None:
     try:
-        client, _ = _client()
-        with client.pipeline(transaction=False) as pipe:
-            for concert_id in sorted(concert_ids):
-                pipe.incr(_generation_key(concert_id))
-                # Generations outlive any entry, so a bumped counter never falls back to 0.
-                pipe.expire(_generation_key(concert_id), 24 * 3600)
-            pipe.execute()
+        _, scripts = _client()
+        scripts["bump"](
+            keys=[_generation_key(concert_id) for concert_id in sorted(concert_ids)],
+            args=[_generation_lifetime()],
+        )
     except RedisError:
         # Entries of the old generation then live at most CACHE_TTL_SECONDS longer.
         log.error("catalog cache invalidation failed for %s", sorted(concert_ids), exc_info=True)

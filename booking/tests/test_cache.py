@@ -130,7 +130,7 @@ def test_the_cache_being_down_falls_back_to_the_database(schedule, user, setting
     connection = get_redis_connection("default")
     original = connection.connection_pool
     connection.connection_pool = type(original).from_url("redis://127.0.0.1:1/0")
-    cache._script = None
+    cache._scripts.clear()
     try:
         booking_services.reservation_hold(
             user=user, seat_id=Seat.objects.get(schedule=schedule, number=5).id
@@ -138,4 +138,21 @@ def test_the_cache_being_down_falls_back_to_the_database(schedule, user, setting
         assert _free(schedule) == [1, 2, 3, 4]
     finally:
         connection.connection_pool = original
-        cache._script = None
+        cache._scripts.clear()
+
+
+def test_a_lost_generation_key_never_brings_back_an_old_entry(schedule, user):
+    """Generation keys may expire or be evicted; the next generation must still be new."""
+    from django_redis import get_redis_connection
+
+    assert _free(schedule) == [1, 2, 3, 4, 5]  # cached under generation "0"
+    booking_services.reservation_hold(
+        user=user, seat_id=Seat.objects.get(schedule=schedule, number=4).id
+    )
+    assert _free(schedule) == [1, 2, 3, 5]  # cached under the generation the hold made
+    get_redis_connection("default").delete(cache._generation_key(schedule.concert_id))
+    assert _free(schedule) == [1, 2, 3, 5]  # generation "0" again: its old entry is gone
+    booking_services.reservation_hold(
+        user=user, seat_id=Seat.objects.get(schedule=schedule, number=1).id
+    )
+    assert _free(schedule) == [2, 3, 5]

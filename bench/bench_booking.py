@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness  # noqa: E402
+from bench.harness import bulk_holds, users  # noqa: E402
 
 DATABASE, REDIS_DB = "cb_bench_booking", 11
 CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
@@ -67,47 +69,37 @@ def statements(script: str) -> int:
     )
 
 
-def users(prefix: str, count: int) -> list[int]:
-    """`count` new users with contiguous ids (pgbench computes ids by arithmetic)."""
-    from django.contrib.auth import get_user_model
+def hold_specs(
+    user_ids: list[int], seat_ids: list[int], headers: Callable[[int], dict]
+) -> Iterator[dict]:
+    """One hold request per seat (each a fresh 201), users taken in turn."""
+    for n, seat in enumerate(seat_ids):
+        yield {
+            "method": "POST",
+            "path": "/api/reservation/concerts",
+            # Round-robin over users: one user's holds queue on their row lock, so spread them.
+            "headers": headers(user_ids[n % len(user_ids)]),
+            "body": {"seat_id": seat},
+        }
 
-    from accounts.services import users_seed
 
-    users_seed(count=count, password="bench-booking-pass", prefix=prefix)
-    by_name = dict(
-        get_user_model().objects.filter(username__startswith=prefix).values_list("username", "id")
-    )
-    ids = [by_name[f"{prefix}{i}"] for i in range(1, count + 1)]
-    assert ids == list(range(ids[0], ids[0] + count)), "user ids must be contiguous"
-    return ids
+def payment_specs(
+    users_and_holds: list[tuple[int, int]], headers: Callable[[int], dict], *, keyed: bool
+) -> Iterator[dict]:
+    """One payment per (user, held reservation); with `keyed`, each with its own key."""
+    for n, (uid, rid) in enumerate(users_and_holds):
+        extra = {"Idempotency-Key": f"bench-{n}"} if keyed else {}
+        yield {
+            "method": "POST",
+            "path": "/api/reservation/payments",
+            "headers": {**headers(uid), **extra},
+            "body": {"reservation_id": rid},
+        }
 
 
-def bulk_holds(user_ids: list[int], seat_ids: list[int]) -> list[int]:
-    """Live holds (one hour) for pairs of user and seat, in bulk; returns contiguous ids."""
-    from datetime import timedelta
-
-    from django.db import transaction
-    from django.db.models import F
-    from django.utils import timezone
-
-    from booking.models import Reservation, Seat, SeatStatus
-
-    until = timezone.now() + timedelta(hours=1)
-    with transaction.atomic():
-        Seat.objects.filter(pk__in=seat_ids).update(
-            status=SeatStatus.HELD, held_until=until, version=F("version") + 1
-        )
-        prices = dict(Seat.objects.filter(pk__in=seat_ids).values_list("id", "price"))
-        rows = Reservation.objects.bulk_create(
-            [
-                Reservation(user_id=u, seat_id=s, price=prices[s], expires_at=until)
-                for u, s in zip(user_ids, seat_ids, strict=True)
-            ],
-            batch_size=5000,
-        )
-    ids = [row.pk for row in rows]
-    assert ids == list(range(ids[0], ids[0] + len(ids))), "reservation ids must be contiguous"
-    return ids
+def batch(source: Iterator[dict], size: int) -> Callable[[], list[dict]]:
+    """Fresh specs for each round: the next `size` from `source`."""
+    return lambda: [spec for _, spec in zip(range(size), source, strict=False)]
 
 
 def captured_statements(fn) -> list[str]:
@@ -168,18 +160,13 @@ def main() -> None:
     harness.prepare_database(fresh=True)
     harness.make_client_flush()
     harness.setup_django()
-    from dataclasses import replace
-
     from django.db import connection
 
-    from accounts.services import api_tokens_issue
     from booking import services as booking_services
     from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
     from booking.services import catalog_seed
     from payments import services as payment_services
     from payments.services import wallets_seed
-    from queueing import services as queue_services
-    from queueing.selectors import queue_config
 
     made = catalog_seed(concerts=CONCERTS, dates_per_concert=DATES, seats_per_date=SEATS)
     seat_ids = iter(Seat.objects.order_by("id").values_list("id", flat=True))
@@ -193,54 +180,20 @@ def main() -> None:
     wallets_seed(user_ids=pay_users, balance=1_000_000)
     http_hold_seats = take(HTTP_HOLDS)
     pay_reservations = bulk_holds(pay_users, take(len(pay_users)))
-    keys = api_tokens_issue(
-        usernames=[f"h{i}" for i in range(1, len(hold_users) + 1)]
-        + [f"p{i}" for i in range(1, len(pay_users) + 1)]
-    )
-    name_of = {uid: f"h{i}" for i, uid in enumerate(hold_users, 1)}
-    name_of.update({uid: f"p{i}" for i, uid in enumerate(pay_users, 1)})
-    queue_tokens = {
-        uid: queue_services.queue_token_issue(user_id=uid).token for uid in hold_users + pay_users
-    }
-    everyone = len(queue_tokens)
-    queue_services.queue_promote(
-        config=replace(queue_config(), capacity=everyone, admit_per_tick=everyone, paused=False)
-    )
+    keys = harness.api_keys(hold_users + pay_users)
+    queue_tokens = harness.admit_all(hold_users + pay_users)
 
     def headers(uid: int) -> dict:
-        return {"Authorization": f"Token {keys[name_of[uid]]}", "Queue-Token": queue_tokens[uid]}
+        return {"Authorization": f"Token {keys[uid]}", "Queue-Token": queue_tokens[uid]}
 
-    hold_specs = iter(
-        {
-            "method": "POST",
-            "path": "/api/reservation/concerts",
-            # Round-robin over users: one user's holds queue on their row lock, so spread them.
-            "headers": headers(hold_users[n % len(hold_users)]),
-            "body": {"seat_id": seat},
-        }
-        for n, seat in enumerate(http_hold_seats)
-    )
-
-    def payment_specs(users_and_holds, *, keyed: bool):
-        for n, (uid, rid) in enumerate(users_and_holds):
-            extra = {"Idempotency-Key": f"bench-{n}"} if keyed else {}
-            yield {
-                "method": "POST",
-                "path": "/api/reservation/payments",
-                "headers": {**headers(uid), **extra},
-                "body": {"reservation_id": rid},
-            }
-
+    hold_source = hold_specs(hold_users, http_hold_seats, headers)
     pairs = list(zip(pay_users, pay_reservations, strict=True))
-    plain_payments = payment_specs(pairs[:HTTP_PAYMENTS], keyed=False)
-    keyed_payments = payment_specs(pairs[HTTP_PAYMENTS:], keyed=True)
-
-    def batch(source, size):
-        return lambda: [spec for _, spec in zip(range(size), source, strict=False)]
+    plain_payments = payment_specs(pairs[:HTTP_PAYMENTS], headers, keyed=False)
+    keyed_payments = payment_specs(pairs[HTTP_PAYMENTS:], headers, keyed=True)
 
     per_round = HTTP_HOLDS // ROUNDS
     targets = {
-        "hold (201)": batch(hold_specs, per_round),
+        "hold (201)": batch(hold_source, per_round),
         "payment (201)": batch(plain_payments, HTTP_PAYMENTS // ROUNDS),
         "payment + Idempotency-Key": batch(keyed_payments, HTTP_PAYMENTS // ROUNDS),
         "GET /api/reservations": [
@@ -248,15 +201,14 @@ def main() -> None:
             for uid in hold_users[:200]
         ],
     }
-    with harness.server(workers=2) as port:
-        summary = harness.compare(
-            port,
-            targets,
-            rounds=ROUNDS,
-            duration=SECONDS,
-            concurrency=CONNECTIONS,
-            once={"hold (201)", "payment (201)", "payment + Idempotency-Key"},
-        )
+    summary = harness.measure(
+        targets,
+        workers=2,
+        rounds=ROUNDS,
+        duration=SECONDS,
+        concurrency=CONNECTIONS,
+        once={"hold (201)", "payment (201)", "payment + Idempotency-Key"},
+    )
     harness.print_table(
         f"holds and payments over HTTP: 2 gunicorn workers, {CONNECTIONS} connections, "
         f"{made['seats']:,} seats",

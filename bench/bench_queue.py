@@ -1,14 +1,13 @@
 """Waiting queue: token issue and status throughput as ratios to GET /api/health on the same
 gunicorn server, and Redis memory per waiting user with a million waiting."""
 
-import secrets
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness  # noqa: E402
+from bench.harness import queue_fill as fill  # noqa: E402
 
 SERVER_REDIS_DB = 9
 MEMORY_REDIS_DB = 10  # its own db, emptied before and after
@@ -16,30 +15,7 @@ MILLION = 1_000_000
 AHEAD = 100_000  # waiting in front of the measured users, so positions are six digits deep
 ISSUE_USERS = 40_000  # every issue request is a new user (201); three rounds use them up slowly
 STATUS_USERS = 2_000
-BATCH = 10_000
 FAKE_IDS = 10_000_000  # queue-only user ids for the filler, far from real ones
-
-
-def fill(client, *, count: int, first_id: int) -> float:
-    """`count` waiting users through the issue script itself, pipelined; returns seconds."""
-    from queueing import store
-    from queueing.keys import queue_keys
-    from queueing.selectors import queue_config
-    from queueing.services import TOKEN_BYTES
-
-    issue, keys = store.script("issue"), queue_keys().as_list()
-    abandon_ms = queue_config().abandon_seconds * 1000
-    started = time.perf_counter()
-    for start in range(first_id, first_id + count, BATCH):
-        pipe = client.pipeline(transaction=False)
-        for user_id in range(start, min(start + BATCH, first_id + count)):
-            issue(
-                keys=keys,
-                args=[user_id, secrets.token_urlsafe(TOKEN_BYTES), abandon_ms],
-                client=pipe,
-            )
-        pipe.execute()
-    return time.perf_counter() - started
 
 
 def memory_per_waiting_user() -> dict:
@@ -67,14 +43,53 @@ def memory_per_waiting_user() -> dict:
     }
 
 
+def queue_targets(*, issue_users: int, status_users: int, rounds: int) -> dict:
+    """Seed the queue API's targets behind AHEAD waiting users; send issue once per user.
+
+    Token issue: users without a place, a new one each request (201), `issue_users` spread over
+    `rounds`. Token status: `status_users` waiting users polling (each poll keeps the place).
+    Issue the status tokens last before the run: a waiting place not polled in
+    QUEUE_ABANDON_SECONDS is lost.
+    """
+    from concertbooking.redis import queue_redis
+    from queueing.services import queue_token_issue
+
+    issuers = harness.users("qi", issue_users)
+    pollers = harness.users("qs", status_users)
+    keys = harness.api_keys(issuers + pollers)
+    fill(queue_redis(), count=AHEAD, first_id=FAKE_IDS)
+    status_specs = [
+        {
+            "method": "GET",
+            "path": "/api/queue/tokens/current",
+            "headers": {
+                "Authorization": f"Token {keys[uid]}",
+                "Queue-Token": queue_token_issue(user_id=uid).token,
+            },
+        }
+        for uid in pollers
+    ]
+    fresh = iter(issuers)
+
+    def issue_specs() -> list[dict]:
+        return [
+            {
+                "method": "POST",
+                "path": "/api/queue/tokens",
+                "headers": {"Authorization": f"Token {keys[uid]}"},
+            }
+            for _, uid in zip(range(issue_users // rounds), fresh, strict=False)
+        ]
+
+    return {"token issue (201)": issue_specs, "token status": status_specs}
+
+
 def main() -> None:
     harness.configure(database="cb_bench_queue", redis_db=SERVER_REDIS_DB)
     harness.prepare_database(fresh=True)
     harness.make_client_flush()
     harness.setup_django()
-    from accounts.services import api_tokens_issue, users_seed
     from concertbooking.redis import queue_redis
-    from queueing.services import queue_token_issue
 
     memory = memory_per_waiting_user()
     print(
@@ -86,48 +101,10 @@ def main() -> None:
     for name, size in memory["per_key"].items():
         print(f"  {name:<8} {size:6.1f} B/user")
 
-    count = ISSUE_USERS + STATUS_USERS
-    users_seed(count=count, password="bench-queue-pass", prefix="q")
-    keys = api_tokens_issue(usernames=[f"q{i}" for i in range(1, count + 1)])
-    fill(queue_redis(), count=AHEAD, first_id=FAKE_IDS)
-
-    from django.contrib.auth import get_user_model
-
-    ids = dict(get_user_model().objects.filter(username__in=keys).values_list("username", "id"))
-    status_specs = []
-    for i in range(ISSUE_USERS + 1, count + 1):
-        name = f"q{i}"
-        ticket = queue_token_issue(user_id=ids[name])
-        status_specs.append(
-            {
-                "method": "GET",
-                "path": "/api/queue/tokens/current",
-                "headers": {"Authorization": f"Token {keys[name]}", "Queue-Token": ticket.token},
-            }
-        )
-    fresh = iter(f"q{i}" for i in range(1, ISSUE_USERS + 1))
-
-    def issue_specs() -> list[dict]:
-        batch = [next(fresh, None) for _ in range(ISSUE_USERS // 3)]
-        return [
-            {
-                "method": "POST",
-                "path": "/api/queue/tokens",
-                "headers": {"Authorization": f"Token {keys[name]}"},
-            }
-            for name in batch
-            if name
-        ]
-
-    with harness.server(workers=2) as port:
-        summary = harness.compare(
-            port,
-            {"token issue (201)": issue_specs, "token status": status_specs},
-            rounds=3,
-            duration=4.0,
-            concurrency=16,
-            once={"token issue (201)"},
-        )
+    targets = queue_targets(issue_users=ISSUE_USERS, status_users=STATUS_USERS, rounds=3)
+    summary = harness.measure(
+        targets, workers=2, rounds=3, duration=4.0, concurrency=16, once={"token issue (201)"}
+    )
     harness.print_table(
         f"queue API, {AHEAD:,} already waiting, 2 gunicorn workers, 16 connections", summary
     )

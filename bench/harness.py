@@ -108,31 +108,41 @@ def free_port() -> int:
 def server(*, workers: int = 2, port: int | None = None, **env: str):
     """gunicorn (the `make serve` config) on the bench database; yields the port."""
     port = port or free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "concertbooking.wsgi"],
-        cwd=ROOT,
-        env=bench_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {process.stderr.read()}") from None
-                time.sleep(0.2)
-        yield port
-    finally:
-        process.terminate()
+    # A file, not a pipe: nobody reads the log during a run, and a full pipe (a warning per 4xx
+    # response fills one in a few hundred requests) would block every worker on its next write.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "concertbooking.wsgi"],
+            cwd=ROOT,
+            env=bench_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **env),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+
+        def failed(why: str) -> RuntimeError:
+            log.seek(0)
+            return RuntimeError(f"gunicorn {why}: {log.read()[-4000:]}")
+
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise failed("did not start") from None
+                    time.sleep(0.2)
+            if process.poll() is not None:  # the port answered, but not for us
+                raise failed("exited at start")
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def load(
@@ -212,11 +222,141 @@ def compare(
     return summary
 
 
-def print_table(title: str, summary: dict[str, dict]) -> None:
+def measure(
+    targets: dict[str, list[dict] | callable],
+    *,
+    workers: int = 2,
+    rounds: int = 3,
+    duration: float = 4.0,
+    concurrency: int = 16,
+    once: set[str] = frozenset(),
+    **env: str,
+) -> dict[str, dict]:
+    """compare() on a gunicorn server of its own, started for this measurement."""
+    with server(workers=workers, **env) as port:
+        return compare(
+            port, targets, rounds=rounds, duration=duration, concurrency=concurrency, once=once
+        )
+
+
+def print_table(
+    title: str, summary: dict[str, dict], goals: dict[str, float] | None = None
+) -> None:
+    """The summary as a table; with `goals` (minimum ratio per endpoint), whether each is met."""
+    goals = goals or {}
+    goal_head = f"{'goal':>7}{'met':>5}" if goals else ""
     print(f"\n{title}")
-    print(f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
+    print(
+        f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{goal_head}{'p50 ms':>9}{'p99 ms':>9}  statuses"
+    )
     for name, row in summary.items():
+        goal = goals.get(name)
+        if not goals:
+            verdict = ""
+        elif goal is None:
+            verdict = f"{'':>7}{'':>5}"
+        else:
+            verdict = f"{goal:>7.2f}{'yes' if row['ratio'] >= goal else 'NO':>5}"
         print(
-            f"{name:<28}{row['rps']:>10.1f}{row['ratio']:>8.2f}{row['p50_ms']:>9.1f}"
+            f"{name:<28}{row['rps']:>10.1f}{row['ratio']:>8.2f}{verdict}{row['p50_ms']:>9.1f}"
             f"{row['p99_ms']:>9.1f}  {row['statuses']}"
         )
+
+
+# --- Fixtures in the bench database (call setup_django() first) --------------------------------
+
+
+def users(prefix: str, count: int) -> list[int]:
+    """`count` new users with contiguous ids (pgbench computes ids by arithmetic)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import users_seed
+
+    users_seed(count=count, password="bench-pass", prefix=prefix)
+    by_name = dict(
+        get_user_model().objects.filter(username__startswith=prefix).values_list("username", "id")
+    )
+    ids = [by_name[f"{prefix}{i}"] for i in range(1, count + 1)]
+    assert ids == list(range(ids[0], ids[0] + count)), "user ids must be contiguous"
+    return ids
+
+
+def api_keys(user_ids: list[int]) -> dict[int, str]:
+    """An API token key for each user: {user id: key}."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import api_tokens_issue
+
+    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("username", "id"))
+    return {names[name]: key for name, key in api_tokens_issue(usernames=list(names)).items()}
+
+
+def admit_all(user_ids: list[int]) -> dict[int, str]:
+    """Queue tokens for the users, all admitted at once through the real queue services."""
+    from dataclasses import replace
+
+    from queueing import services as queue_services
+    from queueing.selectors import queue_config
+
+    tokens = {uid: queue_services.queue_token_issue(user_id=uid).token for uid in user_ids}
+    queue_services.queue_promote(
+        config=replace(
+            queue_config(), capacity=len(tokens), admit_per_tick=len(tokens), paused=False
+        )
+    )
+    return tokens
+
+
+def bulk_holds(user_ids: list[int], seat_ids: list[int]) -> list[int]:
+    """Live holds (one hour) for pairs of user and seat, in bulk; returns contiguous ids."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.db.models import F
+    from django.utils import timezone
+
+    from booking.models import Reservation, Seat, SeatStatus
+
+    until = timezone.now() + timedelta(hours=1)
+    with transaction.atomic():
+        Seat.objects.filter(pk__in=seat_ids).update(
+            status=SeatStatus.HELD, held_until=until, version=F("version") + 1
+        )
+        prices = dict(Seat.objects.filter(pk__in=seat_ids).values_list("id", "price"))
+        rows = Reservation.objects.bulk_create(
+            [
+                Reservation(user_id=u, seat_id=s, price=prices[s], expires_at=until)
+                for u, s in zip(user_ids, seat_ids, strict=True)
+            ],
+            batch_size=5000,
+        )
+    ids = [row.pk for row in rows]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), "reservation ids must be contiguous"
+    return ids
+
+
+QUEUE_FILL_BATCH = 10_000
+
+
+def queue_fill(client, *, count: int, first_id: int) -> float:
+    """`count` waiting users through the issue script itself, pipelined; returns seconds."""
+    import secrets
+
+    from queueing import store
+    from queueing.keys import queue_keys
+    from queueing.selectors import queue_config
+    from queueing.services import TOKEN_BYTES
+
+    issue, keys = store.script("issue"), queue_keys().as_list()
+    abandon_ms = queue_config().abandon_seconds * 1000
+    started = time.perf_counter()
+    for start in range(first_id, first_id + count, QUEUE_FILL_BATCH):
+        pipe = client.pipeline(transaction=False)
+        for user_id in range(start, min(start + QUEUE_FILL_BATCH, first_id + count)):
+            issue(
+                keys=keys,
+                args=[user_id, secrets.token_urlsafe(TOKEN_BYTES), abandon_ms],
+                client=pipe,
+            )
+        pipe.execute()
+    return time.perf_counter() - started

@@ -1,0 +1,127 @@
+"""The booking flow's six API calls side by side in one run, as ratios to GET /api/health on one
+gunicorn server: token issue and status, available dates and seats, hold and payment."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness  # noqa: E402
+from bench.bench_booking import batch, hold_specs, payment_specs  # noqa: E402
+from bench.bench_queue import AHEAD, queue_targets  # noqa: E402
+
+DATABASE, REDIS_DB = "cb_bench_api", 12
+CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
+# The catalog reads ask about concerts no hold or payment touches, so they measure the cached
+# read (a hold drops its concert's cached lists, and the next read recomputes them).
+READ_CONCERTS = 40
+READERS = 200
+WORKERS, CONNECTIONS = 2, 16  # as bench_queue and bench_booking
+ROUNDS, SECONDS = 3, 4.0
+# Requests that change state are each sent once; these are upper bounds per round, above what
+# 4 seconds on two cores get through.
+ISSUES = 30_000
+POLLERS = 2_000
+HOLDS = 18_000  # 4,500 users x 4 holds (the per-user limit)
+PAYMENTS = 9_000  # one buyer each (paying ends the buyer's queue slot)
+
+GOALS = {
+    "token issue (201)": 0.8,
+    "token status": 0.85,
+    "available dates": 0.8,
+    "available seats": 0.7,
+    "hold (201)": 0.5,
+    "payment (201)": 0.4,
+}
+
+
+def build_targets() -> dict:
+    """A fresh bench database with the catalog, buyers and queue, and the six targets' specs.
+
+    State-changing targets are callables giving the next round's specs (each request once).
+    """
+    harness.configure(database=DATABASE, redis_db=REDIS_DB)
+    harness.prepare_database(fresh=True)
+    harness.make_client_flush()
+    harness.setup_django()
+    from booking.models import ConcertSchedule, Seat
+    from booking.services import catalog_seed
+    from payments.services import wallets_seed
+
+    catalog_seed(concerts=CONCERTS, dates_per_concert=DATES, seats_per_date=SEATS)
+    schedules = list(ConcertSchedule.objects.order_by("id").values_list("concert_id", "id"))
+    read_concerts = sorted({concert_id for concert_id, _ in schedules})[-READ_CONCERTS:]
+    read_schedules = [(c, s) for c, s in schedules if c in read_concerts]
+    seats = iter(
+        Seat.objects.exclude(schedule__concert_id__in=read_concerts)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+    # Buyers first, admitted all at once; the waiting crowd of the queue targets comes after.
+    holders = harness.users("bh", HOLDS // 4)
+    payers = harness.users("bp", PAYMENTS)
+    readers = harness.users("br", READERS)
+    wallets_seed(user_ids=payers, balance=1_000_000)
+    hold_seats = [next(seats) for _ in range(HOLDS)]
+    reservations = harness.bulk_holds(payers, [next(seats) for _ in range(PAYMENTS)])
+    keys = harness.api_keys(holders + payers + readers)
+    queue_tokens = harness.admit_all(holders + payers + readers)
+
+    def headers(uid: int) -> dict:
+        return {"Authorization": f"Token {keys[uid]}", "Queue-Token": queue_tokens[uid]}
+
+    dates = [
+        {
+            "method": "GET",
+            "path": f"/api/concerts/{concert_id}/available-dates",
+            "headers": headers(readers[n % READERS]),
+        }
+        for n, concert_id in enumerate(read_concerts * 5)
+    ]
+    seat_lists = [
+        {
+            "method": "GET",
+            "path": f"/api/concerts/{concert_id}/schedules/{schedule_id}/available-seats",
+            "headers": headers(readers[n % READERS]),
+        }
+        for n, (concert_id, schedule_id) in enumerate(read_schedules)
+    ]
+    payments = payment_specs(list(zip(payers, reservations, strict=True)), headers, keyed=False)
+    # Last: the pollers' waiting places must be polled within QUEUE_ABANDON_SECONDS.
+    queue = queue_targets(issue_users=ISSUES, status_users=POLLERS, rounds=ROUNDS)
+    return {
+        **queue,
+        "available dates": dates,
+        "available seats": seat_lists,
+        "hold (201)": batch(hold_specs(holders, hold_seats, headers), HOLDS // ROUNDS),
+        "payment (201)": batch(payments, PAYMENTS // ROUNDS),
+    }
+
+
+ONCE = {"token issue (201)", "hold (201)", "payment (201)"}
+
+
+def main() -> None:
+    targets = build_targets()
+    summary = harness.measure(
+        targets,
+        workers=WORKERS,
+        rounds=ROUNDS,
+        duration=SECONDS,
+        concurrency=CONNECTIONS,
+        once=ONCE,
+    )
+    harness.print_table(
+        f"booking flow API: {WORKERS} gunicorn workers, {CONNECTIONS} connections, "
+        f"{CONCERTS * DATES * SEATS:,} seats, {AHEAD:,} waiting in the queue",
+        summary,
+        goals=GOALS,
+    )
+    missed = [name for name, goal in GOALS.items() if summary[name]["ratio"] < goal]
+    print(f"\ngoals met: {len(GOALS) - len(missed)} of {len(GOALS)}")
+    harness.make_client_flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework import exceptions
@@ -42,8 +43,17 @@ def token_user(key: str):
 
 
 def forget_user(user_id: int) -> None:
-    for key in [k for k, entry in _entries.items() if entry[0].pk == user_id]:
-        _entries.pop(key, None)
+    # list(): a threaded dev server may add entries while we look.
+    for key, entry in list(_entries.items()):
+        if entry[0].pk == user_id:
+            _entries.pop(key, None)
+
+
+def _forget_now_and_on_commit(forget) -> None:
+    """Forget at once, and again once the change commits: a lookup between the two (another
+    thread of this process) may have remembered the row as it was before the change."""
+    forget()
+    transaction.on_commit(forget)
 
 
 class CachedTokenAuthentication(TokenAuthentication):
@@ -58,9 +68,11 @@ class CachedTokenAuthentication(TokenAuthentication):
 
 @receiver(post_delete, sender=Token)
 def _token_deleted(sender, instance, **kwargs):
-    _entries.pop(instance.key, None)
+    key = instance.key
+    _forget_now_and_on_commit(lambda: _entries.pop(key, None))
 
 
 @receiver(post_save, sender=get_user_model())
 def _user_saved(sender, instance, **kwargs):
-    forget_user(instance.pk)
+    user_id = instance.pk
+    _forget_now_and_on_commit(lambda: forget_user(user_id))

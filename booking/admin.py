@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Min, Q
@@ -48,6 +49,26 @@ class SafeSearchMixin:
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+
+class ActionPermissionMixin:
+    """An action posted by someone it is not offered to is refused with a 403.
+
+    Django drops such an action from the menu but answers its POST with a redirect and "No
+    action selected" (or, when no action is left, with the plain list), which reads like a
+    glitch rather than a refusal.
+    """
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST":
+            declared = {
+                action if isinstance(action, str) else action.__name__
+                for action in self.actions or ()
+            } | {name for name, _ in self.admin_site.actions}
+            posted = set(request.POST.getlist("action")) & declared
+            if posted - set(self.get_actions(request)):
+                raise PermissionDenied
+        return super().changelist_view(request, extra_context)
 
 
 class CatalogCacheMixin:
@@ -187,7 +208,7 @@ class ScheduleInline(admin.TabularInline):
 
 
 @admin.register(Concert)
-class ConcertAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin):
+class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeSearchMixin, admin.ModelAdmin):
     list_display = ("title", "performer", "venue", "date_count", "next_date")
     search_fields = ("title", "performer", "venue")
     # Explicit: the counts below add a GROUP BY, which drops the model's default ordering.
@@ -221,14 +242,20 @@ class ConcertAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin):
     def next_date(self, obj):
         return obj.next_date
 
-    @admin.action(description="Generate seat maps for all dates of the selected concerts")
+    # Seats are part of a concert's catalog: making them takes the right to change concerts.
+    @admin.action(
+        description="Generate seat maps for all dates of the selected concerts",
+        permissions=["change"],
+    )
     def generate_seat_maps(self, request, queryset):
         schedules = ConcertSchedule.objects.filter(concert__in=queryset.values("pk"))
         return _generate_seat_maps(self, request, schedules, title="Generate seat maps")
 
 
 @admin.register(ConcertSchedule)
-class ConcertScheduleAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin):
+class ConcertScheduleAdmin(
+    CatalogCacheMixin, ActionPermissionMixin, SafeSearchMixin, admin.ModelAdmin
+):
     list_display = ("id", "concert", "starts_at", "seats")
     list_select_related = ("concert",)
     autocomplete_fields = ("concert",)
@@ -245,7 +272,7 @@ class ConcertScheduleAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin)
         url = reverse("admin:booking_seat_changelist") + f"?schedule__id__exact={obj.pk}"
         return format_html('<a href="{}">Seats</a>', url)
 
-    @admin.action(description="Generate the seat map of the selected dates")
+    @admin.action(description="Generate the seat map of the selected dates", permissions=["change"])
     def generate_seat_maps(self, request, queryset):
         return _generate_seat_maps(self, request, queryset, title="Generate seat maps")
 
@@ -254,7 +281,7 @@ class ConcertScheduleAdmin(CatalogCacheMixin, SafeSearchMixin, admin.ModelAdmin)
 
 
 @admin.register(Seat)
-class SeatAdmin(CatalogCacheMixin, admin.ModelAdmin):
+class SeatAdmin(CatalogCacheMixin, ActionPermissionMixin, admin.ModelAdmin):
     list_display = ("number", "row", "tier", "price", "status", "held_until", "concert", "date")
     list_select_related = ("schedule__concert",)
     list_filter = ("status",)
@@ -334,7 +361,7 @@ class ScheduleIdFilter(IdInputFilter):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(SafeSearchMixin, admin.ModelAdmin):
+class ReservationAdmin(ActionPermissionMixin, SafeSearchMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "user",
@@ -373,6 +400,10 @@ class ReservationAdmin(SafeSearchMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    # The form is read-only, yet releasing a hold changes the reservation: change permission.
+    def has_release_permission(self, request) -> bool:
+        return request.user.has_perm("booking.change_reservation")
+
     @admin.display(description="Concert")
     def concert(self, obj: Reservation) -> str:
         return obj.seat.schedule.concert.title
@@ -385,7 +416,9 @@ class ReservationAdmin(SafeSearchMixin, admin.ModelAdmin):
     def seat_label(self, obj: Reservation) -> str:
         return f"Row {obj.seat.row}, seat {obj.seat.number}"
 
-    @admin.action(description="Release the selected holds (free their seats)")
+    @admin.action(
+        description="Release the selected holds (free their seats)", permissions=["release"]
+    )
     def release_holds(self, request, queryset):
         others = queryset.exclude(status=ReservationStatus.HELD).count()
         released = 0

@@ -10,14 +10,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from booking.admin import LargeTablePaginator, ReservationAdmin
+from booking.admin import ActionPermissionMixin, LargeTablePaginator, ReservationAdmin
 from booking.models import Reservation, ReservationStatus
 from concertbooking.errors import ApplicationError
 from payments import services
 from payments.models import LedgerEntry, Payment, Wallet
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ActionPermissionMixin, admin.ModelAdmin):
     """Money rows change only through the services, which keep balances and the ledger equal."""
 
     show_full_result_count = False
@@ -113,7 +113,11 @@ class WalletAdmin(ReadOnlyAdmin):
         url = reverse("admin:payments_ledgerentry_changelist") + f"?wallet__id__exact={obj.pk}"
         return format_html('<a href="{}">Entries</a>', url)
 
-    @admin.action(description="Adjust the balance of the selected wallets")
+    # The rows are read-only, yet an adjustment changes the wallet: change permission.
+    def has_adjust_permission(self, request) -> bool:
+        return request.user.has_perm("payments.change_wallet")
+
+    @admin.action(description="Adjust the balance of the selected wallets", permissions=["adjust"])
     def adjust_balance(self, request, queryset):
         wallets = list(queryset.select_related("user").order_by("pk"))
         if "apply" in request.POST:
@@ -154,7 +158,15 @@ class WalletAdmin(ReadOnlyAdmin):
 class ReservationRefundAdmin(ReservationAdmin):
     actions = [*ReservationAdmin.actions, "refund_paid"]
 
-    @admin.action(description="Cancel the selected paid reservations and refund the buyers")
+    # A refund cancels the reservation and pays back exactly its price: the permission that
+    # releasing a hold needs.
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("booking.change_reservation")
+
+    @admin.action(
+        description="Cancel the selected paid reservations and refund the buyers",
+        permissions=["refund"],
+    )
     def refund_paid(self, request, queryset):
         paid = list(
             queryset.filter(status=ReservationStatus.PAID)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -534,3 +535,63 @@ def test_console_edits_and_generated_maps_reach_the_cached_catalog(
         )
     seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
     assert [s["number"] for s in seats] == [2]
+
+
+# --- Who may act in the console ------------------------------------------------------------
+
+
+def _staff(*codenames: str) -> Client:
+    staff = get_user_model().objects.create_user("clerk", password="x", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_staff_who_may_only_view_reservations_cannot_release_holds():
+    from booking.models import Reservation
+
+    held = _reservations(1)[0]
+    viewer = _staff("view_reservation")
+    url = reverse("admin:booking_reservation_changelist")
+    assert "release_holds" not in viewer.get(url).content.decode()
+    response = viewer.post(url, {"action": "release_holds", "_selected_action": [held.pk]})
+    assert response.status_code == 403
+    assert Reservation.objects.get(pk=held.pk).status == "held"
+    assert Seat.objects.get(pk=held.seat_id).status == "held"
+
+
+def test_staff_who_may_change_reservations_can_release_holds():
+    from booking.models import Reservation
+
+    held = _reservations(1)[0]
+    clerk = _staff("view_reservation", "change_reservation")
+    response = clerk.post(
+        reverse("admin:booking_reservation_changelist"),
+        {"action": "release_holds", "_selected_action": [held.pk]},
+    )
+    assert response.status_code == 302
+    assert Reservation.objects.get(pk=held.pk).status == "cancelled"
+    assert Seat.objects.get(pk=held.seat_id).status == "available"
+
+
+@pytest.mark.parametrize(
+    ("model", "may_change"),
+    [("concert", "change_concert"), ("concertschedule", "change_concertschedule")],
+)
+def test_seat_maps_are_generated_only_by_staff_who_may_change_the_catalog(model, may_change):
+    schedule = ScheduleFactory()
+    url = reverse(f"admin:booking_{model}_changelist")
+    selected = schedule.concert_id if model == "concert" else schedule.pk
+    data = {"apply": "1", "rows": "1", "seats_per_row": "2", "tiers": ""}
+
+    viewer = _staff(f"view_{model}")
+    assert "generate_seat_maps" not in viewer.get(url).content.decode()
+    assert _action(viewer, url, [selected], **data).status_code == 403
+    assert not Seat.objects.exists()
+
+    get_user_model().objects.filter(username="clerk").delete()
+    editor = _staff(f"view_{model}", may_change)
+    assert "generate_seat_maps" in editor.get(url).content.decode()
+    assert _action(editor, url, [selected], **data).status_code == 302
+    assert Seat.objects.filter(schedule=schedule).count() == 2

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -258,3 +259,83 @@ def test_operator_refunds_a_paid_reservation_after_confirming(operator, user):
 def test_odd_money_console_urls_never_fail(operator, user, path):
     _paid(user)
     assert operator.get(path).status_code in (200, 302, 404)
+
+
+# --- Who may move money in the console -----------------------------------------------------
+
+
+def _staff(django_user_model, *codenames: str, username: str = "clerk") -> Client:
+    staff = django_user_model.objects.create_user(username, password="x", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def _adjust(client, wallet, key: str):
+    return client.post(
+        reverse("admin:payments_wallet_changelist"),
+        {
+            "action": "adjust_balance",
+            "_selected_action": [wallet.pk],
+            "apply": "1",
+            "amount": "9999",
+            "idempotency_key": key,
+        },
+    )
+
+
+def test_staff_who_may_only_view_wallets_cannot_adjust_a_balance(django_user_model, user):
+    fund(user, 100)
+    wallet = Wallet.objects.get(user=user)
+    viewer = _staff(django_user_model, "view_wallet")
+    page = viewer.get(reverse("admin:payments_wallet_changelist"))
+    assert page.status_code == 200
+    assert "adjust_balance" not in page.content.decode()
+    before = snapshot()
+    assert _adjust(viewer, wallet, "k1").status_code == 403
+    assert snapshot() == before
+
+
+def test_staff_who_may_change_wallets_can_adjust_a_balance(django_user_model, user):
+    fund(user, 100)
+    wallet = Wallet.objects.get(user=user)
+    clerk = _staff(django_user_model, "view_wallet", "change_wallet")
+    assert (
+        "adjust_balance" in clerk.get(reverse("admin:payments_wallet_changelist")).content.decode()
+    )
+    assert _adjust(clerk, wallet, "k1").status_code == 302
+    assert Wallet.objects.get(pk=wallet.pk).balance == 10_099 == ledger_sum(user)
+
+
+def _refund(client, reservation_id: int):
+    return client.post(
+        reverse("admin:booking_reservation_changelist"),
+        {"action": "refund_paid", "_selected_action": [reservation_id], "apply": "1"},
+    )
+
+
+def test_staff_who_may_only_view_reservations_cannot_refund(django_user_model, user):
+    reservation_id = _paid(user)
+    viewer = _staff(django_user_model, "view_reservation")
+    page = viewer.get(reverse("admin:booking_reservation_changelist")).content.decode()
+    assert "refund_paid" not in page and "release_holds" not in page
+    before = snapshot()
+    assert _refund(viewer, reservation_id).status_code == 403
+    assert snapshot() == before
+    # Money rights alone do not reach reservations either.
+    wallet_clerk = _staff(
+        django_user_model, "view_reservation", "change_wallet", username="cashier"
+    )
+    assert _refund(wallet_clerk, reservation_id).status_code == 403
+    assert snapshot() == before
+
+
+def test_staff_who_may_change_reservations_can_refund(django_user_model, user):
+    reservation_id = _paid(user)
+    clerk = _staff(django_user_model, "view_reservation", "change_reservation")
+    page = clerk.get(reverse("admin:booking_reservation_changelist")).content.decode()
+    assert "refund_paid" in page and "release_holds" in page
+    assert _refund(clerk, reservation_id).status_code == 302
+    assert Reservation.objects.get(pk=reservation_id).status == ReservationStatus.CANCELLED
+    assert Wallet.objects.get(user=user).balance == 100_000 == ledger_sum(user)

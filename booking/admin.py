@@ -73,13 +73,29 @@ class ActionPermissionMixin:
 
 class CatalogCacheMixin:
     """Edits made here bypass the services, so they drop the concert's cached catalog reads
-    themselves (after commit, like the services do)."""
+    themselves (after commit, like the services do).
+
+    An edit writes only the fields the operator changed: the rest of the row was read when the
+    form loaded, and holds and payments may have moved the seat's status since.
+    """
 
     def concert_id_of(self, obj) -> int:
         raise NotImplementedError
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            cache.catalog_changed(concert_ids=[self.concert_id_of(obj)])
+            return
+        fields = [
+            field.name
+            for field in obj._meta.concrete_fields
+            if not field.primary_key
+            and (field.name in form.changed_data or getattr(field, "auto_now", False))
+        ]
+        if not any(name in form.changed_data for name in fields):
+            return
+        obj.save(update_fields=fields)
         cache.catalog_changed(concert_ids=[self.concert_id_of(obj)])
 
     def delete_model(self, request, obj):

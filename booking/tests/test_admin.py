@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.db.models.signals import pre_save
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -595,3 +596,72 @@ def test_seat_maps_are_generated_only_by_staff_who_may_change_the_catalog(model,
     assert "generate_seat_maps" in editor.get(url).content.decode()
     assert _action(editor, url, [selected], **data).status_code == 302
     assert Seat.objects.filter(schedule=schedule).count() == 2
+
+
+# --- Console edits write only what the operator changed ------------------------------------
+
+
+def _seat_form(seat: Seat, **changes) -> dict:
+    return {
+        "schedule": seat.schedule_id,
+        "number": seat.number,
+        "row": seat.row,
+        "tier": seat.tier,
+        "price": seat.price,
+        **changes,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_price_edit_keeps_a_hold_committed_while_the_form_was_saving(user):
+    from booking import services as booking_services
+    from payments import services as payment_services
+
+    operator = Client()
+    operator.force_login(get_user_model().objects.create_superuser("op", "op@example.com", "x"))
+    seat = SeatFactory(price=80_000)
+    holds: list[dict] = []
+
+    def buyer_holds_first(sender, instance, **kwargs):
+        # The console has loaded the row and is about to write it: a buyer's hold commits now.
+        if holds:
+            return
+
+        def hold():
+            try:
+                holds.append(booking_services.reservation_hold(user=user, seat_id=seat.pk))
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        thread.join()
+
+    pre_save.connect(buyer_holds_first, sender=Seat, dispatch_uid="buyer-holds-first")
+    try:
+        response = operator.post(
+            reverse("admin:booking_seat_change", args=[seat.pk]), _seat_form(seat, price=90_000)
+        )
+    finally:
+        pre_save.disconnect(sender=Seat, dispatch_uid="buyer-holds-first")
+    assert response.status_code == 302
+    assert len(holds) == 1
+    seat.refresh_from_db()
+    assert (seat.status, seat.price) == ("held", 90_000)
+    assert seat.held_until is not None
+    # The buyer pays for the seat they hold, at the price they were shown.
+    payment_services.wallet_charge(user=user, amount=100_000)
+    payment_services.payment_create(user=user, reservation_id=holds[0]["reservation_id"])
+    assert Seat.objects.get(pk=seat.pk).status == "sold"
+
+
+def test_saving_an_unchanged_seat_writes_nothing(operator):
+    seat = SeatFactory()
+    with CaptureQueriesContext(connection) as captured:
+        response = operator.post(
+            reverse("admin:booking_seat_change", args=[seat.pk]), _seat_form(seat)
+        )
+    assert response.status_code == 302
+    assert not [
+        q for q in captured.captured_queries if q["sql"].startswith('UPDATE "booking_seat"')
+    ]

@@ -79,6 +79,9 @@ class CatalogCacheMixin:
     form loaded, and holds and payments may have moved the seat's status since.
     """
 
+    # The lookup from this model to its concert's id.
+    concert_lookup: str
+
     def concert_id_of(self, obj) -> int:
         raise NotImplementedError
 
@@ -95,8 +98,17 @@ class CatalogCacheMixin:
         ]
         if not any(name in form.changed_data for name in fields):
             return
+        # A date or seat moved to another concert leaves that concert's cached reads stale too.
+        stored = (
+            type(obj)
+            ._default_manager.filter(pk=obj.pk)
+            .values_list(self.concert_lookup, flat=True)
+            .first()
+        )
         obj.save(update_fields=fields)
-        cache.catalog_changed(concert_ids=[self.concert_id_of(obj)])
+        cache.catalog_changed(
+            concert_ids={self.concert_id_of(obj)} | ({stored} if stored is not None else set())
+        )
 
     def delete_model(self, request, obj):
         concert_id = self.concert_id_of(obj)
@@ -231,6 +243,7 @@ class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeSearchMixin, ad
     ordering = ("id",)
     inlines = [ScheduleInline]
     actions = ["generate_seat_maps"]
+    concert_lookup = "pk"
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -279,6 +292,7 @@ class ConcertScheduleAdmin(
     date_hierarchy = "starts_at"
     ordering = ("-starts_at",)
     actions = ["generate_seat_maps"]
+    concert_lookup = "concert_id"
 
     def concert_id_of(self, obj: ConcertSchedule) -> int:
         return obj.concert_id
@@ -310,6 +324,7 @@ class SeatAdmin(CatalogCacheMixin, ActionPermissionMixin, admin.ModelAdmin):
     sortable_by = ()
     # Status moves only through holds and payments, which keep reservations in step with it.
     readonly_fields = ("status", "held_until", "version")
+    concert_lookup = "schedule__concert_id"
 
     def concert_id_of(self, obj: Seat) -> int:
         return obj.schedule.concert_id

@@ -665,3 +665,65 @@ def test_saving_an_unchanged_seat_writes_nothing(operator):
     assert not [
         q for q in captured.captured_queries if q["sql"].startswith('UPDATE "booking_seat"')
     ]
+
+
+# --- Moving rows between concerts clears both concerts' cached reads ---------------------
+
+
+def test_moving_a_date_to_another_concert_clears_the_old_concerts_cache(
+    operator, user, django_capture_on_commit_callbacks
+):
+    from booking import selectors
+    from booking import services as booking_services
+    from booking.errors import ScheduleNotFound
+
+    old, new = ConcertFactory(), ConcertFactory()
+    schedule = ScheduleFactory(concert=old)
+    seat = SeatFactory(schedule=schedule, number=1)
+    assert [d["schedule_id"] for d in selectors.concert_available_dates(concert_id=old.pk)] == [
+        schedule.pk
+    ]
+    assert len(selectors.schedule_available_seats(concert_id=old.pk, schedule_id=schedule.pk)) == 1
+
+    local = timezone.localtime(schedule.starts_at)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(
+            reverse("admin:booking_concertschedule_change", args=[schedule.pk]),
+            {
+                "concert": new.pk,
+                "starts_at_0": local.strftime("%Y-%m-%d"),
+                "starts_at_1": local.strftime("%H:%M:%S"),
+            },
+        )
+        booking_services.reservation_hold(user=user, seat_id=seat.pk)
+    assert response.status_code == 302
+    assert ConcertSchedule.objects.get(pk=schedule.pk).concert_id == new.pk
+    # The old concert no longer offers the date, let alone its held seat.
+    assert selectors.concert_available_dates(concert_id=old.pk) == []
+    with pytest.raises(ScheduleNotFound):
+        selectors.schedule_available_seats(concert_id=old.pk, schedule_id=schedule.pk)
+
+
+def test_moving_a_seat_to_another_concerts_date_clears_the_old_concerts_cache(
+    operator, django_capture_on_commit_callbacks
+):
+    from booking import selectors
+
+    here, there = ScheduleFactory(), ScheduleFactory()
+    SeatFactory(schedule=here, number=1)
+    moving = SeatFactory(schedule=here, number=2)
+
+    def free_here() -> list[int]:
+        seats = selectors.schedule_available_seats(concert_id=here.concert_id, schedule_id=here.pk)
+        return [s["number"] for s in seats]
+
+    assert free_here() == [1, 2]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(
+            reverse("admin:booking_seat_change", args=[moving.pk]),
+            _seat_form(moving, schedule=there.pk),
+        )
+    assert response.status_code == 302
+    assert free_here() == [1]
+    seats = selectors.schedule_available_seats(concert_id=there.concert_id, schedule_id=there.pk)
+    assert [s["number"] for s in seats] == [2]

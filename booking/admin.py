@@ -3,15 +3,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Min, Q
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from booking import cache, services
 from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
@@ -43,9 +46,33 @@ class LargeTablePaginator(Paginator):
         return super().count
 
 
-class SafeSearchMixin:
-    """Drops NUL characters from searches: PostgreSQL refuses them in text, and the admin's
-    autocomplete endpoint, unlike the change list, does not validate its search term."""
+def _has_nul(params) -> bool:
+    return any("\x00" in key or "\x00" in "".join(values) for key, values in params.lists())
+
+
+class SafeInputMixin:
+    """Lists refuse a NUL byte anywhere in their query string: PostgreSQL rejects NUL in text,
+    so a filter or search carrying one would end in a database error (a 500).
+
+    Searches also drop it, because the admin's autocomplete endpoint does not pass through the
+    list view.
+    """
+
+    def changelist_view(self, request, extra_context=None):
+        if _has_nul(request.GET) and self.has_view_or_change_permission(request):
+            self.message_user(
+                request,
+                "Filters and searches cannot contain a NUL character; showing the whole list.",
+                messages.WARNING,
+            )
+            # A related-object popup stays a popup.
+            keep = {
+                key: request.GET[key]
+                for key in (IS_POPUP_VAR, TO_FIELD_VAR)
+                if key in request.GET and "\x00" not in request.GET[key]
+            }
+            return HttpResponseRedirect(request.path + (f"?{urlencode(keep)}" if keep else ""))
+        return super().changelist_view(request, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
@@ -236,7 +263,7 @@ class ScheduleInline(admin.TabularInline):
 
 
 @admin.register(Concert)
-class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeSearchMixin, admin.ModelAdmin):
+class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
     list_display = ("title", "performer", "venue", "date_count", "next_date")
     search_fields = ("title", "performer", "venue")
     # Explicit: the counts below add a GROUP BY, which drops the model's default ordering.
@@ -283,7 +310,7 @@ class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeSearchMixin, ad
 
 @admin.register(ConcertSchedule)
 class ConcertScheduleAdmin(
-    CatalogCacheMixin, ActionPermissionMixin, SafeSearchMixin, admin.ModelAdmin
+    CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin
 ):
     list_display = ("id", "concert", "starts_at", "seats")
     list_select_related = ("concert",)
@@ -311,7 +338,7 @@ class ConcertScheduleAdmin(
 
 
 @admin.register(Seat)
-class SeatAdmin(CatalogCacheMixin, ActionPermissionMixin, admin.ModelAdmin):
+class SeatAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
     list_display = ("number", "row", "tier", "price", "status", "held_until", "concert", "date")
     list_select_related = ("schedule__concert",)
     list_filter = ("status",)
@@ -392,7 +419,7 @@ class ScheduleIdFilter(IdInputFilter):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ActionPermissionMixin, SafeSearchMixin, admin.ModelAdmin):
+class ReservationAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "user",

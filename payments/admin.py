@@ -10,14 +10,19 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from booking.admin import ActionPermissionMixin, LargeTablePaginator, ReservationAdmin
+from booking.admin import (
+    ActionPermissionMixin,
+    LargeTablePaginator,
+    ReservationAdmin,
+    SafeInputMixin,
+)
 from booking.models import Reservation, ReservationStatus
 from concertbooking.errors import ApplicationError
 from payments import services
 from payments.models import LedgerEntry, Payment, Wallet
 
 
-class ReadOnlyAdmin(ActionPermissionMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
     """Money rows change only through the services, which keep balances and the ledger equal."""
 
     show_full_result_count = False
@@ -32,10 +37,6 @@ class ReadOnlyAdmin(ActionPermissionMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def get_search_results(self, request, queryset, search_term):
-        # PostgreSQL refuses NUL in text; the autocomplete endpoint does not validate it away.
-        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
 
 def _action_page(modeladmin, request, *, template: str, title: str, **context):

@@ -727,3 +727,59 @@ def test_moving_a_seat_to_another_concerts_date_clears_the_old_concerts_cache(
     assert free_here() == [1]
     seats = selectors.schedule_available_seats(concert_id=there.concert_id, schedule_id=there.pk)
     assert [s["number"] for s in seats] == [2]
+
+
+# --- A NUL byte in any list's query string -------------------------------------------------
+
+
+def _nul_queries(model_admin) -> list[str]:
+    """Every parameter the list reads, each carrying a NUL byte."""
+    queries = ["q=%00", "%00=1", "o=%00", "p=%00"]
+    for entry in model_admin.list_filter:
+        if isinstance(entry, str):
+            queries += [f"{entry}__exact=%00", f"{entry}=%00"]
+        elif isinstance(entry, tuple | list):
+            queries += [f"{entry[0]}__gte=%00", f"{entry[0]}__exact=%00"]
+        else:
+            queries.append(f"{entry.parameter_name}=%00")
+    if model_admin.date_hierarchy:
+        queries.append(f"{model_admin.date_hierarchy}__year=%00")
+    return queries
+
+
+def _ours(model_admin) -> bool:
+    return type(model_admin).__module__.split(".")[0] in ("accounts", "booking", "payments")
+
+
+def test_a_nul_byte_in_any_list_filter_is_refused_kindly(operator):
+    from django.contrib import admin
+
+    _reservations(1, status="held")
+    checked = 0
+    for model, model_admin in admin.site._registry.items():
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        filtered = bool(
+            model_admin.list_filter or model_admin.search_fields or model_admin.date_hierarchy
+        )
+        for query in _nul_queries(model_admin):
+            response = operator.get(f"{url}?{query}")
+            assert response.status_code < 500, (url, query)
+            if filtered and _ours(model_admin):
+                # Back to the whole list, saying why.
+                assert (response.status_code, response["Location"]) == (302, url), (url, query)
+                checked += 1
+    assert checked >= 40
+    page = operator.get("/admin/booking/seat/?status__exact=%00", follow=True)
+    assert "cannot contain a NUL" in page.content.decode()
+
+
+def test_an_action_posted_to_a_list_with_a_nul_filter_does_nothing(operator):
+    from booking.models import Reservation
+
+    held = _reservations(1)[0]
+    response = operator.post(
+        reverse("admin:booking_reservation_changelist") + "?status__exact=%00",
+        {"action": "release_holds", "_selected_action": [held.pk]},
+    )
+    assert response.status_code == 302
+    assert Reservation.objects.get(pk=held.pk).status == "held"

@@ -1,9 +1,7 @@
 """Queue API: take a place, check it, give it up. One handler per operation."""
 
-from dataclasses import asdict
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,11 +9,30 @@ from rest_framework.views import APIView
 from queueing import selectors, services
 from queueing.api.serializers import QueueTicketOutput, QueueTokenIssueInput
 from queueing.errors import QueueTokenInvalid, QueueTokenRequired
+from queueing.selectors import QueueTicket
 from queueing.web import HEADER, MAX_TOKEN_LENGTH, queue_token_from_request
 
 _TOKEN_HEADER = OpenApiParameter(
     HEADER, type=str, location=OpenApiParameter.HEADER, required=True, description="Queue token"
 )
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def ticket_body(ticket: QueueTicket) -> dict:
+    """QueueTicketOutput's JSON, built directly: issue and polls are the API's busiest calls, and
+    a serializer instance per response (fields deep-copied, then walked) cost more than the
+    queue's Redis round trip. QueueTicketOutput still documents the shape; a test keeps the two
+    equal."""
+    return {
+        "token": ticket.token,
+        "status": ticket.status,
+        "position": ticket.position,
+        "estimated_wait_seconds": ticket.estimated_wait_seconds,
+        "poll_after_seconds": ticket.poll_after_seconds,
+        "expires_at": _DATETIME.to_representation(ticket.expires_at),
+    }
 
 
 def _token(request: Request) -> str:
@@ -35,10 +52,11 @@ class QueueTokenIssueApi(APIView):
         description="201 with a new place at the back; 200 with the user's live place.",
     )
     def post(self, request: Request) -> Response:
-        QueueTokenIssueInput(data=request.data or {}).is_valid(raise_exception=True)
+        if request.data:  # an empty body has no unknown fields to refuse
+            QueueTokenIssueInput(data=request.data).is_valid(raise_exception=True)
         ticket = services.queue_token_issue(user_id=request.user.pk)
         return Response(
-            QueueTicketOutput(asdict(ticket)).data,
+            ticket_body(ticket),
             status=status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK,
         )
 
@@ -53,7 +71,7 @@ class QueueTokenCurrentApi(APIView):
     )
     def get(self, request: Request) -> Response:
         ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)
-        return Response(QueueTicketOutput(asdict(ticket)).data)
+        return Response(ticket_body(ticket))
 
     @extend_schema(
         parameters=[_TOKEN_HEADER],

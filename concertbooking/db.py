@@ -1,6 +1,8 @@
 """Database helpers shared by the apps' services."""
 
-from django.db import IntegrityError, models
+from datetime import datetime
+
+from django.db import IntegrityError, connection, models
 
 
 def unique_violated(exc: IntegrityError, *, model: type[models.Model], name: str) -> bool:
@@ -19,3 +21,9 @@ def unique_violated(exc: IntegrityError, *, model: type[models.Model], name: str
         for field in constraint.fields
     )
     return str(exc).endswith(f"UNIQUE constraint failed: {columns}")
+
+
+def sql_datetime(value: datetime):
+    """`value` as a parameter of hand-written SQL, stored the way the ORM stores it (PostgreSQL
+    takes the aware datetime; SQLite, used by `make run`, keeps naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)

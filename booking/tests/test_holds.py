@@ -135,6 +135,30 @@ def test_expired_hold_is_free_for_the_next_buyer_before_any_sweep(admitted_clien
     }
 
 
+def test_run_out_hold_on_a_seat_already_freed_is_retired(user, other_user):
+    """The sweep freed the seat but skipped the reservation (a payment had it locked)."""
+    seat = SeatFactory()
+    first = services.reservation_hold(user=other_user, seat_id=seat.id)
+    run_out(first["reservation_id"])
+    Seat.objects.filter(pk=seat.id).update(status=SeatStatus.AVAILABLE, held_until=None)
+
+    second = services.reservation_hold(user=user, seat_id=seat.id)
+    assert dict(Reservation.objects.values_list("id", "status")) == {
+        first["reservation_id"]: ReservationStatus.EXPIRED,
+        second["reservation_id"]: ReservationStatus.HELD,
+    }
+
+
+def test_hold_statements(user, other_user, django_assert_num_queries):
+    """Lock, read, take, insert (plus the test's savepoint); a run-out hold adds its retirement."""
+    seats = SeatFactory.create_batch(2)
+    with django_assert_num_queries(4 + 2):
+        first = services.reservation_hold(user=other_user, seat_id=seats[0].id)
+    run_out(first["reservation_id"])
+    with django_assert_num_queries(5 + 2):
+        services.reservation_hold(user=user, seat_id=seats[0].id)
+
+
 def test_an_active_reservation_left_behind_still_blocks_the_seat(user, other_user):
     """The seat row says free but a live hold exists: the partial unique index answers."""
     seat = SeatFactory()

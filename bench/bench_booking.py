@@ -25,20 +25,18 @@ HTTP_HOLDS = 12_000  # 3,000 users x 4 holds (the per-user limit)
 HTTP_PAYMENTS = 4_000  # per payment target, one user each (paying ends the user's queue slot)
 PG_PER_CLIENT = 500  # pgbench transactions per client, per script
 
-# The statements the hold service runs (booking.services.reservation_hold), as captured from the
-# ORM; pgbench variables stand in for the values. Checked against a live capture below.
+# The statements the hold service runs (booking.services.reservation_hold) on its usual path;
+# pgbench variables stand in for the values. Checked against a live capture below.
 HOLD_SQL = """
 \\set k :k + 1
 \\set i :client_id * :per_client + :k
 \\set sid :seat_base + :i
 \\set uid :user_base + :i / 4
 BEGIN;
-SELECT "auth_user"."id" FROM "auth_user" WHERE "auth_user"."id" = :uid FOR NO KEY UPDATE;
-SELECT COUNT(*) FROM "booking_reservation" WHERE ("booking_reservation"."expires_at" > now() AND "booking_reservation"."status" = 'held' AND "booking_reservation"."user_id" = :uid);
-SELECT "booking_seat"."price", "booking_seat"."schedule_id", "booking_concertschedule"."concert_id", "booking_concertschedule"."starts_at" FROM "booking_seat" INNER JOIN "booking_concertschedule" ON ("booking_seat"."schedule_id" = "booking_concertschedule"."id") WHERE "booking_seat"."id" = :sid ORDER BY 2 ASC, "booking_seat"."number" ASC LIMIT 1;
-UPDATE "booking_reservation" SET "status" = 'expired' WHERE ("booking_reservation"."expires_at" <= now() AND "booking_reservation"."seat_id" = :sid AND "booking_reservation"."status" = 'held');
-UPDATE "booking_seat" SET "status" = 'held', "held_until" = now() + interval '300 seconds', "version" = ("booking_seat"."version" + 1) WHERE ("booking_seat"."id" = :sid AND ("booking_seat"."status" = 'available' OR ("booking_seat"."held_until" <= now() AND "booking_seat"."status" = 'held')));
-INSERT INTO "booking_reservation" ("user_id", "seat_id", "price", "status", "expires_at", "paid_at", "created_at") VALUES (:uid, :sid, 80000, 'held', now() + interval '300 seconds', NULL, now()) RETURNING "booking_reservation"."id";
+SELECT id FROM "auth_user" WHERE id = :uid FOR NO KEY UPDATE;
+SELECT (SELECT COUNT(*) FROM booking_reservation WHERE user_id = :uid AND status = 'held' AND expires_at > now()), seat.price, seat.schedule_id, schedule.concert_id, schedule.starts_at > now(), EXISTS (SELECT 1 FROM booking_reservation WHERE seat_id = :sid AND status = 'held' AND expires_at <= now()) FROM (SELECT 1) AS one LEFT JOIN booking_seat AS seat ON seat.id = :sid LEFT JOIN booking_concertschedule AS schedule ON schedule.id = seat.schedule_id;
+UPDATE booking_seat SET status = 'held', held_until = now() + interval '300 seconds', version = version + 1 WHERE id = :sid AND (status = 'available' OR (status = 'held' AND held_until <= now()));
+INSERT INTO booking_reservation (user_id, seat_id, price, status, expires_at, paid_at, created_at) VALUES (:uid, :sid, 80000, 'held', now() + interval '300 seconds', NULL, now()) RETURNING id;
 COMMIT;
 """  # noqa: E501
 
@@ -49,14 +47,13 @@ PAYMENT_SQL = """
 \\set rid :reservation_base + :i
 \\set uid :user_base + :i
 BEGIN;
-SELECT "booking_reservation"."id", "booking_reservation"."user_id", "booking_reservation"."seat_id", "booking_reservation"."price", "booking_reservation"."status", "booking_reservation"."expires_at", "booking_reservation"."paid_at", "booking_reservation"."created_at" FROM "booking_reservation" WHERE ("booking_reservation"."id" = :rid AND "booking_reservation"."user_id" = :uid) ORDER BY "booking_reservation"."created_at" DESC, "booking_reservation"."id" DESC LIMIT 1 FOR UPDATE \\gset r_
-UPDATE "booking_seat" SET "status" = 'sold', "held_until" = NULL, "version" = ("booking_seat"."version" + 1) WHERE ("booking_seat"."held_until" > now() AND "booking_seat"."id" = :r_seat_id AND "booking_seat"."status" = 'held');
-UPDATE "booking_reservation" SET "status" = 'paid', "paid_at" = now() WHERE "booking_reservation"."id" = :rid;
-UPDATE "payments_wallet" SET "balance" = ("payments_wallet"."balance" + -:r_price), "updated_at" = now() WHERE ("payments_wallet"."user_id" = :uid AND "payments_wallet"."balance" >= :r_price);
-SELECT "payments_wallet"."id" AS "pk", "payments_wallet"."balance" AS "balance" FROM "payments_wallet" WHERE "payments_wallet"."user_id" = :uid LIMIT 21 \\gset w_
-INSERT INTO "payments_payment" ("reservation_id", "user_id", "amount", "paid_at") VALUES (:rid, :uid, :r_price, now()) RETURNING "payments_payment"."id" \\gset p_
-INSERT INTO "payments_ledgerentry" ("wallet_id", "kind", "amount", "balance_after", "payment_id", "created_at") VALUES (:w_pk, 'payment', -:r_price, :w_balance, :p_id, now()) RETURNING "payments_ledgerentry"."id";
-INSERT INTO "payments_outboxevent" ("event_type", "payload", "created_at", "delivered_at", "attempts", "last_error") VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '') RETURNING "payments_outboxevent"."id";
+SELECT id, user_id, seat_id, price, status, expires_at > now() AS live FROM booking_reservation WHERE id = :rid AND user_id = :uid FOR UPDATE \\gset r_
+UPDATE booking_seat SET status = 'sold', held_until = NULL, version = version + 1 WHERE id = :r_seat_id AND status = 'held' AND held_until > now();
+UPDATE booking_reservation SET status = 'paid', paid_at = now() WHERE id = :rid;
+UPDATE payments_wallet SET balance = balance + -:r_price, updated_at = now() WHERE user_id = :uid AND balance + -:r_price >= 0 RETURNING id, balance \\gset w_
+INSERT INTO payments_payment (reservation_id, user_id, amount, paid_at) VALUES (:rid, :uid, :r_price, now()) RETURNING id \\gset p_
+INSERT INTO payments_ledgerentry (wallet_id, kind, amount, balance_after, payment_id, created_at) VALUES (:w_id, 'payment', -:r_price, :w_balance, :p_id, now());
+INSERT INTO payments_outboxevent (event_type, payload, created_at, delivered_at, attempts, last_error) VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '') RETURNING id;
 COMMIT;
 """  # noqa: E501
 
@@ -103,10 +100,12 @@ def batch(source: Iterator[dict], size: int) -> Callable[[], list[dict]]:
 
 
 def captured_statements(fn) -> list[str]:
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as queries:
+    # Inside an outer block the service's own transaction is a savepoint, so its after-commit
+    # work (Redis, the broker, reads after the fact) runs after the capture, not in it.
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         fn()
     return [
         q["sql"]

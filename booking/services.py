@@ -363,14 +363,17 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
     }
 
 
+def _for_update_sql(*, no_key: bool = False) -> str:
+    """FOR [NO KEY] UPDATE, or nothing on SQLite: it has no row locks (it serialises writers)."""
+    if not connection.features.has_select_for_update:
+        return ""
+    return connection.ops.for_update_sql(no_key=no_key)
+
+
 @functools.cache
 def _hold_lock_user_sql() -> str:
-    """The user-row lock; SQLite has no row locks (it serialises writers) and gets a plain read."""
-    for_update = ""
-    if connection.features.has_select_for_update:
-        for_update = connection.ops.for_update_sql(no_key=True)
     table = connection.ops.quote_name(get_user_model()._meta.db_table)
-    return _HOLD_LOCK_USER.format(user_table=table, for_update=for_update)
+    return _HOLD_LOCK_USER.format(user_table=table, for_update=_for_update_sql(no_key=True))
 
 
 def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
@@ -399,37 +402,64 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
             _catalog_changed_for(seat_ids=[reservation.seat_id])
 
 
+# The payment's booking statements, written out for the same reason as the hold's.
+_PAYABLE_LOCK = """
+SELECT id, user_id, seat_id, price, status, expires_at > %(now)s
+FROM booking_reservation WHERE id = %(reservation_id)s AND user_id = %(user_id)s {for_update}
+"""
+_CONFIRM_SELL_SEAT = """
+UPDATE booking_seat SET status = %(sold)s, held_until = NULL, version = version + 1
+WHERE id = %(seat_id)s AND status = %(held)s AND held_until > %(now)s
+"""
+_CONFIRM_PAID = """
+UPDATE booking_reservation SET status = %(paid)s, paid_at = %(now)s WHERE id = %(reservation_id)s
+"""
+
+
 def reservation_lock_payable(
     *, user: AbstractBaseUser, reservation_id: int, now: datetime
 ) -> Reservation:
     """Lock the caller's reservation for payment; it must be held and unexpired.
 
     Call inside the payment's transaction: the row lock keeps a new hold on the seat, a release
-    and the sweep away until that transaction ends.
+    and the sweep away until that transaction ends. The reservation comes back with the fields
+    a payment uses (the others load on first access).
     """
-    reservation = (
-        Reservation.objects.select_for_update().filter(pk=reservation_id, user_id=user.pk).first()
-    )
-    if reservation is None:
+    params = {"reservation_id": reservation_id, "user_id": user.pk, "now": sql_datetime(now)}
+    with connection.cursor() as cursor:
+        cursor.execute(_PAYABLE_LOCK.format(for_update=_for_update_sql()), params)
+        row = cursor.fetchone()
+    if row is None:
         raise ReservationNotFound()
+    *fields, live = row
+    reservation = Reservation.from_db(
+        connection.alias, ["id", "user_id", "seat_id", "price", "status"], fields
+    )
     if reservation.status == ReservationStatus.PAID:
         raise AlreadyPaid()
-    if reservation.status != ReservationStatus.HELD or reservation.expires_at <= now:
+    if reservation.status != ReservationStatus.HELD or not live:
         raise HoldExpired()
     return reservation
 
 
 def reservation_confirm(*, reservation: Reservation, now: datetime) -> None:
     """Mark a locked, payable reservation paid and its seat sold (in the payment transaction)."""
-    sold = Seat.objects.filter(
-        pk=reservation.seat_id, status=SeatStatus.HELD, held_until__gt=now
-    ).update(status=SeatStatus.SOLD, held_until=None, version=F("version") + 1)
-    if not sold:
-        # The sweep (on a clock a little ahead of ours) freed the seat first: the hold is over.
-        raise HoldExpired()
+    params = {
+        "reservation_id": reservation.pk,
+        "seat_id": reservation.seat_id,
+        "now": sql_datetime(now),
+        "held": SeatStatus.HELD.value,
+        "sold": SeatStatus.SOLD.value,
+        "paid": ReservationStatus.PAID.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CONFIRM_SELL_SEAT, params)
+        if not cursor.rowcount:
+            # The sweep (on a clock a little ahead of ours) freed the seat first: the hold is over.
+            raise HoldExpired()
+        cursor.execute(_CONFIRM_PAID, params)
     reservation.status = ReservationStatus.PAID
     reservation.paid_at = now
-    reservation.save(update_fields=["status", "paid_at"])
 
 
 def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:

@@ -1,5 +1,6 @@
 """Shared API plumbing: the exception handler behind every `{"code", "detail"}` answer."""
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -89,6 +90,15 @@ class StrictSerializer(serializers.Serializer):
                     {name: ["Unknown field."] for name in unknown}, code="unknown_field"
                 )
         return super().to_internal_value(data)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def api_datetime(value: datetime) -> str:
+    """`value` exactly as a serializer's DateTimeField renders it (ISO 8601 in the current time
+    zone, "Z" for UTC), for the hot responses built without a serializer instance."""
+    return _DATETIME.to_representation(value)
 
 
 def api_not_found(request, *args, **kwargs) -> JsonResponse:

@@ -346,3 +346,27 @@ def test_cached_seat_lists_follow_holds_releases_and_the_sweep(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.holds_expire() == 1
     assert free_seats() == [first.id, second.id]
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Seoul"])
+def test_hold_body_is_what_the_documented_serializer_renders(
+    admitted_client, user, seat, settings, time_zone
+):
+    from booking.api.serializers import ReservationOutput
+
+    settings.TIME_ZONE = time_zone
+    response = admitted_client.post(hold_url(), {"seat_id": seat.id}, format="json")
+    assert response.status_code == 201, response.content
+    reservation = Reservation.objects.get()
+    expected = ReservationOutput(
+        {
+            "reservation_id": reservation.pk,
+            "seat_id": seat.id,
+            "schedule_id": seat.schedule_id,
+            "concert_id": seat.schedule.concert_id,
+            "price": 120_000,
+            "status": "held",
+            "expires_at": reservation.expires_at,
+        }
+    ).data
+    assert response.json() == expected

@@ -1,11 +1,12 @@
 """Queue API: take a place, check it, give it up. One handler per operation."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from concertbooking.api import api_datetime
 from queueing import selectors, services
 from queueing.api.serializers import QueueTicketOutput, QueueTokenIssueInput
 from queueing.errors import QueueTokenInvalid, QueueTokenRequired
@@ -15,9 +16,6 @@ from queueing.web import HEADER, MAX_TOKEN_LENGTH, queue_token_from_request
 _TOKEN_HEADER = OpenApiParameter(
     HEADER, type=str, location=OpenApiParameter.HEADER, required=True, description="Queue token"
 )
-
-
-_DATETIME = serializers.DateTimeField()
 
 
 def ticket_body(ticket: QueueTicket) -> dict:
@@ -31,7 +29,7 @@ def ticket_body(ticket: QueueTicket) -> dict:
         "position": ticket.position,
         "estimated_wait_seconds": ticket.estimated_wait_seconds,
         "poll_after_seconds": ticket.poll_after_seconds,
-        "expires_at": _DATETIME.to_representation(ticket.expires_at),
+        "expires_at": api_datetime(ticket.expires_at),
     }
 
 

@@ -53,7 +53,7 @@ UPDATE booking_reservation SET status = 'paid', paid_at = now() WHERE id = :rid;
 UPDATE payments_wallet SET balance = balance + -:r_price, updated_at = now() WHERE user_id = :uid AND balance + -:r_price >= 0 RETURNING id, balance \\gset w_
 INSERT INTO payments_payment (reservation_id, user_id, amount, paid_at) VALUES (:rid, :uid, :r_price, now()) RETURNING id \\gset p_
 INSERT INTO payments_ledgerentry (wallet_id, kind, amount, balance_after, payment_id, created_at) VALUES (:w_id, 'payment', -:r_price, :w_balance, :p_id, now());
-INSERT INTO payments_outboxevent (event_type, payload, created_at, delivered_at, attempts, last_error) VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '') RETURNING id;
+INSERT INTO payments_outboxevent (event_type, payload, created_at, delivered_at, attempts, last_error) VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '');
 COMMIT;
 """  # noqa: E501
 

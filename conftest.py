@@ -63,3 +63,11 @@ def admitted_client(user) -> APIClient:
     client.force_authenticate(user)
     client.credentials(HTTP_QUEUE_TOKEN=admit(user))
     return client
+
+
+@pytest.fixture
+def client_in(user):
+    """A signed-in browser session whose user has been admitted through the queue."""
+    from queueing.testing import page_client
+
+    return page_client(user)

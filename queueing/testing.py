@@ -24,3 +24,19 @@ def admit(user) -> str:
             )
         )
     return ticket.token
+
+
+def page_client(user, *, admitted: bool = True):
+    """A signed-in browser session for `user`; an admitted one carries an active queue token in
+    the session, as after the waiting room."""
+    from django.test import Client
+
+    from queueing.web import SESSION_KEY
+
+    client = Client()
+    client.force_login(user)
+    if admitted:
+        session = client.session
+        session[SESSION_KEY] = admit(user)
+        session.save()
+    return client

@@ -13,27 +13,10 @@ from booking import selectors
 from booking.models import SeatStatus
 from booking.services import schedule_seats_generate
 from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
-from queueing.testing import admit
+from queueing.testing import admit, page_client
 from queueing.web import SESSION_KEY
 
 pytestmark = pytest.mark.django_db
-
-
-def _signed_in(user, *, admitted: bool = True) -> Client:
-    """A browser session for `user`; admitted ones carry an active queue token, as after the
-    waiting room."""
-    client = Client()
-    client.force_login(user)
-    if admitted:
-        session = client.session
-        session[SESSION_KEY] = admit(user)
-        session.save()
-    return client
-
-
-@pytest.fixture
-def client_in(user) -> Client:
-    return _signed_in(user)
 
 
 @pytest.fixture
@@ -210,7 +193,7 @@ def test_booking_pages_need_an_account_and_a_turn(user, schedule):
     ):
         response = Client().get(url, follow=True)
         assert response.redirect_chain[-1][0].startswith(reverse("login"))
-        response = _signed_in(user, admitted=False).get(url, follow=True)
+        response = page_client(user, admitted=False).get(url, follow=True)
         assert response.redirect_chain[-1][0].startswith(reverse("queue-waiting-room"))
         assert "Join the queue" in response.content.decode()
 
@@ -317,7 +300,7 @@ def test_joining_waits_behind_earlier_people_then_moves_on(user, other_user, sch
     from queueing.services import queue_promote, queue_token_issue
 
     queue_token_issue(user_id=other_user.pk)  # someone arrived first
-    client = _signed_in(user, admitted=False)
+    client = page_client(user, admitted=False)
     dates = reverse("booking-dates", args=[schedule.concert_id])
     response = client.post(reverse("queue-join"), {"next": dates})
     assert response["Location"] == reverse("queue-waiting-room")
@@ -340,7 +323,7 @@ def test_joining_waits_behind_earlier_people_then_moves_on(user, other_user, sch
 
 
 def test_leaving_the_queue_is_one_click(user):
-    client = _signed_in(user, admitted=False)
+    client = page_client(user, admitted=False)
     client.post(reverse("queue-join"), {"next": "/"})
     response = client.post(reverse("queue-leave"), follow=True)
     assert "You have left the queue." in response.content.decode()
@@ -349,7 +332,7 @@ def test_leaving_the_queue_is_one_click(user):
 
 
 def test_a_lost_place_can_be_taken_again(user):
-    client = _signed_in(user, admitted=False)
+    client = page_client(user, admitted=False)
     session = client.session
     session[SESSION_KEY] = "forged-or-expired-token"
     session.save()
@@ -361,7 +344,7 @@ def test_a_lost_place_can_be_taken_again(user):
     "target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "x" * 5000]
 )
 def test_join_never_sends_people_off_site(user, target):
-    client = _signed_in(user, admitted=False)
+    client = page_client(user, admitted=False)
     client.post(reverse("queue-join"), {"next": target})
     client.get(reverse("queue-waiting-room"), {"next": target})
     from queueing.services import queue_promote
@@ -435,5 +418,5 @@ def test_odd_form_input_never_fails(user, name, data):
 
 @pytest.mark.parametrize("next_value", ["\x00", "/" + "a" * 10_000, "%ZZ", "/book/../admin/"])
 def test_odd_waiting_room_links_never_fail(user, next_value):
-    client = _signed_in(user, admitted=False)
+    client = page_client(user, admitted=False)
     assert client.get(reverse("queue-waiting-room"), {"next": next_value}).status_code == 200

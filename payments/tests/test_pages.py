@@ -12,25 +12,10 @@ from booking.models import Reservation, Seat, SeatStatus
 from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
 from payments.selectors import wallet_balance
 from payments.services import payment_create, wallet_charge
-from queueing.testing import admit
+from queueing.testing import admit, page_client
 from queueing.web import SESSION_KEY
 
 pytestmark = pytest.mark.django_db
-
-
-def _signed_in(user) -> Client:
-    """A browser session for `user` holding an active queue token, as after the waiting room."""
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[SESSION_KEY] = admit(user)
-    session.save()
-    return client
-
-
-@pytest.fixture
-def client_in(user) -> Client:
-    return _signed_in(user)
 
 
 @pytest.fixture
@@ -67,7 +52,7 @@ def test_hold_then_checkout_shows_countdown_price_and_balance(client_in, schedul
     assert "Row A, seat 1" in page
 
     # Someone else sees the seat as held, and cannot take it.
-    other = _signed_in(other_user)
+    other = page_client(other_user)
     seat_map = other.get(reverse("booking-seat-map", args=[schedule.pk])).content.decode()
     assert 'class="seat seat--held"' in seat_map
     taken = other.post(
@@ -172,7 +157,7 @@ def test_releasing_a_hold_frees_the_seat(client_in, schedule):
 
 def test_other_peoples_reservations_are_not_found(client_in, other_user, schedule):
     seat = _free_seat(schedule, 1)
-    reservation_id = _hold(_signed_in(other_user), schedule, seat)
+    reservation_id = _hold(page_client(other_user), schedule, seat)
     for url in (
         reverse("booking-checkout", args=[reservation_id]),
         reverse("ticket-detail", args=[reservation_id]),

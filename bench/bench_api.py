@@ -1,6 +1,7 @@
 """The booking flow's six API calls side by side in one run, as ratios to GET /api/health on one
 gunicorn server: token issue and status, available dates and seats, hold and payment."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,8 @@ CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
 # read (a hold drops its concert's cached lists, and the next read recomputes them).
 READ_CONCERTS = 40
 READERS = 200
-WORKERS, CONNECTIONS = 2, 16  # as bench_queue and bench_booking
+WORKERS = int(os.environ.get("BENCH_WORKERS") or 2)
+CONNECTIONS = 16  # as bench_queue and bench_booking
 ROUNDS, SECONDS = 3, 4.0
 # Requests that change state are each sent once; these are upper bounds per round, above what
 # 4 seconds on two cores get through.

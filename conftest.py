@@ -22,6 +22,17 @@ def _forget_api_tokens():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_queue_settings():
+    """Queue settings rows roll back (or are flushed) between tests; every app's tests run the
+    queue, so no test may see the copy an earlier test left in this process."""
+    from queueing.selectors import queue_config_forget
+
+    queue_config_forget()
+    yield
+    queue_config_forget()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty queue store and cache (the suite has its own Redis db)."""
     from concertbooking.redis import make_client, queue_redis

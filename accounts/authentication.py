@@ -1,46 +1,143 @@
-"""API token authentication with a short per-process memory of token -> user.
+"""API token authentication: token -> user remembered per process, then in Redis, then PostgreSQL.
 
 Every API call carries `Authorization: Token <key>`; looking the key up in PostgreSQL on each call
 was the largest cost of the cheap endpoints (queue status, catalog reads). A key names one user
-for life, so the only staleness is a revoked token or a deactivated user: this process forgets
-them at once (signals), other processes within API_TOKEN_CACHE_SECONDS.
+for life, so the only staleness is a revoked token or a changed user.
+
+- This process remembers a user for API_TOKEN_CACHE_SECONDS and forgets them at once on a change
+  it makes (signals); other processes' memories forget within API_TOKEN_CACHE_SECONDS.
+- Redis (the cache server) keeps the same for every worker and app server: written when a token
+  is handed out, read on a worker's first call of a user, so a sign-in just before an on-sale
+  costs its first API calls no PostgreSQL query. A change writes a short-lived tombstone (now and
+  after commit), and readers only ever add entries (SET NX), so a reader that loaded the row
+  before the change cannot put it back. Redis is an accelerator here: when it fails, PostgreSQL
+  answers.
 """
 
 import copy
 import functools
+import hashlib
+import logging
+import pickle
 import time
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+log = logging.getLogger(__name__)
+
 _MAX_ENTRIES = 50_000
 # key -> (user, token, monotonic deadline)
 _entries: dict[str, tuple[object, Token, float]] = {}
+# Shared entries outlive a sign-in session's worth of calls; changes remove them explicitly.
+_SHARED_SECONDS = 24 * 3600
+# Longer than any request runs (gunicorn's timeout is 30 s): a reader that loaded a row before a
+# change finds the tombstone when it tries to share that row.
+_TOMBSTONE_SECONDS = 60
+_TOMBSTONE = b"-"
 
 
 def token_user(key: str):
-    """(user, token) for an active user's API token key, or None; cached per process."""
+    """(user, token) for an active user's API token key, or None; remembered in two tiers."""
     entry = _entries.get(key)
     now = time.monotonic()
     if entry is not None and entry[2] > now:
         # A copy, so a view that sets attributes on request.user never leaks into the next call.
         return copy.copy(entry[0]), entry[1]
-    token = _token_with_user(key)
+    shared = _shared_get(key)
+    token = shared if isinstance(shared, Token) else _token_with_user(key)
     if token is None or not token.user.is_active:
         _entries.pop(key, None)
         return None
+    if shared is None:  # not a tombstone: nobody changed this token or user just now
+        _shared_add(token)
     ttl = settings.API_TOKEN_CACHE_SECONDS
     if ttl > 0:
         if len(_entries) >= _MAX_ENTRIES:
             _entries.clear()
         _entries[key] = (token.user, token, now + ttl)
     return copy.copy(token.user), token
+
+
+def _shared_key(key: str) -> str:
+    # A digest, so a key listing of the cache server shows no usable API token.
+    return f"{settings.CACHE_KEY_PREFIX}:apitoken:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+@functools.cache
+def _user_attnames() -> list[str]:
+    return [field.attname for field in get_user_model()._meta.concrete_fields]
+
+
+def _payload(token: Token) -> bytes:
+    user = token.user
+    row = (*(getattr(user, name) for name in _user_attnames()), token.created)
+    return pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _token_from_row(key: str, row) -> Token:
+    """Token and user instances as the ORM loads them, from the user's columns and the token's
+    `created` (the order of `_user_attnames()`)."""
+    user = get_user_model().from_db(connection.alias, _user_attnames(), row[:-1])
+    token = Token.from_db(connection.alias, ["key", "user_id", "created"], [key, user.pk, row[-1]])
+    Token.user.field.set_cached_value(token, user)
+    return token
+
+
+def _shared_get(key: str) -> Token | bytes | None:
+    """The shared entry: a Token, _TOMBSTONE after a recent change, or None when absent."""
+    try:
+        raw = get_redis_connection("default").get(_shared_key(key))
+    except RedisError:
+        log.warning("API token cache unavailable; reading the database", exc_info=True)
+        return _TOMBSTONE  # and do not try to write it either
+    if raw is None or raw == _TOMBSTONE:
+        return raw
+    return _token_from_row(key, pickle.loads(raw))
+
+
+def _shared_add(token: Token) -> None:
+    """Share a row just read from the database, unless a change left a tombstone meanwhile."""
+    try:
+        get_redis_connection("default").set(
+            _shared_key(token.key), _payload(token), ex=_SHARED_SECONDS, nx=True
+        )
+    except RedisError:
+        log.warning("API token cache unavailable; entry not shared", exc_info=True)
+
+
+def tokens_share(tokens: Iterable[Token]) -> None:
+    """Write tokens just handed out (their users attached) to the shared memory, replacing
+    whatever is there. Call after the tokens' transaction committed."""
+    try:
+        with get_redis_connection("default").pipeline(transaction=False) as pipe:
+            for token in tokens:
+                pipe.set(_shared_key(token.key), _payload(token), ex=_SHARED_SECONDS)
+            pipe.execute()
+    except RedisError:
+        log.warning("API token cache unavailable; tokens not shared", exc_info=True)
+
+
+def _shared_forget(keys: list[str]) -> None:
+    if not keys:
+        return
+    try:
+        with get_redis_connection("default").pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(_shared_key(key), _TOMBSTONE, ex=_TOMBSTONE_SECONDS)
+            pipe.execute()
+    except RedisError:
+        # Other processes then keep the old row until its entry expires.
+        log.error("API token cache: could not forget %d token(s)", len(keys), exc_info=True)
 
 
 @functools.cache
@@ -56,7 +153,7 @@ def _lookup_sql() -> tuple[str, list[str]]:
         f"JOIN {qn(user_meta.db_table)} u ON u.{qn(user_meta.pk.column)} = t.{qn(user_id)} "
         f"WHERE t.{qn(token_meta.pk.column)} = %s"
     )
-    return sql, [field.attname for field in user_meta.concrete_fields]
+    return sql, _user_attnames()
 
 
 def _token_with_user(key: str) -> Token | None:
@@ -70,16 +167,13 @@ def _token_with_user(key: str) -> Token | None:
     """
     if connection.vendor != "postgresql":
         return Token.objects.select_related("user").filter(key=key).first()
-    sql, user_attnames = _lookup_sql()
+    sql, _ = _lookup_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [key])
         row = cursor.fetchone()
     if row is None:
         return None
-    user = get_user_model().from_db(connection.alias, user_attnames, row[:-1])
-    token = Token.from_db(connection.alias, ["key", "user_id", "created"], [key, user.pk, row[-1]])
-    Token.user.field.set_cached_value(token, user)
-    return token
+    return _token_from_row(key, row)
 
 
 def forget_user(user_id: int) -> None:
@@ -109,10 +203,24 @@ class CachedTokenAuthentication(TokenAuthentication):
 @receiver(post_delete, sender=Token)
 def _token_deleted(sender, instance, **kwargs):
     key = instance.key
-    _forget_now_and_on_commit(lambda: _entries.pop(key, None))
+
+    def forget():
+        _entries.pop(key, None)
+        _shared_forget([key])
+
+    _forget_now_and_on_commit(forget)
 
 
 @receiver(post_save, sender=get_user_model())
-def _user_saved(sender, instance, **kwargs):
+def _user_saved(sender, instance, created=False, **kwargs):
     user_id = instance.pk
-    _forget_now_and_on_commit(lambda: forget_user(user_id))
+    if created:  # no token names a user who did not exist
+        forget_user(user_id)
+        return
+    keys = list(Token.objects.filter(user_id=user_id).values_list("key", flat=True))
+
+    def forget():
+        forget_user(user_id)
+        _shared_forget(keys)
+
+    _forget_now_and_on_commit(forget)

@@ -11,7 +11,9 @@ from bench import harness  # noqa: E402
 from bench.bench_booking import batch, hold_specs, payment_specs  # noqa: E402
 from bench.bench_queue import AHEAD, queue_targets  # noqa: E402
 
-DATABASE, REDIS_DB = "cb_bench_api", 12
+# Overridable, so a profile (bench/profile_api.py) can run beside a benchmark.
+DATABASE = os.environ.get("BENCH_API_DATABASE") or "cb_bench_api"
+REDIS_DB = int(os.environ.get("BENCH_API_REDIS_DB") or 12)
 CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
 # The catalog reads ask about concerts no hold or payment touches, so they measure the cached
 # read (a hold drops its concert's cached lists, and the next read recomputes them).

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils import timezone
 from rest_framework import exceptions, parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -92,13 +93,15 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-_DATETIME = serializers.DateTimeField()
-
-
 def api_datetime(value: datetime) -> str:
     """`value` exactly as a serializer's DateTimeField renders it (ISO 8601 in the current time
-    zone, "Z" for UTC), for the hot responses built without a serializer instance."""
-    return _DATETIME.to_representation(value)
+    zone, "Z" for UTC), for the hot responses built without a serializer instance.
+
+    Written out rather than through DateTimeField.to_representation, which re-reads DRF's
+    settings on every call: a quarter of a token issue's own work. Tests compare the two.
+    """
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def api_not_found(request, *args, **kwargs) -> JsonResponse:

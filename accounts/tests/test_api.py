@@ -113,8 +113,15 @@ def test_cached_token_is_refused_once_revoked_or_user_deactivated(user, django_a
 def test_token_memory_can_be_turned_off(user, settings, django_assert_num_queries):
     from rest_framework.authtoken.models import Token
 
+    from queueing.selectors import queue_config
+
     settings.API_TOKEN_CACHE_SECONDS = 0
-    client = _authed(Token.objects.create(user=user).key)
-    client.post("/api/queue/tokens")
-    with django_assert_num_queries(1):  # the token lookup, on every call
+    token = Token.objects.create(user=user)
+    client = _authed(token.key)
+    queue_config()  # the queue settings row, read once per process every few seconds
+    with django_assert_num_queries(1):  # the first lookup reads PostgreSQL and shares the row
         client.post("/api/queue/tokens")
+    with django_assert_num_queries(0):  # later calls read the shared entry in Redis
+        assert client.post("/api/queue/tokens").status_code == 200
+    token.delete()  # no process remembers it: refused on the very next call
+    assert client.post("/api/queue/tokens").status_code == 401

@@ -9,16 +9,7 @@ import threading
 import pytest
 from django.contrib.auth import get_user_model
 
-from queueing.selectors import queue_config_forget
 from queueing.services import queue_settings_update
-
-
-@pytest.fixture(autouse=True)
-def _fresh_queue_caches():
-    """Settings rows roll back between tests; the in-process copies must not outlive them."""
-    queue_config_forget()
-    yield
-    queue_config_forget()
 
 
 @pytest.fixture

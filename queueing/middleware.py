@@ -12,13 +12,8 @@ from django.urls import NoReverseMatch, reverse
 from accounts.authentication import token_user
 from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
-from queueing import store
-from queueing.errors import (
-    ApiTokenInvalid,
-    QueueNotAdmitted,
-    QueueTokenInvalid,
-    QueueTokenRequired,
-)
+from queueing import gate
+from queueing.errors import ApiTokenInvalid, QueueTokenInvalid, QueueTokenRequired
 from queueing.web import MAX_TOKEN_LENGTH, queue_token_from_request
 
 # Every path behind the gate. Not gated: /api/auth/, the concert list, balances, the user's own
@@ -59,28 +54,20 @@ def _user_id(request: HttpRequest) -> int | None:
     return user.pk if user is not None and user.is_authenticated else None
 
 
-def _check(request: HttpRequest) -> ApplicationError | None:
-    """None to let the request through, else why not. One Redis round trip at most."""
+def _prepare(request: HttpRequest) -> tuple[ApplicationError | None, str, int]:
+    """(refusal, queue token, user id) from what the request itself carries; no Redis."""
     try:
         user_id = _user_id(request)
     except ApiTokenInvalid as exc:
-        return exc
+        return exc, "", 0
     if user_id is None:
-        return NotAuthenticated()
+        return NotAuthenticated(), "", 0
     token = queue_token_from_request(request)
     if token is None:
-        return QueueTokenRequired()
+        return QueueTokenRequired(), "", 0
     if len(token) > MAX_TOKEN_LENGTH:
-        return QueueTokenInvalid()
-    try:
-        verdict, position = store.gate(token=token, user_id=user_id)
-    except ApplicationError as exc:  # the store is away: nobody passes by accident
-        return exc
-    if verdict == store.GATE_ACTIVE:
-        return None
-    if verdict == store.GATE_WAITING:
-        return QueueNotAdmitted(position=position)
-    return QueueTokenInvalid()
+        return QueueTokenInvalid(), "", 0
+    return None, token, user_id
 
 
 def waiting_room_url(next_path: str) -> str:
@@ -114,8 +101,25 @@ class QueueGateMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_gated(request.path_info):
-            refusal = _check(request)
-            if refusal is not None:
-                return _refuse(request, refusal)
+        if not is_gated(request.path_info):
+            return self.get_response(request)
+        refusal, token, user_id = _prepare(request)
+        if refusal is not None:
+            return _refuse(request, refusal)
+        if (
+            request.method in ("GET", "HEAD")
+            and request.path_info.startswith("/api/")
+            and gate.can_share_round_trips()
+        ):
+            # An API read checks the gate in its own Redis round trip (queueing.gate).
+            with gate.deferred(token=token, user_id=user_id) as pending:
+                response = self.get_response(request)
+            if not pending.done:
+                pending.refusal = gate.check(token=token, user_id=user_id)
+            if pending.refusal is not None:
+                return _refuse(request, pending.refusal)
+            return response
+        refusal = gate.check(token=token, user_id=user_id)
+        if refusal is not None:
+            return _refuse(request, refusal)
         return self.get_response(request)

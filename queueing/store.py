@@ -17,7 +17,7 @@ _COMMON = (_LUA / "common.lua").read_text()
 
 # Connection trouble, or a replica that cannot take writes mid-failover: the store is away for
 # now. Anything else (a script error) is a bug and must stay loud.
-_UNAVAILABLE = (
+UNAVAILABLE = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ReadOnlyError,
@@ -43,7 +43,7 @@ def script(name: str) -> Script:
 def _run(name: str, *args: str | int) -> list | int:
     try:
         return script(name)(keys=queue_keys().as_list(), args=args, client=queue_redis())
-    except _UNAVAILABLE as exc:
+    except UNAVAILABLE as exc:
         raise QueueUnavailable() from exc
 
 

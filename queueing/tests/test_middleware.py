@@ -8,8 +8,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from booking.tests.factories import ConcertFactory
-from concertbooking.redis import queue_redis
+from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
 from queueing import services
 from queueing.middleware import is_gated
 from queueing.testing import admit
@@ -186,17 +185,95 @@ def test_pages_redirect_to_the_waiting_room(user, other_user):
     assert anonymous.status_code == 302
 
 
-def test_one_redis_round_trip_per_gated_request(admitted_client, monkeypatch):
-    calls = []
-    original = redis.Redis.execute_command
-    queue_client = queue_redis()
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts what every Redis client writes to a socket: one write per round trip (a pipeline
+    is one write)."""
+    sent = []
+    original = redis.connection.Connection.send_packed_command
 
-    def counting(self, *args, **options):
-        if self is queue_client:
-            calls.append(args[0])
-        return original(self, *args, **options)
+    def counting(self, command, *args, **kwargs):
+        sent.append(command)
+        return original(self, command, *args, **kwargs)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", counting)
-    response = admitted_client.get("/api/concerts/1/available-dates")
-    assert response.status_code == 404
-    assert calls == ["EVALSHA"]
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    return sent
+
+
+def _dates_path():
+    schedule = ScheduleFactory()
+    SeatFactory(schedule=schedule, number=1)
+    return f"/api/concerts/{schedule.concert_id}/available-dates"
+
+
+def test_a_gated_read_is_one_redis_round_trip(admitted_client, round_trips):
+    path = _dates_path()
+    assert admitted_client.get(path).status_code == 200  # computes and stores the entry
+    round_trips.clear()
+    response = admitted_client.get(path)
+    assert response.status_code == 200 and len(response.json()) == 1
+    assert len(round_trips) == 1  # the gate's check and the cached read, one pipeline
+
+
+def test_separate_queue_and_cache_servers_keep_two_round_trips(
+    admitted_client, round_trips, settings
+):
+    path = _dates_path()
+    admitted_client.get(path)
+    settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"  # another server, as far as we know
+    round_trips.clear()
+    assert admitted_client.get(path).status_code == 200
+    assert len(round_trips) == 2
+
+
+def test_a_gated_write_is_checked_before_its_view(auth_client, user, other_user, round_trips):
+    services.queue_token_issue(user_id=other_user.pk)
+    token = services.queue_token_issue(user_id=user.pk).token
+    round_trips.clear()
+    response = auth_client.post("/api/reservation/holds", {}, HTTP_QUEUE_TOKEN=token)
+    assert (response.status_code, response.json()["code"]) == (403, "queue_not_admitted")
+    assert len(round_trips) == 1  # the gate alone: the view never ran
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-server", "two-servers"])
+def test_reads_are_refused_alike_with_one_or_two_servers(
+    auth_client, user, other_user, settings, shared
+):
+    if not shared:
+        settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"
+    path = _dates_path()
+    services.queue_token_issue(user_id=other_user.pk)
+    token = services.queue_token_issue(user_id=user.pk).token
+    response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
+    assert response.status_code == 403
+    assert {k: v for k, v in response.json().items() if k != "detail"} == {
+        "code": "queue_not_admitted",
+        "position": 2,
+    }
+    response = auth_client.get(path, HTTP_QUEUE_TOKEN="A" * 32)
+    assert (response.status_code, response.json()["code"]) == (403, "queue_token_invalid")
+    services.queue_promote()
+    assert auth_client.get(path, HTTP_QUEUE_TOKEN=token).status_code == 200
+
+
+def test_a_read_that_never_checks_is_refused_after_its_view(user, other_user):
+    """The middleware has the last word: a gated GET whose view makes no Redis read still gets
+    the refusal, never the view's answer."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from queueing.middleware import QueueGateMiddleware
+
+    services.queue_token_issue(user_id=other_user.pk)
+    token = services.queue_token_issue(user_id=user.pk).token
+    views = []
+
+    def view(request):
+        views.append(request.path)
+        return HttpResponse("the seat map")
+
+    request = RequestFactory().get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=token)
+    request.user = user
+    response = QueueGateMiddleware(view)(request)
+    assert views  # the read ran (it changes nothing)...
+    assert response.status_code == 403 and b"queue_not_admitted" in response.content  # ...unseen

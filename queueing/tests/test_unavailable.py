@@ -55,6 +55,23 @@ def test_unreachable_redis(auth_client, user, queue_redis_at):
     assert b"unavailable" in response.content
 
 
+def test_unreachable_redis_refuses_a_read_that_carries_the_check(auth_client, settings):
+    """Queue and cache on one server: the read's own round trip makes the gate's check, and a
+    failed round trip refuses exactly as the gate alone would."""
+    from booking.tests.factories import ScheduleFactory
+
+    concert_id = ScheduleFactory().concert_id
+    settings.REDIS_URL = settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
+    queue_redis.cache_clear()
+    try:
+        response = auth_client.get(
+            f"/api/concerts/{concert_id}/available-dates", HTTP_QUEUE_TOKEN="x" * 32
+        )
+    finally:
+        queue_redis.cache_clear()
+    _assert_unavailable(response)
+
+
 def test_service_resumes_by_itself_when_redis_returns(auth_client, user, settings, queue_redis_at):
     host, port = "127.0.0.1", queue_redis().connection_pool.connection_kwargs["port"]
     db = queue_redis().connection_pool.connection_kwargs["db"]

@@ -1,5 +1,7 @@
 """The booking flow's six API calls side by side in one run, as ratios to GET /api/health on one
-gunicorn server: token issue and status, available dates and seats, hold and payment."""
+gunicorn server: token issue and status, available dates and seats, hold and payment. Beside them,
+the floors (bench/urls.py): the cheapest endpoints doing one kind of I/O each, which bound what a
+flow call doing that I/O can score on this machine."""
 
 import os
 import sys
@@ -94,6 +96,17 @@ def build_targets() -> dict:
         for n, (concert_id, schedule_id) in enumerate(read_schedules)
     ]
     payments = payment_specs(list(zip(payers, reservations, strict=True)), headers, keyed=False)
+
+    def floor(path: str, *, signed_in: bool = False) -> list[dict]:
+        return [
+            {
+                "method": "GET",
+                "path": path.format(uid=uid),
+                **({"headers": headers(uid)} if signed_in else {}),
+            }
+            for uid in readers
+        ]
+
     # Fresh planner statistics after the bulk load, as autovacuum keeps them on a live site:
     # with none, the per-user hold count scans every live hold through ix_reservation_held_expires.
     with connection.cursor() as cursor:
@@ -106,6 +119,13 @@ def build_targets() -> dict:
         "available seats": seat_lists,
         "hold (201)": batch(hold_specs(holders, hold_seats, headers), HOLDS // ROUNDS),
         "payment (201)": batch(payments, PAYMENTS // ROUNDS),
+        # Authenticated floors sign in as the readers, like the catalog reads, so each worker's
+        # token memory is warm; the write touches a reader's own user row (one row each).
+        "floor: one Redis call": floor("/bench/floor/redis"),
+        "floor: auth": floor("/bench/floor/auth", signed_in=True),
+        "floor: auth + one Redis call": floor("/bench/floor/auth-redis", signed_in=True),
+        "floor: one PostgreSQL query": floor("/bench/floor/postgres"),
+        "floor: one write transaction": floor("/bench/floor/postgres-write/{uid}"),
     }
 
 
@@ -121,6 +141,8 @@ def main() -> None:
         duration=SECONDS,
         concurrency=CONNECTIONS,
         once=ONCE,
+        # The project's settings with the floor endpoints routed in; nothing else differs.
+        DJANGO_SETTINGS_MODULE="bench.settings",
     )
     harness.print_table(
         f"booking flow API: {WORKERS} gunicorn workers, {CONNECTIONS} connections, "

@@ -112,7 +112,18 @@ def server(*, workers: int = 2, port: int | None = None, **env: str):
     # response fills one in a few hundred requests) would block every worker on its next write.
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "concertbooking.wsgi"],
+            # No worker recycling (`max_requests` in gunicorn.conf.py): a run sends some 50,000
+            # requests, and a worker restarting mid-round stalls whichever target is measured.
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--max-requests",
+                "0",
+                "concertbooking.wsgi",
+            ],
             cwd=ROOT,
             env=bench_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **env),
             stdout=subprocess.DEVNULL,

@@ -21,7 +21,8 @@ CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
 # read (a hold drops its concert's cached lists, and the next read recomputes them).
 READ_CONCERTS = 40
 READERS = 200
-WORKERS = int(os.environ.get("BENCH_WORKERS") or 2)
+# The `make serve` default (gunicorn.conf.py: WEB_CONCURRENCY or 3): the server as it is deployed.
+WORKERS = int(os.environ.get("BENCH_WORKERS") or 3)
 CONNECTIONS = 16  # as bench_queue and bench_booking
 ROUNDS, SECONDS = 3, 4.0
 # Requests that change state are each sent once; these are upper bounds per round, above what

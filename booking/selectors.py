@@ -1,5 +1,6 @@
 """Catalog reads: concerts, the dates that still have seats, and the free seats of a date."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db.models import (
@@ -30,6 +31,7 @@ from booking.models import (
     SeatStatus,
     seat_free_q,
 )
+from concertbooking.rendering import json_body
 
 
 def concert_list(*, now: datetime | None = None) -> QuerySet:
@@ -83,11 +85,11 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[dict]:
-    """Future dates of a concert that still have a free seat, with how many (cached).
+def _dates_reader(concert_id: int) -> Callable[[], tuple[list[dict], datetime | None]]:
+    """Reads a concert's free dates from the database: (dates, when they may change by themselves).
 
-    The cached answer lives no longer than the first moment it could turn wrong without any
-    write: a hold running out (a seat comes free) or a date starting.
+    The answer may turn wrong without any write when a hold runs out (a seat comes free) or a
+    date starts; the second value is the first such moment, which caps the cached entry's life.
     """
 
     def read() -> tuple[list[dict], datetime | None]:
@@ -109,19 +111,14 @@ def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[
         )
         return dates, changes_at
 
-    if not use_cache:
-        return read()[0]
-    return cache.cached(concert_id=concert_id, field="dates", compute=read)
+    return read
 
 
-def schedule_available_seats(
-    *, concert_id: int, schedule_id: int, use_cache: bool = True
-) -> list[dict]:
-    """Free seats of one date, by number; the date must belong to the concert (cached).
-
-    The cached answer lives no longer than the earliest live hold on the date: when it runs out
-    that seat is free to readers at once, before any sweep.
-    """
+def _seats_reader(
+    concert_id: int, schedule_id: int
+) -> Callable[[], tuple[list[dict], datetime | None]]:
+    """Reads a date's free seats: (seats by number, the earliest live hold's deadline). When that
+    hold runs out its seat is free to readers at once, before any sweep."""
 
     def read() -> tuple[list[dict], datetime | None]:
         if not ConcertSchedule.objects.filter(pk=schedule_id, concert_id=concert_id).exists():
@@ -141,9 +138,50 @@ def schedule_available_seats(
         ).aggregate(first=Min("held_until"))["first"]
         return seats, changes_at
 
+    return read
+
+
+def _as_json(read: Callable[[], tuple[list[dict], datetime | None]]):
+    def read_rendered() -> tuple[bytes, datetime | None]:
+        value, changes_at = read()
+        return json_body(value), changes_at
+
+    return read_rendered
+
+
+def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[dict]:
+    """Future dates of a concert that still have a free seat, with how many (cached)."""
+    read = _dates_reader(concert_id)
+    if not use_cache:
+        return read()[0]
+    return cache.cached(concert_id=concert_id, field="dates", compute=read)
+
+
+def concert_available_dates_json(*, concert_id: int) -> bytes:
+    """`concert_available_dates` as the API's JSON body, cached already rendered: a read is one
+    Redis round trip, with nothing to unpickle into objects and render again per request."""
+    return cache.cached(
+        concert_id=concert_id, field="dates.json", compute=_as_json(_dates_reader(concert_id))
+    )
+
+
+def schedule_available_seats(
+    *, concert_id: int, schedule_id: int, use_cache: bool = True
+) -> list[dict]:
+    """Free seats of one date, by number; the date must belong to the concert (cached)."""
+    read = _seats_reader(concert_id, schedule_id)
     if not use_cache:
         return read()[0]
     return cache.cached(concert_id=concert_id, field=f"seats:{schedule_id}", compute=read)
+
+
+def schedule_available_seats_json(*, concert_id: int, schedule_id: int) -> bytes:
+    """`schedule_available_seats` as the API's JSON body, cached already rendered."""
+    return cache.cached(
+        concert_id=concert_id,
+        field=f"seats.json:{schedule_id}",
+        compute=_as_json(_seats_reader(concert_id, schedule_id)),
+    )
 
 
 def concert_get(*, concert_id: int) -> dict:

@@ -1,5 +1,6 @@
 """Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
@@ -37,19 +38,22 @@ class ConcertListApi(APIView):
         return paginator.get_paginated_response(ConcertOutput(page, many=True).data)
 
 
+# The catalog reads answer the JSON body the cache keeps already rendered (the same bytes a
+# Response of the selector's list would carry); the serializers document the shape.
 class AvailableDatesApi(APIView):
     @extend_schema(responses=AvailableDateOutput(many=True), operation_id="available_dates")
-    def get(self, request: Request, concert_id: int) -> Response:
-        dates = selectors.concert_available_dates(concert_id=concert_id)
-        # The selector returns the output shape already; the serializer documents it.
-        return Response(dates)
+    def get(self, request: Request, concert_id: int) -> HttpResponse:
+        body = selectors.concert_available_dates_json(concert_id=concert_id)
+        return HttpResponse(body, content_type="application/json")
 
 
 class AvailableSeatsApi(APIView):
     @extend_schema(responses=AvailableSeatOutput(many=True), operation_id="available_seats")
-    def get(self, request: Request, concert_id: int, schedule_id: int) -> Response:
-        seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule_id)
-        return Response(seats)
+    def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
+        body = selectors.schedule_available_seats_json(
+            concert_id=concert_id, schedule_id=schedule_id
+        )
+        return HttpResponse(body, content_type="application/json")
 
 
 class ReservationCreateApi(APIView):

@@ -91,6 +91,32 @@ def test_available_seats_sorted_by_number(admitted_client, concert_with_seats):
     assert rows[2]["price"] == 3000
 
 
+def test_catalog_bodies_are_what_a_response_of_the_selector_renders(
+    admitted_client, concert_with_seats
+):
+    """The cache keeps the JSON body rendered; it must be byte for byte what DRF would render."""
+    from rest_framework.renderers import JSONRenderer
+
+    from booking import selectors
+
+    concert, soon, _ = concert_with_seats
+    expected = {
+        f"/api/concerts/{concert.id}/available-dates": selectors.concert_available_dates(
+            concert_id=concert.id, use_cache=False
+        ),
+        f"/api/concerts/{concert.id}/schedules/{soon.id}/available-seats": (
+            selectors.schedule_available_seats(
+                concert_id=concert.id, schedule_id=soon.id, use_cache=False
+            )
+        ),
+    }
+    for url, value in expected.items():
+        for _ in range(2):  # computed, then from the cache
+            response = admitted_client.get(url)
+            assert response["Content-Type"] == "application/json"
+            assert response.content == JSONRenderer().render(value)
+
+
 def test_available_seats_query_count_is_fixed(admitted_client, django_assert_num_queries):
     schedule = ScheduleFactory()
     for n in range(1, 60):

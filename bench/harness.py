@@ -206,26 +206,33 @@ def compare(
     concurrency: int = 16,
     once: set[str] = frozenset(),
 ) -> dict[str, dict]:
-    """Interleave the baseline and each target for `rounds` rounds; ratio = median rps / baseline.
+    """Each target right after its own baseline measurement, for `rounds` rounds.
+
+    A target's ratio is the median over rounds of (target rps / the baseline measured just before
+    it): the machine's speed drifts over a run (other tenants), and a baseline taken a minute
+    earlier, before a dozen other targets, would carry that drift into the ratio.
 
     A target given as a callable is called once per round for fresh specs (state-changing
     requests such as holds cannot be replayed).
     """
     results: dict[str, list[dict]] = {"health": [], **{name: [] for name in targets}}
+    ratios: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(rounds):
-        results["health"].append(load(port, [HEALTH], duration=duration, concurrency=concurrency))
         for name, specs in targets.items():
+            baseline = load(port, [HEALTH], duration=duration, concurrency=concurrency)
+            results["health"].append(baseline)
             batch = specs() if callable(specs) else specs
-            results[name].append(
-                load(port, batch, duration=duration, concurrency=concurrency, once=name in once)
-            )
-    baseline = statistics.median(r["rps"] for r in results["health"])
+            run = load(port, batch, duration=duration, concurrency=concurrency, once=name in once)
+            results[name].append(run)
+            if baseline["rps"]:
+                ratios[name].append(run["rps"] / baseline["rps"])
     summary = {}
     for name, runs in results.items():
-        rps = statistics.median(r["rps"] for r in runs)
+        paired = [1.0] if name == "health" else ratios[name]
         summary[name] = {
-            "rps": rps,
-            "ratio": round(rps / baseline, 3) if baseline else None,
+            "rps": statistics.median(r["rps"] for r in runs),
+            "ratio": round(statistics.median(paired), 3) if paired else None,
+            "ratio_range": (round(min(paired), 3), round(max(paired), 3)) if paired else None,
             "p50_ms": statistics.median(r["p50_ms"] for r in runs),
             "p99_ms": statistics.median(r["p99_ms"] for r in runs),
             "statuses": runs[-1]["statuses"],
@@ -253,12 +260,14 @@ def measure(
 def print_table(
     title: str, summary: dict[str, dict], goals: dict[str, float] | None = None
 ) -> None:
-    """The summary as a table; with `goals` (minimum ratio per endpoint), whether each is met."""
+    """The summary as a table: the median ratio and its range over the rounds; with `goals`
+    (minimum ratio per endpoint), whether each median is met."""
     goals = goals or {}
     goal_head = f"{'goal':>7}{'met':>5}" if goals else ""
     print(f"\n{title}")
     print(
-        f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{goal_head}{'p50 ms':>9}{'p99 ms':>9}  statuses"
+        f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{'rounds':>12}{goal_head}{'p50 ms':>9}"
+        f"{'p99 ms':>9}  statuses"
     )
     for name, row in summary.items():
         goal = goals.get(name)
@@ -268,9 +277,10 @@ def print_table(
             verdict = f"{'':>7}{'':>5}"
         else:
             verdict = f"{goal:>7.2f}{'yes' if row['ratio'] >= goal else 'NO':>5}"
+        low, high = row.get("ratio_range") or (row["ratio"], row["ratio"])
         print(
-            f"{name:<28}{row['rps']:>10.1f}{row['ratio']:>8.2f}{verdict}{row['p50_ms']:>9.1f}"
-            f"{row['p99_ms']:>9.1f}  {row['statuses']}"
+            f"{name:<28}{row['rps']:>10.1f}{row['ratio']:>8.2f}{f'{low:.2f}-{high:.2f}':>12}"
+            f"{verdict}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}  {row['statuses']}"
         )
 
 

@@ -27,6 +27,10 @@ from queueing.errors import QueueNotAdmitted, QueueTokenInvalid, QueueUnavailabl
 from queueing.keys import queue_keys
 
 
+class GateCheckFailed(RuntimeError):
+    """The gate script answered with an error inside a read's pipeline: no verdict."""
+
+
 @dataclass
 class PendingCheck:
     """One request's deferred gate check; `done` once its verdict is known."""
@@ -104,13 +108,21 @@ def run_with_check(pending: PendingCheck, script: Script, keys: Sequence, args: 
     except store.UNAVAILABLE as exc:
         gate_reply = QueueUnavailable()
         gate_reply.__cause__ = exc
-    pending.done = True
+    # In a pipeline an error *reply* comes back as a value, not raised: a server that cannot
+    # answer (failover, read-only replica, out of memory) refuses like a lost connection.
+    if isinstance(gate_reply, store.UNAVAILABLE):
+        gate_reply, cause = QueueUnavailable(), gate_reply
+        gate_reply.__cause__ = cause
     if isinstance(gate_reply, ApplicationError):
         pending.refusal = gate_reply
     elif isinstance(gate_reply, Exception):
-        raise gate_reply  # a script error is a bug, as in the gate's own round trip
+        # No verdict. Never a RedisError here: the cache would take it for its own failure and
+        # answer from the database. The check stays pending, so the middleware makes it itself
+        # (and fails closed, as the gate alone always did).
+        raise GateCheckFailed("the queue gate script failed") from gate_reply
     else:
         pending.refusal = refusal_for(gate_reply[0], gate_reply[1] if len(gate_reply) > 1 else None)
+    pending.done = True
     if pending.refusal is not None:
         raise pending.refusal
     if isinstance(reply, Exception):

@@ -117,6 +117,8 @@ class QueueGateMiddleware:
             if not pending.done:
                 pending.refusal = gate.check(token=token, user_id=user_id)
             if pending.refusal is not None:
+                # The view's answer is dropped unseen. Not close()d: that sends request_finished,
+                # which is the refusal's to send (the API's reads return plain HttpResponses).
                 return _refuse(request, pending.refusal)
             return response
         refusal = gate.check(token=token, user_id=user_id)

@@ -277,3 +277,47 @@ def test_a_read_that_never_checks_is_refused_after_its_view(user, other_user):
     response = QueueGateMiddleware(view)(request)
     assert views  # the read ran (it changes nothing)...
     assert response.status_code == 403 and b"queue_not_admitted" in response.content  # ...unseen
+
+
+def test_an_error_reply_to_the_gate_in_a_read_refuses_with_503(auth_client, user, other_user):
+    """In the read's pipeline an error reply is a value, not an exception: a server that cannot
+    answer must refuse (503), never let the read through."""
+    from redis.exceptions import MasterDownError
+
+    path = _dates_path()
+    services.queue_token_issue(user_id=other_user.pk)
+    token = services.queue_token_issue(user_id=user.pk).token
+    original = redis.client.Pipeline.execute
+
+    def failing_over(self, raise_on_error=True):  # Redis mid-failover, as it answers
+        replies = original(self, raise_on_error=raise_on_error)
+        if not raise_on_error and len(replies) == 2:
+            replies[0] = MasterDownError("MASTERDOWN Link with MASTER is down")
+        return replies
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.client.Pipeline, "execute", failing_over)
+        response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
+    assert (response.status_code, response.json()["code"]) == (503, "queue_unavailable")
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-server", "two-servers"])
+def test_a_failing_gate_script_never_lets_a_read_through(
+    auth_client, user, other_user, settings, shared
+):
+    """A script error (the tokens hash clobbered: WRONGTYPE inside gate.lua) is a bug and answers
+    500, with one server or two; the gated body is never served."""
+    from queueing.keys import queue_keys
+
+    if not shared:
+        settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"
+    path = _dates_path()
+    services.queue_token_issue(user_id=other_user.pk)
+    token = services.queue_token_issue(user_id=user.pk).token
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(queue_keys().tokens)
+    client.set(queue_keys().tokens, "not a hash")
+    auth_client.raise_request_exception = False
+    response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
+    assert response.status_code == 500
+    assert b"schedule_id" not in response.content

@@ -21,6 +21,7 @@ import logging
 import pickle
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,12 +39,27 @@ log = logging.getLogger(__name__)
 _MAX_ENTRIES = 50_000
 # key -> (user, token, monotonic deadline)
 _entries: dict[str, tuple[object, Token, float]] = {}
-# Shared entries outlive a sign-in session's worth of calls; changes remove them explicitly.
-_SHARED_SECONDS = 24 * 3600
-# Longer than any request runs (gunicorn's timeout is 30 s): a reader that loaded a row before a
-# change finds the tombstone when it tries to share that row.
+# A shared entry lives ten minutes: long enough for a sign-in just before an on-sale to carry its
+# first calls, short enough to bound the damage should a tombstone ever be lost (Redis away
+# during a change, an eviction): then other workers keep the old row at most this long.
+_SHARED_SECONDS = 600
+# Longer than any request runs (gunicorn's timeout is 30 s): a request that loaded a row before
+# a change finds the tombstone when it tries to share that row.
 _TOMBSTONE_SECONDS = 60
 _TOMBSTONE = b"-"
+# The user's columns that are shared: everything but the password hash, which no API call needs
+# (an access would load it from the database, as for any deferred field).
+_NOT_SHARED = {"password"}
+# Writing an entry: only when neither the entry nor its user carries a tombstone.
+# KEYS: entry, user tombstone. ARGV: payload, lifetime (s), tombstone value.
+_ADD = """
+if redis.call('GET', KEYS[1]) == ARGV[3] or redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+_scripts: dict[str, object] = {}
 
 
 def token_user(key: str):
@@ -58,8 +74,8 @@ def token_user(key: str):
     if token is None or not token.user.is_active:
         _entries.pop(key, None)
         return None
-    if shared is None:  # not a tombstone: nobody changed this token or user just now
-        _shared_add(token)
+    if shared is None:  # nothing shared yet (a tombstone or a failure: leave it be)
+        tokens_share([token])
     ttl = settings.API_TOKEN_CACHE_SECONDS
     if ttl > 0:
         if len(_entries) >= _MAX_ENTRIES:
@@ -68,75 +84,103 @@ def token_user(key: str):
     return copy.copy(token.user), token
 
 
-def _shared_key(key: str) -> str:
-    # A digest, so a key listing of the cache server shows no usable API token.
-    return f"{settings.CACHE_KEY_PREFIX}:apitoken:{hashlib.sha256(key.encode()).hexdigest()}"
-
-
 @functools.cache
 def _user_attnames() -> list[str]:
     return [field.attname for field in get_user_model()._meta.concrete_fields]
 
 
+@functools.cache
+def _shared_attnames() -> tuple[list[str], str]:
+    """The shared columns and a digest of their list: it names the entries, so a deploy that
+    changes the user model never reads entries written by the one before."""
+    names = [name for name in _user_attnames() if name not in _NOT_SHARED]
+    return names, hashlib.sha256(",".join(names).encode()).hexdigest()[:8]
+
+
+def _shared_key(key: str) -> str:
+    # A digest of the key, so a key listing of the cache server shows no usable API token.
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{settings.CACHE_KEY_PREFIX}:apitoken:{_shared_attnames()[1]}:{digest}"
+
+
+def _user_tombstone_key(user_id: int) -> str:
+    return f"{settings.CACHE_KEY_PREFIX}:apitoken-user:{user_id}"
+
+
 def _payload(token: Token) -> bytes:
     user = token.user
-    row = (*(getattr(user, name) for name in _user_attnames()), token.created)
+    row = (*(getattr(user, name) for name in _shared_attnames()[0]), token.created)
     return pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _token_from_row(key: str, row) -> Token:
-    """Token and user instances as the ORM loads them, from the user's columns and the token's
-    `created` (the order of `_user_attnames()`)."""
-    user = get_user_model().from_db(connection.alias, _user_attnames(), row[:-1])
+def _token_from_row(key: str, row, attnames: list[str]) -> Token:
+    """Token and user instances as the ORM loads them, from the user's columns (`attnames`, in
+    that order) and the token's `created`; columns not given are deferred."""
+    user = get_user_model().from_db(connection.alias, attnames, row[:-1])
     token = Token.from_db(connection.alias, ["key", "user_id", "created"], [key, user.pk, row[-1]])
     Token.user.field.set_cached_value(token, user)
     return token
 
 
 def _shared_get(key: str) -> Token | bytes | None:
-    """The shared entry: a Token, _TOMBSTONE after a recent change, or None when absent."""
+    """The shared entry: a Token, else _TOMBSTONE (a recent change, Redis away or an unreadable
+    entry: read the database and share nothing), else None (nothing shared yet)."""
     try:
         raw = get_redis_connection("default").get(_shared_key(key))
     except RedisError:
         log.warning("API token cache unavailable; reading the database", exc_info=True)
-        return _TOMBSTONE  # and do not try to write it either
+        return _TOMBSTONE
     if raw is None or raw == _TOMBSTONE:
         return raw
-    return _token_from_row(key, pickle.loads(raw))
-
-
-def _shared_add(token: Token) -> None:
-    """Share a row just read from the database, unless a change left a tombstone meanwhile."""
     try:
-        get_redis_connection("default").set(
-            _shared_key(token.key), _payload(token), ex=_SHARED_SECONDS, nx=True
-        )
-    except RedisError:
-        log.warning("API token cache unavailable; entry not shared", exc_info=True)
+        return _token_from_row(key, pickle.loads(raw), _shared_attnames()[0])
+    except Exception:  # whatever is wrong with an entry, the database still answers
+        log.error("API token cache: unreadable entry; reading the database", exc_info=True)
+        return _TOMBSTONE
+
+
+def _client_and_add_script():
+    client = get_redis_connection("default")
+    if "add" not in _scripts:
+        _scripts["add"] = client.register_script(_ADD)
+    return client, _scripts["add"]
 
 
 def tokens_share(tokens: Iterable[Token]) -> None:
-    """Write tokens just handed out (their users attached) to the shared memory, replacing
-    whatever is there. Call after the tokens' transaction committed."""
+    """Share tokens (their users attached): just handed out, or just read from the database.
+
+    Refused for a token or user with a tombstone: the row may have been read before the change
+    that left it. Call handed-out tokens after their transaction committed.
+    """
+    tokens = list(tokens)
     try:
-        with get_redis_connection("default").pipeline(transaction=False) as pipe:
+        client, add = _client_and_add_script()
+        # One token (a first lookup) is one EVALSHA; a redis-py pipeline holding a script
+        # would first ask the server whether it knows the script.
+        with client.pipeline(transaction=False) if len(tokens) > 1 else nullcontext() as pipe:
             for token in tokens:
-                pipe.set(_shared_key(token.key), _payload(token), ex=_SHARED_SECONDS)
-            pipe.execute()
+                add(
+                    keys=[_shared_key(token.key), _user_tombstone_key(token.user_id)],
+                    args=[_payload(token), _SHARED_SECONDS, _TOMBSTONE],
+                    client=pipe or client,
+                )
+            if pipe is not None:
+                pipe.execute()
     except RedisError:
         log.warning("API token cache unavailable; tokens not shared", exc_info=True)
 
 
-def _shared_forget(keys: list[str]) -> None:
-    if not keys:
-        return
+def _shared_forget(keys: list[str], user_id: int | None = None) -> None:
+    """Tombstones for these tokens (and the user): no worker shares their old rows again."""
     try:
         with get_redis_connection("default").pipeline(transaction=False) as pipe:
+            if user_id is not None:
+                pipe.set(_user_tombstone_key(user_id), _TOMBSTONE, ex=_TOMBSTONE_SECONDS)
             for key in keys:
                 pipe.set(_shared_key(key), _TOMBSTONE, ex=_TOMBSTONE_SECONDS)
             pipe.execute()
     except RedisError:
-        # Other processes then keep the old row until its entry expires.
+        # Other processes then keep the old row until its entry expires (_SHARED_SECONDS).
         log.error("API token cache: could not forget %d token(s)", len(keys), exc_info=True)
 
 
@@ -173,7 +217,7 @@ def _token_with_user(key: str) -> Token | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return _token_from_row(key, row)
+    return _token_from_row(key, row, _user_attnames())
 
 
 def forget_user(user_id: int) -> None:
@@ -212,15 +256,19 @@ def _token_deleted(sender, instance, **kwargs):
 
 
 @receiver(post_save, sender=get_user_model())
-def _user_saved(sender, instance, created=False, **kwargs):
+def _user_saved(sender, instance, created=False, update_fields=None, **kwargs):
     user_id = instance.pk
     if created:  # no token names a user who did not exist
         forget_user(user_id)
         return
-    keys = list(Token.objects.filter(user_id=user_id).values_list("key", flat=True))
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a sign-in's timestamp: nothing authentication reads
 
     def forget():
         forget_user(user_id)
-        _shared_forget(keys)
+        # Read again each time: a token committed between the change and its commit is only
+        # visible to the second reading, and must not keep the old row.
+        keys = list(Token.objects.filter(user_id=user_id).values_list("key", flat=True))
+        _shared_forget(keys, user_id)
 
     _forget_now_and_on_commit(forget)

@@ -29,7 +29,7 @@ def test_a_sign_in_is_shared_so_other_workers_need_no_query(user, django_assert_
     with django_assert_num_queries(0):
         found, token = token_user(key)
     assert (found.pk, found.username, token.key) == (user.pk, "alice", key)
-    assert found.check_password("pw-alice-123")  # the whole row, as the ORM loads it
+    assert found.email == user.email and found.is_active  # the row, as the ORM loads it
 
 
 def test_tokens_issued_in_bulk_are_shared(user, other_user, django_assert_num_queries):
@@ -67,21 +67,64 @@ def test_a_reader_that_loaded_the_row_before_a_change_cannot_share_it(user):
     token = Token.objects.create(user=user)
     stale = authentication._token_with_user(token.key)  # loaded before the change...
     user.is_active = False
-    user.save()  # ...which commits and leaves a tombstone
-    authentication._shared_add(stale)  # ...then shared: refused
+    user.save()  # ...which commits and leaves tombstones
+    authentication.tokens_share([stale])  # ...then shared: refused
     _new_process()
     assert token_user(token.key) is None
 
 
 def test_control_a_plain_write_would_bring_the_old_row_back(user):
-    """Without the tombstone and SET NX, the same race shares the deactivated user as active."""
+    """Without the tombstone check, the same race shares the deactivated user as active."""
     token = Token.objects.create(user=user)
     stale = authentication._token_with_user(token.key)
     user.is_active = False
     user.save()
-    authentication.tokens_share([stale])  # an unconditional write, as a naive cache would do
+    get_redis_connection("default").set(  # what a naive cache write would do
+        authentication._shared_key(token.key), authentication._payload(stale), ex=600
+    )
     _new_process()
-    assert token_user(token.key) is not None  # the bug the tombstone prevents
+    assert token_user(token.key) is not None  # the bug the tombstone check prevents
+
+
+def test_a_first_sign_in_racing_a_deactivation_shares_nothing(user, django_user_model):
+    """The sign-in loaded the user before the deactivation committed, and its token did not exist
+    yet, so no token tombstone could name it: the user's own tombstone refuses the share."""
+    signing_in = django_user_model.objects.get(pk=user.pk)  # authenticate() read the row
+    user.is_active = False
+    user.save()  # commits: no token to tombstone yet
+    token = Token.objects.create(user=signing_in)  # the sign-in's token commits after
+    authentication.tokens_share([token])  # and its after-commit share
+    _new_process()
+    assert token_user(token.key) is None
+
+
+def test_a_sign_in_timestamp_leaves_the_shared_entry_alone(user, django_assert_num_queries):
+    from django.contrib.auth.models import update_last_login
+
+    key = token_obtain(username="alice", password="pw-alice-123")
+    update_last_login(None, user)  # what every page sign-in saves
+    _new_process()
+    with django_assert_num_queries(0):
+        assert token_user(key)[0].pk == user.pk
+
+
+def test_the_password_hash_is_not_shared(user, django_assert_num_queries):
+    key = token_obtain(username="alice", password="pw-alice-123")
+    stored = get_redis_connection("default").get(authentication._shared_key(key))
+    assert stored and user.password.encode() not in stored
+    _new_process()
+    with django_assert_num_queries(0):
+        found, _ = token_user(key)
+    with django_assert_num_queries(1):  # deferred: loaded if anything ever asks
+        assert found.check_password("pw-alice-123")
+
+
+@pytest.mark.parametrize("garbage", [b"not a pickle", b"\x80\x05K\x01."], ids=["bytes", "int"])
+def test_an_unreadable_entry_falls_back_to_the_database(user, garbage, django_assert_num_queries):
+    token = Token.objects.create(user=user)
+    get_redis_connection("default").set(authentication._shared_key(token.key), garbage)
+    with django_assert_num_queries(1):
+        assert token_user(token.key)[0].pk == user.pk
 
 
 def test_redis_down_falls_back_to_the_database(user, django_assert_num_queries):

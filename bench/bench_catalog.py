@@ -49,12 +49,10 @@ def main() -> None:
     seat_args = list(sample)
 
     def dates(concert_id):
-        return selectors.concert_available_dates(concert_id=concert_id, use_cache=False)
+        return selectors.concert_available_dates(concert_id=concert_id)
 
     def seats(concert_id, schedule_id):
-        return selectors.schedule_available_seats(
-            concert_id=concert_id, schedule_id=schedule_id, use_cache=False
-        )
+        return selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule_id)
 
     def explain(sql_args) -> str:
         concert_id, schedule_id = sql_args

@@ -149,12 +149,10 @@ def _as_json(read: Callable[[], tuple[list[dict], datetime | None]]):
     return read_rendered
 
 
-def concert_available_dates(*, concert_id: int, use_cache: bool = True) -> list[dict]:
-    """Future dates of a concert that still have a free seat, with how many (cached)."""
-    read = _dates_reader(concert_id)
-    if not use_cache:
-        return read()[0]
-    return cache.cached(concert_id=concert_id, field="dates", compute=read)
+def concert_available_dates(*, concert_id: int) -> list[dict]:
+    """Future dates of a concert that still have a free seat, with how many, from the database.
+    Readers of the API get them cached: `concert_available_dates_json`."""
+    return _dates_reader(concert_id)()[0]
 
 
 def concert_available_dates_json(*, concert_id: int) -> bytes:
@@ -165,14 +163,10 @@ def concert_available_dates_json(*, concert_id: int) -> bytes:
     )
 
 
-def schedule_available_seats(
-    *, concert_id: int, schedule_id: int, use_cache: bool = True
-) -> list[dict]:
-    """Free seats of one date, by number; the date must belong to the concert (cached)."""
-    read = _seats_reader(concert_id, schedule_id)
-    if not use_cache:
-        return read()[0]
-    return cache.cached(concert_id=concert_id, field=f"seats:{schedule_id}", compute=read)
+def schedule_available_seats(*, concert_id: int, schedule_id: int) -> list[dict]:
+    """Free seats of one date, by number, from the database; the date must belong to the
+    concert. Readers of the API get them cached: `schedule_available_seats_json`."""
+    return _seats_reader(concert_id, schedule_id)()[0]
 
 
 def schedule_available_seats_json(*, concert_id: int, schedule_id: int) -> bytes:

@@ -26,6 +26,14 @@ class ScheduleFactory(factory.django.DjangoModelFactory):
     starts_at = factory.Sequence(lambda n: timezone.now() + timedelta(days=1 + n))
 
 
+def tour_date(days_ahead: int = 3) -> ConcertSchedule:
+    """A named concert's date a few days out, as the page tests show it."""
+    concert = ConcertFactory(
+        title="Velvet Tides Tour", performer="Nova Choir", venue="Olympic Hall"
+    )
+    return ScheduleFactory(concert=concert, starts_at=timezone.now() + timedelta(days=days_ahead))
+
+
 class SeatFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Seat

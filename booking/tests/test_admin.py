@@ -498,11 +498,11 @@ def test_queue_console_needs_staff(user):
 def test_console_edits_and_generated_maps_reach_the_cached_catalog(
     operator, django_capture_on_commit_callbacks
 ):
-    from booking import selectors
+    from booking.tests.catalog import cached_dates, cached_seats
 
     schedule = ScheduleFactory()
     concert_id = schedule.concert_id
-    assert selectors.concert_available_dates(concert_id=concert_id) == []  # cached: no seats
+    assert cached_dates(concert_id=concert_id) == []  # cached: no seats
 
     with django_capture_on_commit_callbacks(execute=True):
         _action(
@@ -514,11 +514,11 @@ def test_console_edits_and_generated_maps_reach_the_cached_catalog(
             seats_per_row="2",
             tiers="S, 1, 500",
         )
-    dates = selectors.concert_available_dates(concert_id=concert_id)
+    dates = cached_dates(concert_id=concert_id)
     assert [d["available_seats"] for d in dates] == [2]
 
     seat = Seat.objects.get(schedule=schedule, number=1)
-    seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
+    seats = cached_seats(concert_id=concert_id, schedule_id=schedule.pk)
     assert seats[0]["price"] == 500
     with django_capture_on_commit_callbacks(execute=True):
         response = operator.post(
@@ -526,7 +526,7 @@ def test_console_edits_and_generated_maps_reach_the_cached_catalog(
             {"schedule": schedule.pk, "number": 1, "row": "A", "tier": "S", "price": "750"},
         )
     assert response.status_code == 302
-    seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
+    seats = cached_seats(concert_id=concert_id, schedule_id=schedule.pk)
     assert seats[0]["price"] == 750
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -534,7 +534,7 @@ def test_console_edits_and_generated_maps_reach_the_cached_catalog(
             reverse("admin:booking_seat_changelist"),
             {"action": "delete_selected", "_selected_action": [seat.pk], "post": "yes"},
         )
-    seats = selectors.schedule_available_seats(concert_id=concert_id, schedule_id=schedule.pk)
+    seats = cached_seats(concert_id=concert_id, schedule_id=schedule.pk)
     assert [s["number"] for s in seats] == [2]
 
 
@@ -673,17 +673,15 @@ def test_saving_an_unchanged_seat_writes_nothing(operator):
 def test_moving_a_date_to_another_concert_clears_the_old_concerts_cache(
     operator, user, django_capture_on_commit_callbacks
 ):
-    from booking import selectors
     from booking import services as booking_services
     from booking.errors import ScheduleNotFound
+    from booking.tests.catalog import cached_dates, cached_seats
 
     old, new = ConcertFactory(), ConcertFactory()
     schedule = ScheduleFactory(concert=old)
     seat = SeatFactory(schedule=schedule, number=1)
-    assert [d["schedule_id"] for d in selectors.concert_available_dates(concert_id=old.pk)] == [
-        schedule.pk
-    ]
-    assert len(selectors.schedule_available_seats(concert_id=old.pk, schedule_id=schedule.pk)) == 1
+    assert [d["schedule_id"] for d in cached_dates(concert_id=old.pk)] == [schedule.pk]
+    assert len(cached_seats(concert_id=old.pk, schedule_id=schedule.pk)) == 1
 
     local = timezone.localtime(schedule.starts_at)
     with django_capture_on_commit_callbacks(execute=True):
@@ -699,22 +697,22 @@ def test_moving_a_date_to_another_concert_clears_the_old_concerts_cache(
     assert response.status_code == 302
     assert ConcertSchedule.objects.get(pk=schedule.pk).concert_id == new.pk
     # The old concert no longer offers the date, let alone its held seat.
-    assert selectors.concert_available_dates(concert_id=old.pk) == []
+    assert cached_dates(concert_id=old.pk) == []
     with pytest.raises(ScheduleNotFound):
-        selectors.schedule_available_seats(concert_id=old.pk, schedule_id=schedule.pk)
+        cached_seats(concert_id=old.pk, schedule_id=schedule.pk)
 
 
 def test_moving_a_seat_to_another_concerts_date_clears_the_old_concerts_cache(
     operator, django_capture_on_commit_callbacks
 ):
-    from booking import selectors
+    from booking.tests.catalog import cached_seats
 
     here, there = ScheduleFactory(), ScheduleFactory()
     SeatFactory(schedule=here, number=1)
     moving = SeatFactory(schedule=here, number=2)
 
     def free_here() -> list[int]:
-        seats = selectors.schedule_available_seats(concert_id=here.concert_id, schedule_id=here.pk)
+        seats = cached_seats(concert_id=here.concert_id, schedule_id=here.pk)
         return [s["number"] for s in seats]
 
     assert free_here() == [1, 2]
@@ -725,7 +723,7 @@ def test_moving_a_seat_to_another_concerts_date_clears_the_old_concerts_cache(
         )
     assert response.status_code == 302
     assert free_here() == [1]
-    seats = selectors.schedule_available_seats(concert_id=there.concert_id, schedule_id=there.pk)
+    seats = cached_seats(concert_id=there.concert_id, schedule_id=there.pk)
     assert [s["number"] for s in seats] == [2]
 
 

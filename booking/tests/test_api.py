@@ -102,12 +102,10 @@ def test_catalog_bodies_are_what_a_response_of_the_selector_renders(
     concert, soon, _ = concert_with_seats
     expected = {
         f"/api/concerts/{concert.id}/available-dates": selectors.concert_available_dates(
-            concert_id=concert.id, use_cache=False
+            concert_id=concert.id
         ),
         f"/api/concerts/{concert.id}/schedules/{soon.id}/available-seats": (
-            selectors.schedule_available_seats(
-                concert_id=concert.id, schedule_id=soon.id, use_cache=False
-            )
+            selectors.schedule_available_seats(concert_id=concert.id, schedule_id=soon.id)
         ),
     }
     for url, value in expected.items():

@@ -11,10 +11,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from booking import cache, selectors
+from booking import cache
 from booking import services as booking_services
 from booking.models import Seat, SeatStatus
+from booking.tests.catalog import cached_dates, cached_seats
 from booking.tests.factories import ScheduleFactory, SeatFactory
+from concertbooking.rendering import json_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,14 +30,12 @@ def schedule():
 
 
 def _free(schedule) -> list[int]:
-    seats = selectors.schedule_available_seats(
-        concert_id=schedule.concert_id, schedule_id=schedule.id
-    )
+    seats = cached_seats(concert_id=schedule.concert_id, schedule_id=schedule.id)
     return [seat["number"] for seat in seats]
 
 
 def _date_count(schedule) -> int:
-    dates = selectors.concert_available_dates(concert_id=schedule.concert_id)
+    dates = cached_dates(concert_id=schedule.concert_id)
     return {d["schedule_id"]: d["available_seats"] for d in dates}.get(schedule.id, 0)
 
 
@@ -100,8 +100,11 @@ def test_a_reader_racing_a_hold_cannot_leave_a_stale_entry(schedule, user):
     seat = _race_a_hold_into_a_read(
         schedule,
         user,
+        # Stored where the API reads it: the rendered body of the seat list.
         lambda compute: cache.cached(
-            concert_id=schedule.concert_id, field=f"seats:{schedule.id}", compute=compute
+            concert_id=schedule.concert_id,
+            field=f"seats.json:{schedule.id}",
+            compute=lambda: (json_body(compute()[0]), None),
         ),
     )
     # The stale answer went under the generation the hold abandoned: nobody reads it again.

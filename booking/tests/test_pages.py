@@ -12,7 +12,7 @@ from django.utils import timezone
 from booking import selectors
 from booking.models import SeatStatus
 from booking.services import schedule_seats_generate
-from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
+from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory, tour_date
 from queueing.testing import admit, page_client
 from queueing.web import SESSION_KEY
 
@@ -21,10 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def schedule():
-    concert = ConcertFactory(
-        title="Velvet Tides Tour", performer="Nova Choir", venue="Olympic Hall"
-    )
-    return ScheduleFactory(concert=concert, starts_at=timezone.now() + timedelta(days=3))
+    return tour_date()
 
 
 def _seats(schedule):

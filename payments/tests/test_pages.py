@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Reservation, Seat, SeatStatus
-from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
+from booking.tests.factories import SeatFactory, tour_date
 from payments.selectors import wallet_balance
 from payments.services import payment_create, wallet_charge
 from queueing.testing import admit, page_client
@@ -20,10 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def schedule():
-    concert = ConcertFactory(
-        title="Velvet Tides Tour", performer="Nova Choir", venue="Olympic Hall"
-    )
-    return ScheduleFactory(concert=concert, starts_at=timezone.now() + timedelta(days=3))
+    return tour_date()
 
 
 def _free_seat(schedule, number: int, price: int = 100_000):

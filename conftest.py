@@ -43,6 +43,17 @@ def _clean_redis():
     yield
 
 
+@pytest.fixture(params=["function", "statements"])
+def write_path(request, monkeypatch):
+    """Run a test on both forms of the hot writes: the PostgreSQL functions production uses, and
+    the statements `make run`'s SQLite sends (concertbooking.db.functions_installed)."""
+    if request.param == "statements":
+        from concertbooking import db
+
+        monkeypatch.setattr(db, "functions_installed", lambda: False)
+    return request.param
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from booking.models import (
     Seat,
     SeatStatus,
 )
+from concertbooking import db
 from concertbooking.db import sql_datetime, unique_violated
 from concertbooking.errors import Conflict, InvalidInput, NotFound
 
@@ -304,54 +305,33 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
 
     The seat is taken by one conditional UPDATE (free, or held with the hold run out), so of any
     number of parallel requests for one seat exactly one changes the row; the partial unique
-    constraint uk_reservation_seat_active backs it up in the reservation table. Four statements
-    on the usual path: lock the user, read, take the seat, insert the reservation.
+    constraint uk_reservation_seat_active backs it up in the reservation table. The steps: lock
+    the user, count their live holds and read the seat, retire a run-out hold still on the seat,
+    take the seat, insert the reservation. On PostgreSQL they run as the function booking_hold
+    (migration 0003) in one round trip; elsewhere as statements in a transaction.
     """
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
-    params = {
-        "user_id": user.pk,
-        "seat_id": seat_id,
-        "now": sql_datetime(now),
-        "expires_at": sql_datetime(expires_at),
-        "held": ReservationStatus.HELD.value,
-        "expired": ReservationStatus.EXPIRED.value,
-        "available": SeatStatus.AVAILABLE.value,
-    }
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # The user's row is the per-user lock: one user's holds count one after another, so
-            # parallel requests cannot all see "3 held" and each take a fourth. NO KEY UPDATE
-            # leaves rows that merely reference the user (reservations, tokens) unblocked.
-            cursor.execute(_hold_lock_user_sql(), params)
-            # A statement of its own, after the lock: in READ COMMITTED it then sees every hold
-            # the previous lock holder committed (a subquery in the locking statement would not).
-            cursor.execute(_HOLD_READ, params)
-            active, price, schedule_id, concert_id, upcoming, run_out_hold = cursor.fetchone()
-            if active >= settings.HOLD_LIMIT_PER_USER:
-                raise HoldLimitReached(
-                    f"You already hold {active} seats, the most allowed at once; "
-                    "pay for or release one first."
-                )
-            if price is None:
-                raise SeatNotFound()
-            if not upcoming:
-                raise SeatUnavailable("This date has already taken place.")
-            if run_out_hold:
-                # Not swept yet, it still counts for uk_reservation_seat_active: retire it
-                # first (rolled back with us if we fail). A hold that runs out after our read
-                # carries a deadline past our `now`, so the seat stays unavailable to us.
-                cursor.execute(_HOLD_RETIRE, params)
-            cursor.execute(_HOLD_TAKE_SEAT, params)
-            if not cursor.rowcount:
-                raise SeatUnavailable()
-            cursor.execute(_HOLD_INSERT, {**params, "price": price})
-            (reservation_id,) = cursor.fetchone()
-            cache.catalog_changed(concert_ids=[concert_id])
+        if db.functions_installed():
+            outcome, reservation_id, price, schedule_id, concert_id, active = _hold_call(
+                user_id=user.pk, seat_id=seat_id, now=now, expires_at=expires_at
+            )
+        else:
+            outcome, reservation_id, price, schedule_id, concert_id, active = _hold_statements(
+                user_id=user.pk, seat_id=seat_id, now=now, expires_at=expires_at
+            )
     except IntegrityError as exc:
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
         raise
+    except DatabaseError as exc:
+        if db.sqlstate(exc) == _SEAT_NOT_FREE:
+            raise SeatUnavailable() from exc
+        raise
+    if outcome != "held":
+        raise _hold_refusal(outcome, active)
+    cache.catalog_changed(concert_ids=[concert_id])
     return {
         "reservation_id": reservation_id,
         "seat_id": seat_id,
@@ -361,6 +341,73 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
         "status": ReservationStatus.HELD.value,
         "expires_at": expires_at,
     }
+
+
+# What booking_hold raises when it must undo a step it took (see the migration).
+_SEAT_NOT_FREE = "CB001"
+
+
+def _hold_refusal(outcome: str, active: int) -> Exception:
+    if outcome == "hold_limit":
+        return HoldLimitReached(
+            f"You already hold {active} seats, the most allowed at once; "
+            "pay for or release one first."
+        )
+    if outcome == "seat_not_found":
+        return SeatNotFound()
+    if outcome == "date_past":
+        return SeatUnavailable("This date has already taken place.")
+    return SeatUnavailable()
+
+
+def _hold_call(*, user_id: int, seat_id: int, now: datetime, expires_at: datetime) -> tuple:
+    """booking_hold() in autocommit: the call is its own transaction, committed as it returns.
+    Inside an outer transaction it runs in a savepoint, so an error undoes only the call."""
+    with db.call_scope(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM booking_hold(%s, %s, %s, %s, %s)",
+            [user_id, seat_id, now, expires_at, settings.HOLD_LIMIT_PER_USER],
+        )
+        return cursor.fetchone()
+
+
+def _hold_statements(*, user_id: int, seat_id: int, now: datetime, expires_at: datetime) -> tuple:
+    """booking_hold()'s steps as statements in a transaction: (outcome, reservation id, price,
+    schedule id, concert id, live holds), as the function answers."""
+    params = {
+        "user_id": user_id,
+        "seat_id": seat_id,
+        "now": sql_datetime(now),
+        "expires_at": sql_datetime(expires_at),
+        "held": ReservationStatus.HELD.value,
+        "expired": ReservationStatus.EXPIRED.value,
+        "available": SeatStatus.AVAILABLE.value,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # NO KEY UPDATE leaves rows that merely reference the user (reservations, tokens)
+        # unblocked.
+        cursor.execute(_hold_lock_user_sql(), params)
+        # A statement of its own, after the lock: in READ COMMITTED it then sees every hold
+        # the previous lock holder committed (a subquery in the locking statement would not).
+        cursor.execute(_HOLD_READ, params)
+        active, price, schedule_id, concert_id, upcoming, run_out_hold = cursor.fetchone()
+        if active >= settings.HOLD_LIMIT_PER_USER:
+            return "hold_limit", None, None, None, None, active
+        if price is None:
+            return "seat_not_found", None, None, None, None, active
+        if not upcoming:
+            return "date_past", None, price, schedule_id, concert_id, active
+        if run_out_hold:
+            # Not swept yet, it still counts for uk_reservation_seat_active: retire it first
+            # (rolled back with us if we fail). A hold that runs out after our read carries a
+            # deadline past our `now`, so the seat stays unavailable to us.
+            cursor.execute(_HOLD_RETIRE, params)
+        cursor.execute(_HOLD_TAKE_SEAT, params)
+        if not cursor.rowcount:
+            raise SeatUnavailable()
+        cursor.execute(_HOLD_INSERT, {**params, "price": price})
+        (reservation_id,) = cursor.fetchone()
+    return "held", reservation_id, price, schedule_id, concert_id, active
 
 
 def _for_update_sql(*, no_key: bool = False) -> str:
@@ -416,16 +463,14 @@ UPDATE booking_reservation SET status = %(paid)s, paid_at = %(now)s WHERE id = %
 """
 
 
-def reservation_lock_payable(
-    *, user: AbstractBaseUser, reservation_id: int, now: datetime
-) -> Reservation:
+def reservation_lock_payable(*, user_id: int, reservation_id: int, now: datetime) -> Reservation:
     """Lock the caller's reservation for payment; it must be held and unexpired.
 
     Call inside the payment's transaction: the row lock keeps a new hold on the seat, a release
     and the sweep away until that transaction ends. The reservation comes back with the fields
     a payment uses (the others load on first access).
     """
-    params = {"reservation_id": reservation_id, "user_id": user.pk, "now": sql_datetime(now)}
+    params = {"reservation_id": reservation_id, "user_id": user_id, "now": sql_datetime(now)}
     with connection.cursor() as cursor:
         cursor.execute(_PAYABLE_LOCK.format(for_update=_for_update_sql()), params)
         row = cursor.fetchone()

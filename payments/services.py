@@ -13,12 +13,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from booking import services as booking_services
+from booking.errors import AlreadyPaid, HoldExpired, ReservationNotFound
 from booking.models import Reservation, ReservationStatus
+from concertbooking import db
 from concertbooking.db import sql_datetime, unique_violated
 from payments.errors import (
     IdempotencyKeyReused,
@@ -84,17 +86,24 @@ def _idempotent(
     request: dict[str, Any],
     status: int,
     work: Callable[[], dict[str, Any]],
+    atomic: bool = True,
 ) -> Outcome:
     """Run `work` in one transaction; with a key, at most once per (user, scope, key).
+
+    Without a key, `atomic=False` leaves out the transaction: for work that is a single database
+    call, which is a transaction by itself (BEGIN and COMMIT would add two round trips).
 
     The key row goes in first, inside the same transaction as the work. A second request with the
     same key blocks on uk_idempotency_user_scope_key until the first one ends: if it committed, the
     insert fails and the stored answer is replayed; if it rolled back, the second one does the work.
     Failures are not stored (they change nothing), so a failed request may be retried with its key.
     """
-    with transaction.atomic():
-        if key is None:
+    if key is None:
+        if not atomic:
             return Outcome(status, work())
+        with transaction.atomic():
+            return Outcome(status, work())
+    with transaction.atomic():
         fingerprint = _fingerprint(request)
         try:
             with transaction.atomic():
@@ -253,9 +262,13 @@ def payment_create(
 ) -> Outcome:
     """Pay for one's own held seat from the balance, in one transaction.
 
-    Locks in the project's order: the reservation, then the seat, then the wallet. After commit
-    the payment_completed event is relayed; the event row itself is written in this transaction,
-    so losing the enqueue loses nothing (the beat relay finds it).
+    The steps: lock the reservation (held, unexpired, the caller's), sell the seat, mark the
+    reservation paid, debit the wallet, write the payment, its ledger row and its
+    payment_completed event. On PostgreSQL they run as the function payments_pay (migration
+    0003) in one round trip, the buyer's row locked first as a hold locks it; elsewhere as
+    statements. Locks in the project's order: the reservation, then the seat, then the wallet.
+    After commit the event is relayed; the event row itself is written in the transaction, so
+    losing the enqueue loses nothing (the beat relay finds it).
 
     Queue slot: after commit the user's active queue token is released only when they have no
     other live hold left (held and not yet expired). A buyer holding several seats stays admitted
@@ -268,32 +281,27 @@ def payment_create(
 
     def work() -> dict[str, Any]:
         now = timezone.now()
-        reservation = booking_services.reservation_lock_payable(
-            user=user, reservation_id=reservation_id, now=now
-        )
-        booking_services.reservation_confirm(reservation=reservation, now=now)
-        debited = _wallet_add(user_id=user.pk, delta=-reservation.price, now=now)
-        if debited is None:
-            raise InsufficientBalance()
-        wallet_id, balance = debited
-        payment_id = _payment_record(
-            reservation_id=reservation.pk,
-            user_id=user.pk,
-            amount=reservation.price,
-            wallet_id=wallet_id,
-            balance=balance,
-            now=now,
-        )
+        if db.functions_installed():
+            payment_id, amount, balance, holds_left = _pay_call(
+                user_id=user.pk, reservation_id=reservation_id, now=now
+            )
+            release = None if holds_left else partial(queue_release_user, user_id=user.pk)
+        else:
+            payment_id, amount, balance = _pay_statements(
+                user_id=user.pk, reservation_id=reservation_id, now=now
+            )
+            release = partial(_queue_release_when_done, user.pk)
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.
-        transaction.on_commit(partial(_queue_release_when_done, user.pk), robust=True)
+        if release is not None:
+            transaction.on_commit(release, robust=True)
         transaction.on_commit(_relay_enqueue, robust=True)
         return {
             "payment_id": payment_id,
-            "reservation_id": reservation.pk,
-            "amount": reservation.price,
+            "reservation_id": reservation_id,
+            "amount": amount,
             "balance": balance,
-            "status": reservation.status.value,
+            "status": ReservationStatus.PAID.value,
             "paid_at": _iso(now),
         }
 
@@ -304,7 +312,56 @@ def payment_create(
         request={"reservation_id": reservation_id},
         status=201,
         work=work,
+        atomic=not db.functions_installed(),
     )
+
+
+# What payments_pay answers instead of a payment, and what it raises when it must undo a sale.
+_PAY_REFUSALS = {
+    "not_found": ReservationNotFound,
+    "already_paid": AlreadyPaid,
+    "expired": HoldExpired,
+    "insufficient_balance": InsufficientBalance,
+}
+_BALANCE_TOO_LOW = "CB002"
+
+
+def _pay_call(*, user_id: int, reservation_id: int, now: datetime) -> tuple[int, int, int, bool]:
+    """payments_pay() (migration 0003): (payment id, amount, balance, whether live holds are
+    left). In autocommit the call is its own transaction, committed as it returns."""
+    try:
+        with db.call_scope(), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM payments_pay(%s, %s, %s)", [user_id, reservation_id, now])
+            outcome, *paid = cursor.fetchone()
+    except DatabaseError as exc:
+        if db.sqlstate(exc) == _BALANCE_TOO_LOW:
+            raise InsufficientBalance() from exc
+        raise
+    if outcome != "paid":
+        raise _PAY_REFUSALS[outcome]()
+    return tuple(paid)
+
+
+def _pay_statements(*, user_id: int, reservation_id: int, now: datetime) -> tuple[int, int, int]:
+    """payments_pay()'s steps as statements: (payment id, amount, balance). Locks in the
+    project's order: the reservation, then the seat, then the wallet."""
+    reservation = booking_services.reservation_lock_payable(
+        user_id=user_id, reservation_id=reservation_id, now=now
+    )
+    booking_services.reservation_confirm(reservation=reservation, now=now)
+    debited = _wallet_add(user_id=user_id, delta=-reservation.price, now=now)
+    if debited is None:
+        raise InsufficientBalance()
+    wallet_id, balance = debited
+    payment_id = _payment_record(
+        reservation_id=reservation.pk,
+        user_id=user_id,
+        amount=reservation.price,
+        wallet_id=wallet_id,
+        balance=balance,
+        now=now,
+    )
+    return payment_id, reservation.price, balance
 
 
 def _payment_completed_email(payload: dict[str, Any]) -> None:

@@ -10,8 +10,10 @@ from booking import services, tasks
 from booking.errors import SeatUnavailable
 from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
 from booking.tests.factories import ScheduleFactory, SeatFactory
+from booking.tests.parallel import run_parallel
 
-pytestmark = pytest.mark.django_db
+# Every test runs on both forms of the writes (conftest.write_path).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
 
 
 def hold_url() -> str:
@@ -149,14 +151,51 @@ def test_run_out_hold_on_a_seat_already_freed_is_retired(user, other_user):
     }
 
 
-def test_hold_statements(user, other_user, django_assert_num_queries):
-    """Lock, read, take, insert (plus the test's savepoint); a run-out hold adds its retirement."""
+def test_hold_statements(write_path, user, other_user, django_assert_num_queries):
+    """On PostgreSQL a hold is one call of booking_hold; as statements it is lock, read, take,
+    insert, and a run-out hold adds its retirement. Plus the test's savepoint either way."""
+    fresh, after_run_out = (1, 1) if write_path == "function" else (4, 5)
     seats = SeatFactory.create_batch(2)
-    with django_assert_num_queries(4 + 2):
+    with django_assert_num_queries(fresh + 2):
         first = services.reservation_hold(user=other_user, seat_id=seats[0].id)
     run_out(first["reservation_id"])
-    with django_assert_num_queries(5 + 2):
+    with django_assert_num_queries(after_run_out + 2):
         services.reservation_hold(user=user, seat_id=seats[0].id)
+    assert Reservation.objects.get(pk=first["reservation_id"]).status == ReservationStatus.EXPIRED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_hold_commits_by_itself(write_path, user, seat):
+    """The function is its own transaction: one statement, no BEGIN, COMMIT or savepoint. The
+    statements need a transaction around their four."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        hold = services.reservation_hold(user=user, seat_id=seat.id)
+    sent = [q["sql"].split("(")[0].split()[0] for q in queries.captured_queries]
+    if write_path == "function":
+        assert sent == ["SELECT"]
+    else:
+        assert sent == ["BEGIN", "SELECT", "SELECT", "UPDATE", "INSERT", "COMMIT"]
+    assert not connection.in_atomic_block
+    seen = run_parallel([lambda: Reservation.objects.get(pk=hold["reservation_id"]).status])
+    assert seen == [ReservationStatus.HELD]
+
+
+def test_a_refused_hold_leaves_the_run_out_hold_it_retired(user, other_user):
+    """A run-out hold is retired before the seat is taken; when the seat then turns out not to
+    be free (sold by an operator's hand here), the retirement is undone with the rest."""
+    seat = SeatFactory()
+    first = services.reservation_hold(user=other_user, seat_id=seat.id)
+    run_out(first["reservation_id"])
+    Seat.objects.filter(pk=seat.id).update(status=SeatStatus.SOLD, held_until=None)
+
+    with pytest.raises(SeatUnavailable):
+        services.reservation_hold(user=user, seat_id=seat.id)
+    assert list(Reservation.objects.values_list("pk", "status")) == [
+        (first["reservation_id"], ReservationStatus.HELD)
+    ]
 
 
 def test_an_active_reservation_left_behind_still_blocks_the_seat(user, other_user):

@@ -4,10 +4,11 @@ Controls run the naive read-modify-write versions on the same threads and show t
 """
 
 import random
+import threading
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from rest_framework.test import APIClient
 
@@ -23,7 +24,8 @@ from payments.selectors import wallet_balance
 from payments.tests.conftest import fund, ledger_sum, queue_token_active
 from queueing.testing import admit
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test runs on both forms of the writes (conftest.write_path).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("write_path")]
 
 RACE_WINDOW_SECONDS = 0.05
 
@@ -89,6 +91,49 @@ def naive_pay(*, user, reservation_id: int) -> bool:
             status=ReservationStatus.PAID, paid_at=reservation.created_at
         )
         return True
+
+
+def test_a_balance_that_falls_during_a_payment_undoes_the_sale(user):
+    """The balance is checked before the seat is sold, but an operator's debit committed while
+    the payment waits for the wallet's lock leaves too little: the sale is undone, nothing paid."""
+    fund(user, 100_000)
+    operator = UserFactory()
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=80_000).id)
+    debited, waiting = threading.Event(), threading.Event()
+
+    def debit() -> int:
+        with transaction.atomic():
+            balance = services.wallet_adjust(operator=operator, user_id=user.pk, amount=-50_000)
+            debited.set()
+            waiting.wait(10)  # commit only once the payment waits for the wallet row
+            return balance.body["balance"]
+
+    def pay():
+        debited.wait(10)
+        return services.payment_create(user=user, reservation_id=hold["reservation_id"])
+
+    def watch() -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT COUNT(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    waiting.set()
+                    return True
+            time.sleep(0.01)
+        waiting.set()
+        return False
+
+    balance, paid, payment_waited = run_parallel([debit, pay, watch], threads=3)
+    assert balance == 50_000 and payment_waited
+    assert isinstance(paid, Failed) and isinstance(paid.exc, InsufficientBalance)
+    assert Reservation.objects.get(pk=hold["reservation_id"]).status == ReservationStatus.HELD
+    assert Seat.objects.get(pk=hold["seat_id"]).status == SeatStatus.HELD
+    assert not Payment.objects.exists()
+    assert wallet_balance(user_id=user.pk) == ledger_sum(user) == 50_000
 
 
 def test_control_paying_without_the_lock_charges_many_times():

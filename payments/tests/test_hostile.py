@@ -12,7 +12,8 @@ from payments import services
 from payments.tests.conftest import fund, snapshot
 from queueing.testing import admit
 
-pytestmark = pytest.mark.django_db
+# Every test runs on both forms of the writes (conftest.write_path).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
 
 HOLD = "/api/reservation/concerts"
 PAY = "/api/reservation/payments"

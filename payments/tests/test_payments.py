@@ -17,7 +17,8 @@ from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Walle
 from payments.tests.conftest import fund, ledger_sum, queue_token_active, snapshot
 from queueing.testing import admit
 
-pytestmark = pytest.mark.django_db
+# Every test runs on both forms of the writes (conftest.write_path).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
 
 PAY = "/api/reservation/payments"
 

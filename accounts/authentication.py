@@ -62,14 +62,22 @@ return 1
 _scripts: dict[str, object] = {}
 
 
-def token_user(key: str):
-    """(user, token) for an active user's API token key, or None; remembered in two tiers."""
+# token_user's default: it reads the shared entry itself.
+_FETCH = object()
+
+
+def token_user(key: str, *, shared_reply=_FETCH):
+    """(user, token) for an active user's API token key, or None; remembered in two tiers.
+
+    `shared_reply` is the reply to a GET of shared_key(key) a caller already sent in a pipeline
+    of its own (a value, None, or the RedisError it met), saving this lookup its round trip.
+    """
     entry = _entries.get(key)
     now = time.monotonic()
     if entry is not None and entry[2] > now:
         # A copy, so a view that sets attributes on request.user never leaks into the next call.
         return copy.copy(entry[0]), entry[1]
-    shared = _shared_get(key)
+    shared = _shared_get(key) if shared_reply is _FETCH else _shared_read(key, shared_reply)
     token = shared if isinstance(shared, Token) else _token_with_user(key)
     if token is None or not token.user.is_active:
         _entries.pop(key, None)
@@ -122,13 +130,31 @@ def _token_from_row(key: str, row, attnames: list[str]) -> Token:
     return token
 
 
+def token_remembered(key: str) -> bool:
+    """Whether this process remembers the key's user, so token_user answers with no I/O."""
+    entry = _entries.get(key)
+    return entry is not None and entry[2] > time.monotonic()
+
+
+def shared_key(key: str) -> str:
+    """The cache key of the key's shared entry (for a caller that pipelines its GET)."""
+    return _shared_key(key)
+
+
 def _shared_get(key: str) -> Token | bytes | None:
     """The shared entry: a Token, else _TOMBSTONE (a recent change, Redis away or an unreadable
     entry: read the database and share nothing), else None (nothing shared yet)."""
     try:
         raw = get_redis_connection("default").get(_shared_key(key))
-    except RedisError:
-        log.warning("API token cache unavailable; reading the database", exc_info=True)
+    except RedisError as exc:
+        raw = exc
+    return _shared_read(key, raw)
+
+
+def _shared_read(key: str, raw) -> Token | bytes | None:
+    """_shared_get's answer from the GET's reply (or the RedisError it met)."""
+    if isinstance(raw, Exception):
+        log.warning("API token cache unavailable; reading the database", exc_info=raw)
         return _TOMBSTONE
     if raw is None or raw == _TOMBSTONE:
         return raw

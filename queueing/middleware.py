@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template import loader
 from django.urls import NoReverseMatch, reverse
 
-from accounts.authentication import token_user
+from accounts.authentication import token_remembered, token_user
 from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import gate
@@ -70,6 +70,34 @@ def _prepare(request: HttpRequest) -> tuple[ApplicationError | None, str, int]:
     return None, token, user_id
 
 
+def _api_key(request: HttpRequest) -> str | None:
+    """The API token key the request authenticates with, when DRF will read it from the header."""
+    if getattr(request, "_force_auth_user", None) is not None:
+        return None
+    authorization = request.headers.get("Authorization", "").split()
+    if len(authorization) == 2 and authorization[0].lower() == "token":
+        return authorization[1]
+    return None
+
+
+def _check(request: HttpRequest) -> ApplicationError | None:
+    """The whole check of a request checked before its view; None lets it through.
+
+    A caller this process does not remember has its API token looked up in the gate's own round
+    trip (gate.check_with_api_token) when the queue and the cache share a server.
+    """
+    key = _api_key(request)
+    if key is not None and gate.can_share_round_trips() and not token_remembered(key):
+        token = queue_token_from_request(request)
+        if token is not None and len(token) <= MAX_TOKEN_LENGTH:
+            user, refusal = gate.check_with_api_token(api_key=key, token=token)
+            return ApiTokenInvalid() if user is None else refusal
+    refusal, token, user_id = _prepare(request)
+    if refusal is not None:
+        return refusal
+    return gate.check(token=token, user_id=user_id)
+
+
 def waiting_room_url(next_path: str) -> str:
     try:
         url = reverse(WAITING_ROOM_URL_NAME)
@@ -103,25 +131,25 @@ class QueueGateMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_gated(request.path_info):
             return self.get_response(request)
-        refusal, token, user_id = _prepare(request)
-        if refusal is not None:
-            return _refuse(request, refusal)
-        if (
+        if not (
             request.method in ("GET", "HEAD")
             and request.path_info.startswith("/api/")
             and gate.can_share_round_trips()
         ):
-            # An API read checks the gate in its own Redis round trip (queueing.gate).
-            with gate.deferred(token=token, user_id=user_id) as pending:
-                response = self.get_response(request)
-            if not pending.done:
-                pending.refusal = gate.check(token=token, user_id=user_id)
-            if pending.refusal is not None:
-                # The view's answer is dropped unseen. Not close()d: that sends request_finished,
-                # which is the refusal's to send (the API's reads return plain HttpResponses).
-                return _refuse(request, pending.refusal)
-            return response
-        refusal = gate.check(token=token, user_id=user_id)
+            refusal = _check(request)
+            if refusal is not None:
+                return _refuse(request, refusal)
+            return self.get_response(request)
+        refusal, token, user_id = _prepare(request)
         if refusal is not None:
             return _refuse(request, refusal)
-        return self.get_response(request)
+        # An API read checks the gate in its own Redis round trip (queueing.gate).
+        with gate.deferred(token=token, user_id=user_id) as pending:
+            response = self.get_response(request)
+        if not pending.done:
+            pending.refusal = gate.check(token=token, user_id=user_id)
+        if pending.refusal is not None:
+            # The view's answer is dropped unseen. Not close()d: that sends request_finished,
+            # which is the refusal's to send (the API's reads return plain HttpResponses).
+            return _refuse(request, pending.refusal)
+        return response

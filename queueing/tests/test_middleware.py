@@ -321,3 +321,108 @@ def test_a_failing_gate_script_never_lets_a_read_through(
     response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
     assert response.status_code == 500
     assert b"schedule_id" not in response.content
+
+
+def _token_client(user, queue_token: str | None, *, shared: bool = True) -> APIClient:
+    """A client with `user`'s API token in the header, the token not in this process's memory
+    (as on a worker that has not seen the user yet); `shared`: its entry is in Redis."""
+    from accounts import authentication
+
+    token = Token.objects.get_or_create(user=user)[0]
+    cache = redis.Redis.from_url(settings_redis_url())
+    cache.delete(authentication.shared_key(token.key), authentication._user_tombstone_key(user.pk))
+    if shared:
+        authentication.tokens_share([token])
+    authentication._entries.clear()
+    key = token.key
+    client = APIClient()
+    headers = {"HTTP_QUEUE_TOKEN": queue_token} if queue_token is not None else {}
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}", **headers)
+    return client
+
+
+def _hold(client, seat_id: int):
+    return client.post("/api/reservation/concerts", {"seat_id": seat_id}, format="json")
+
+
+def test_a_write_by_a_caller_not_remembered_looks_the_token_up_in_the_gates_round_trip(
+    user, round_trips, settings
+):
+    seats = SeatFactory.create_batch(2)
+    client = _token_client(user, admit(user))
+    round_trips.clear()
+    assert _hold(client, seats[0].id).status_code == 201
+    assert len(round_trips) == 1  # GET of the shared entry and the gate script, one pipeline
+    # Control: with the queue on another server, the token and the gate are two round trips.
+    from accounts import authentication
+
+    authentication._entries.clear()
+    settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"
+    round_trips.clear()
+    assert _hold(client, seats[1].id).status_code == 201
+    assert len(round_trips) == 2
+
+
+@pytest.mark.parametrize("remembered", [True, False], ids=["remembered", "not-remembered"])
+def test_writes_are_refused_alike_whether_the_caller_is_remembered_or_not(
+    user, other_user, remembered
+):
+    """The one-round-trip path answers exactly as the gate alone: waiting, someone else's
+    token, a made-up token, an unknown API token, no queue token."""
+    from accounts import authentication
+
+    seat = SeatFactory()
+    services.queue_token_issue(user_id=other_user.pk)
+    waiting = services.queue_token_issue(user_id=user.pk).token
+    others = admit(other_user)
+
+    def answer(client):
+        if remembered:
+            authentication.token_user(client._credentials["HTTP_AUTHORIZATION"].split()[1])
+        response = _hold(client, seat.id)
+        body = response.json()
+        return response.status_code, body["code"], body.get("position")
+
+    assert answer(_token_client(user, waiting)) == (403, "queue_not_admitted", 1)
+    assert answer(_token_client(user, others)) == (403, "queue_token_invalid", None)
+    assert answer(_token_client(user, "A" * 32)) == (403, "queue_token_invalid", None)
+    unknown = APIClient()
+    unknown.credentials(HTTP_AUTHORIZATION="Token nonsense", HTTP_QUEUE_TOKEN=waiting)
+    assert _hold(unknown, seat.id).status_code == 401
+    no_queue_token = _token_client(user, None)
+    assert answer(no_queue_token)[:2] == (403, "queue_token_required")
+    assert answer(_token_client(user, waiting, shared=False)) == (403, "queue_not_admitted", 1)
+
+
+def test_when_the_gate_script_cannot_answer_in_the_pipeline_the_gate_alone_decides(
+    user, other_user
+):
+    """An error reply (Redis mid-failover) or a server that forgot its scripts: the check is
+    made again on its own, so a waiting user is still refused and an admitted one passes."""
+    from redis.exceptions import MasterDownError
+
+    seat = SeatFactory()
+    services.queue_token_issue(user_id=other_user.pk)
+    waiting = services.queue_token_issue(user_id=user.pk).token
+    original = redis.client.Pipeline.execute
+
+    def failing_over(self, raise_on_error=True):
+        replies = original(self, raise_on_error=raise_on_error)
+        if not raise_on_error and len(replies) == 2:
+            replies[1] = MasterDownError("MASTERDOWN Link with MASTER is down")
+        return replies
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.client.Pipeline, "execute", failing_over)
+        response = _hold(_token_client(user, waiting), seat.id)
+    assert (response.status_code, response.json()["code"]) == (403, "queue_not_admitted")
+
+    services.queue_promote()
+    redis.Redis.from_url(settings_redis_url()).script_flush()
+    assert _hold(_token_client(user, waiting), seat.id).status_code == 201
+
+
+def settings_redis_url() -> str:
+    from django.conf import settings
+
+    return settings.REDIS_URL

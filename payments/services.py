@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -16,12 +15,14 @@ from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from booking import services as booking_services
 from booking.errors import AlreadyPaid, HoldExpired, ReservationNotFound
 from booking.models import Reservation, ReservationStatus
 from concertbooking import db
 from concertbooking.db import sql_datetime, unique_violated
+from concertbooking.redis import queue_redis
 from payments.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
@@ -29,7 +30,8 @@ from payments.errors import (
     InvalidIdempotencyKey,
 )
 from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
-from queueing.services import queue_release_user
+from queueing import gate
+from queueing.services import queue_release_user, queue_release_user_in
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +248,29 @@ def _relay_enqueue() -> None:
         outbox_relay.delay()
 
 
+def _after_paid(user_id: int, *, release: bool) -> None:
+    """After a payment whose remaining holds are known: the queue slot's release (when no live
+    hold is left) and the relay mark in one round trip (the queue and the cache share a Redis
+    server: gate.can_share_round_trips). Otherwise as _queue_release_when_done and
+    _relay_enqueue, one round trip each."""
+    from payments.tasks import outbox_relay
+
+    pipe = queue_redis().pipeline(transaction=False)
+    if release:
+        queue_release_user_in(pipe, user_id=user_id)
+    lifetime_ms = int(settings.OUTBOX_RELAY_INTERVAL_SECONDS * 1000)  # as cache.add's timeout
+    pipe.set(cache.make_key(RELAY_QUEUED_KEY), 1, nx=True, px=lifetime_ms)
+    try:
+        *released, marked = pipe.execute(raise_on_error=False)
+    except RedisError:
+        logger.warning("queue slot and relay mark not sent after a payment", exc_info=True)
+        return
+    if released and isinstance(released[0], Exception):
+        queue_release_user(user_id=user_id)  # the script lost (NOSCRIPT): on its own, reloaded
+    if marked is True:
+        outbox_relay.delay()
+
+
 def _queue_release_when_done(user_id: int) -> None:
     """Give the user's queue slot back unless a live hold of theirs still waits to be paid."""
     # Read after commit, so of payments racing for one user's last holds the later commit sees
@@ -285,17 +310,30 @@ def payment_create(
             payment_id, amount, balance, holds_left = _pay_call(
                 user_id=user.pk, reservation_id=reservation_id, now=now
             )
-            release = None if holds_left else partial(queue_release_user, user_id=user.pk)
         else:
             payment_id, amount, balance = _pay_statements(
                 user_id=user.pk, reservation_id=reservation_id, now=now
             )
-            release = partial(_queue_release_when_done, user.pk)
+            holds_left = None  # read after commit
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.
-        if release is not None:
-            transaction.on_commit(release, robust=True)
-        transaction.on_commit(_relay_enqueue, robust=True)
+        # Named functions, not partials: Django logs a robust callback's failure by __qualname__.
+        if holds_left is not None and gate.can_share_round_trips():
+
+            def slot_and_relay_mark() -> None:
+                _after_paid(user.pk, release=not holds_left)
+
+            transaction.on_commit(slot_and_relay_mark, robust=True)
+        else:
+
+            def slot() -> None:
+                if holds_left is None:
+                    _queue_release_when_done(user.pk)
+                elif not holds_left:
+                    queue_release_user(user_id=user.pk)
+
+            transaction.on_commit(slot, robust=True)
+            transaction.on_commit(_relay_enqueue, robust=True)
         return {
             "payment_id": payment_id,
             "reservation_id": reservation_id,

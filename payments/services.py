@@ -290,8 +290,9 @@ def payment_create(
     The steps: lock the reservation (held, unexpired, the caller's), sell the seat, mark the
     reservation paid, debit the wallet, write the payment, its ledger row and its
     payment_completed event. On PostgreSQL they run as the function payments_pay (migration
-    0003) in one round trip, the buyer's row locked first as a hold locks it; elsewhere as
-    statements. Locks in the project's order: the reservation, then the seat, then the wallet.
+    0003) in one round trip, which also answers whether the buyer has live holds left;
+    elsewhere as statements. Locks in the project's order: the reservation, then the seat,
+    then the wallet.
     After commit the event is relayed; the event row itself is written in the transaction, so
     losing the enqueue loses nothing (the beat relay finds it).
 

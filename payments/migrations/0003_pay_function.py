@@ -7,7 +7,6 @@ locked across most of them. The function runs the same steps inside the server
 Status and kind values are the models' (booking.models, payments.models).
 """
 
-from django.conf import settings
 from django.db import migrations
 
 PAY_FUNCTION = """
@@ -22,10 +21,7 @@ DECLARE
     v_live boolean;
     v_wallet_id bigint;
 BEGIN
-    -- The buyer's row first, as a hold takes it: one buyer's payments and holds run one after
-    -- another, so the last of several payments sees the others' holds paid (holds_left below).
-    PERFORM 1 FROM {user_table} WHERE id = p_user_id FOR NO KEY UPDATE;
-    -- Then the project's order: the reservation, the seat, the wallet.
+    -- Locks in the project's order: the reservation, the seat, the wallet.
     SELECT r.seat_id, r.price, r.status, r.expires_at > p_now
     INTO v_seat_id, amount, v_status, v_live
     FROM booking_reservation AS r
@@ -84,6 +80,9 @@ BEGIN
     INSERT INTO payments_outboxevent
         (event_type, payload, created_at, delivered_at, attempts, last_error)
     VALUES ('payment_completed', jsonb_build_object('payment_id', payment_id), p_now, NULL, 0, '');
+    -- After the debit: one buyer's payments wait for each other on the wallet row, and each
+    -- statement of a VOLATILE function takes a new snapshot, so of several payments racing for
+    -- a buyer's last holds the one debiting last sees the others paid and answers false.
     SELECT EXISTS (
         SELECT 1 FROM booking_reservation AS r
         WHERE r.user_id = p_user_id AND r.status = 'held' AND r.expires_at > p_now
@@ -95,11 +94,8 @@ $$
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    user_table = apps.get_model(settings.AUTH_USER_MODEL)._meta.db_table
-    quoted = schema_editor.connection.ops.quote_name(user_table)
-    schema_editor.execute(PAY_FUNCTION.replace("{user_table}", quoted))
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(PAY_FUNCTION)
 
 
 def drop(apps, schema_editor):
@@ -111,7 +107,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("payments", "0002_idempotency_body_text"),
         ("booking", "0003_hold_function"),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [migrations.RunPython(create, drop)]

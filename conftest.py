@@ -55,6 +55,23 @@ def write_path(request, monkeypatch):
 
 
 @pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Counts what every Redis client writes to a socket: one write per round trip (a pipeline
+    is one write)."""
+    import redis
+
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+
+    def counting(self, command, *args, **kwargs):
+        sent.append(command)
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

@@ -44,22 +44,6 @@ def test_a_top_up_reads_its_balance_from_the_update(user, django_assert_num_quer
     assert LedgerEntry.objects.filter(wallet__user=user).count() == 2
 
 
-@pytest.fixture
-def redis_round_trips(monkeypatch):
-    """What every Redis client writes to a socket: one write per round trip."""
-    import redis
-
-    sent = []
-    original = redis.connection.Connection.send_packed_command
-
-    def counting(self, command, *args, **kwargs):
-        sent.append(command)
-        return original(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
-    return sent
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("last_hold", [True, False], ids=["last-hold", "holds-left"])
 def test_after_a_payment_the_slot_and_the_relay_mark_are_one_round_trip(

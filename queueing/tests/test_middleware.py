@@ -1,6 +1,7 @@
 """The queue gate: which paths it guards, what it answers, and its one Redis round trip."""
 
 import time
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -185,19 +186,23 @@ def test_pages_redirect_to_the_waiting_room(user, other_user):
     assert anonymous.status_code == 302
 
 
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Counts what every Redis client writes to a socket: one write per round trip (a pipeline
-    is one write)."""
-    sent = []
-    original = redis.connection.Connection.send_packed_command
+@contextmanager
+def failing_over(*, reply: int):
+    """Two-command pipelines answer MASTERDOWN for command `reply`, as Redis mid-failover does
+    (in a pipeline an error reply is a value, not an exception)."""
+    from redis.exceptions import MasterDownError
 
-    def counting(self, command, *args, **kwargs):
-        sent.append(command)
-        return original(self, command, *args, **kwargs)
+    original = redis.client.Pipeline.execute
 
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
-    return sent
+    def execute(self, raise_on_error=True):
+        replies = original(self, raise_on_error=raise_on_error)
+        if not raise_on_error and len(replies) == 2:
+            replies[reply] = MasterDownError("MASTERDOWN Link with MASTER is down")
+        return replies
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.client.Pipeline, "execute", execute)
+        yield
 
 
 def _dates_path():
@@ -206,33 +211,33 @@ def _dates_path():
     return f"/api/concerts/{schedule.concert_id}/available-dates"
 
 
-def test_a_gated_read_is_one_redis_round_trip(admitted_client, round_trips):
+def test_a_gated_read_is_one_redis_round_trip(admitted_client, redis_round_trips):
     path = _dates_path()
     assert admitted_client.get(path).status_code == 200  # computes and stores the entry
-    round_trips.clear()
+    redis_round_trips.clear()
     response = admitted_client.get(path)
     assert response.status_code == 200 and len(response.json()) == 1
-    assert len(round_trips) == 1  # the gate's check and the cached read, one pipeline
+    assert len(redis_round_trips) == 1  # the gate's check and the cached read, one pipeline
 
 
 def test_separate_queue_and_cache_servers_keep_two_round_trips(
-    admitted_client, round_trips, settings
+    admitted_client, redis_round_trips, settings
 ):
     path = _dates_path()
     admitted_client.get(path)
     settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"  # another server, as far as we know
-    round_trips.clear()
+    redis_round_trips.clear()
     assert admitted_client.get(path).status_code == 200
-    assert len(round_trips) == 2
+    assert len(redis_round_trips) == 2
 
 
-def test_a_gated_write_is_checked_before_its_view(auth_client, user, other_user, round_trips):
+def test_a_gated_write_is_checked_before_its_view(auth_client, user, other_user, redis_round_trips):
     services.queue_token_issue(user_id=other_user.pk)
     token = services.queue_token_issue(user_id=user.pk).token
-    round_trips.clear()
+    redis_round_trips.clear()
     response = auth_client.post("/api/reservation/holds", {}, HTTP_QUEUE_TOKEN=token)
     assert (response.status_code, response.json()["code"]) == (403, "queue_not_admitted")
-    assert len(round_trips) == 1  # the gate alone: the view never ran
+    assert len(redis_round_trips) == 1  # the gate alone: the view never ran
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-server", "two-servers"])
@@ -282,21 +287,10 @@ def test_a_read_that_never_checks_is_refused_after_its_view(user, other_user):
 def test_an_error_reply_to_the_gate_in_a_read_refuses_with_503(auth_client, user, other_user):
     """In the read's pipeline an error reply is a value, not an exception: a server that cannot
     answer must refuse (503), never let the read through."""
-    from redis.exceptions import MasterDownError
-
     path = _dates_path()
     services.queue_token_issue(user_id=other_user.pk)
     token = services.queue_token_issue(user_id=user.pk).token
-    original = redis.client.Pipeline.execute
-
-    def failing_over(self, raise_on_error=True):  # Redis mid-failover, as it answers
-        replies = original(self, raise_on_error=raise_on_error)
-        if not raise_on_error and len(replies) == 2:
-            replies[0] = MasterDownError("MASTERDOWN Link with MASTER is down")
-        return replies
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(redis.client.Pipeline, "execute", failing_over)
+    with failing_over(reply=0):
         response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
     assert (response.status_code, response.json()["code"]) == (503, "queue_unavailable")
 
@@ -346,21 +340,21 @@ def _hold(client, seat_id: int):
 
 
 def test_a_write_by_a_caller_not_remembered_looks_the_token_up_in_the_gates_round_trip(
-    user, round_trips, settings
+    user, redis_round_trips, settings
 ):
     seats = SeatFactory.create_batch(2)
     client = _token_client(user, admit(user))
-    round_trips.clear()
+    redis_round_trips.clear()
     assert _hold(client, seats[0].id).status_code == 201
-    assert len(round_trips) == 1  # GET of the shared entry and the gate script, one pipeline
+    assert len(redis_round_trips) == 1  # GET of the shared entry and the gate script, one pipeline
     # Control: with the queue on another server, the token and the gate are two round trips.
     from accounts import authentication
 
     authentication._entries.clear()
     settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"
-    round_trips.clear()
+    redis_round_trips.clear()
     assert _hold(client, seats[1].id).status_code == 201
-    assert len(round_trips) == 2
+    assert len(redis_round_trips) == 2
 
 
 @pytest.mark.parametrize("remembered", [True, False], ids=["remembered", "not-remembered"])
@@ -399,21 +393,10 @@ def test_when_the_gate_script_cannot_answer_in_the_pipeline_the_gate_alone_decid
 ):
     """An error reply (Redis mid-failover) or a server that forgot its scripts: the check is
     made again on its own, so a waiting user is still refused and an admitted one passes."""
-    from redis.exceptions import MasterDownError
-
     seat = SeatFactory()
     services.queue_token_issue(user_id=other_user.pk)
     waiting = services.queue_token_issue(user_id=user.pk).token
-    original = redis.client.Pipeline.execute
-
-    def failing_over(self, raise_on_error=True):
-        replies = original(self, raise_on_error=raise_on_error)
-        if not raise_on_error and len(replies) == 2:
-            replies[1] = MasterDownError("MASTERDOWN Link with MASTER is down")
-        return replies
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(redis.client.Pipeline, "execute", failing_over)
+    with failing_over(reply=1):
         response = _hold(_token_client(user, waiting), seat.id)
     assert (response.status_code, response.json()["code"]) == (403, "queue_not_admitted")
 

@@ -250,9 +250,8 @@ def _relay_enqueue() -> None:
 
 def _after_paid(user_id: int, *, release: bool) -> None:
     """After a payment whose remaining holds are known: the queue slot's release (when no live
-    hold is left) and the relay mark in one round trip (the queue and the cache share a Redis
-    server: gate.can_share_round_trips). Otherwise as _queue_release_when_done and
-    _relay_enqueue, one round trip each."""
+    hold is left) and the relay mark (as _relay_enqueue sets it) in one pipeline. Only where the
+    queue and the cache share a Redis server (gate.can_share_round_trips)."""
     from payments.tasks import outbox_relay
 
     pipe = queue_redis().pipeline(transaction=False)

@@ -25,7 +25,6 @@ from concertbooking.errors import ApplicationError
 from concertbooking.redis import queue_redis
 from queueing import store
 from queueing.errors import QueueNotAdmitted, QueueTokenInvalid, QueueUnavailable
-from queueing.keys import queue_keys
 
 
 class GateCheckFailed(RuntimeError):
@@ -74,12 +73,10 @@ def check_with_api_token(
     refused here. Whatever keeps the script from answering (a restart that lost it, an error
     reply, Redis away) leaves the verdict to `check`, which refuses when in doubt.
     """
-    gate_script = store.script("gate")
-    queue = queue_keys().as_list()
     try:
         pipe = queue_redis().pipeline(transaction=False)
         pipe.get(shared_key(api_key))
-        pipe.evalsha(gate_script.sha, len(queue), *queue, token, "")
+        store.send_in(pipe, "gate", token, "")
         shared, gate_reply = pipe.execute(raise_on_error=False)
     except store.UNAVAILABLE as exc:
         shared = gate_reply = exc
@@ -126,11 +123,10 @@ def run_with_check(pending: PendingCheck, script: Script, keys: Sequence, args: 
     """
     gate_script = store.script("gate")
     client = queue_redis()
-    queue = queue_keys().as_list()
     try:
         for attempt in range(2):
             pipe = client.pipeline(transaction=False)
-            pipe.evalsha(gate_script.sha, len(queue), *queue, pending.token, pending.user_id)
+            store.send_in(pipe, "gate", pending.token, pending.user_id)
             pipe.evalsha(script.sha, len(keys), *keys, *args)
             gate_reply, reply = pipe.execute(raise_on_error=False)
             if attempt == 0 and NoScriptError in (type(gate_reply), type(reply)):

@@ -10,7 +10,6 @@ from django.db import transaction
 
 from queueing import store
 from queueing.errors import QueueTokenInvalid
-from queueing.keys import queue_keys
 from queueing.models import QueueSettings
 from queueing.selectors import (
     QueueConfig,
@@ -49,12 +48,9 @@ def queue_release_user(*, user_id: int) -> None:
 
 
 def queue_release_user_in(pipe, *, user_id: int) -> None:
-    """queue_release_user as one command of a caller's pipeline on the queue's Redis, for a
-    caller with more to send in the same round trip. Its reply is 1 or 0, or NoScriptError if the
-    server lost the script (a restart): then call queue_release_user."""
-    script = store.script("release")
-    keys = queue_keys().as_list()
-    pipe.evalsha(script.sha, len(keys), *keys, user_id, "", "1")
+    """queue_release_user as one command of a caller's pipeline on the queue's Redis (its reply
+    is 1 or 0, or NoScriptError if the server lost the script: then call queue_release_user)."""
+    store.release_in(pipe, user_id=user_id, only_active=True)
 
 
 def queue_promote(*, config: QueueConfig | None = None) -> int:

@@ -47,6 +47,15 @@ def _run(name: str, *args: str | int) -> list | int:
         raise QueueUnavailable() from exc
 
 
+def send_in(pipe, name: str, *args: str | int) -> None:
+    """Queue script `name` as one command of a caller's pipeline on the queue's Redis, for a
+    caller with more to send in the same round trip. Its reply comes back with the pipeline's:
+    a value, or the error (NoScriptError when the server lost the script, e.g. after a restart;
+    calling the script on its own then teaches it again)."""
+    keys = queue_keys().as_list()
+    pipe.evalsha(script(name).sha, len(keys), *keys, *args)
+
+
 def _str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -110,8 +119,17 @@ def gate(*, token: str, user_id: int) -> tuple[int, int | None]:
     return reply[0], (reply[1] if len(reply) > 1 else None)
 
 
+def _release_args(user_id: int, token: str, only_active: bool) -> tuple:
+    return user_id, token, "1" if only_active else "0"
+
+
 def release(*, user_id: int, token: str = "", only_active: bool = False) -> bool:
-    return _run("release", user_id, token, "1" if only_active else "0") == 1
+    return _run("release", *_release_args(user_id, token, only_active)) == 1
+
+
+def release_in(pipe, *, user_id: int, token: str = "", only_active: bool = False) -> None:
+    """`release` as one command of a caller's pipeline (see send_in); replies 1 or 0."""
+    send_in(pipe, "release", *_release_args(user_id, token, only_active))
 
 
 def promote(

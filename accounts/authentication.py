@@ -116,9 +116,24 @@ def _user_tombstone_key(user_id: int) -> str:
 
 
 def _payload(token: Token) -> bytes:
+    """b"<user id>:" and the pickled row: the prefix lets a queue script act for the entry's
+    user in the round trip that fetches it (queueing.api_user)."""
     user = token.user
     row = (*(getattr(user, name) for name in _shared_attnames()[0]), token.created)
-    return pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
+    return b"%d:%b" % (user.pk, pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _row(raw: bytes):
+    """The row in an entry, checked against its user id prefix. An entry written before the
+    prefix existed is a bare pickle (which starts with b"\x80", never a digit)."""
+    if raw[:1].isdigit():
+        user_id, _, raw = raw.partition(b":")
+        row = pickle.loads(raw)
+        pk = row[_shared_attnames()[0].index(get_user_model()._meta.pk.attname)]
+        if pk != int(user_id):
+            raise ValueError(f"entry names user {user_id!r}, its row {pk!r}")
+        return row
+    return pickle.loads(raw)
 
 
 def _token_from_row(key: str, row, attnames: list[str]) -> Token:
@@ -134,6 +149,18 @@ def token_remembered(key: str) -> bool:
     """Whether this process remembers the key's user, so token_user answers with no I/O."""
     entry = _entries.get(key)
     return entry is not None and entry[2] > time.monotonic()
+
+
+def request_api_key(request) -> str | None:
+    """The API token key a request authenticates with (Authorization: Token <key>), as
+    CachedTokenAuthentication will read it; None without one, or when a test client forces its
+    user (DRF's test client attaches it to the request)."""
+    if getattr(request, "_force_auth_user", None) is not None:
+        return None
+    authorization = request.headers.get("Authorization", "").split()
+    if len(authorization) == 2 and authorization[0].lower() == "token":
+        return authorization[1]
+    return None
 
 
 def shared_key(key: str) -> str:
@@ -159,7 +186,7 @@ def _shared_read(key: str, raw) -> Token | bytes | None:
     if raw is None or raw == _TOMBSTONE:
         return raw
     try:
-        return _token_from_row(key, pickle.loads(raw), _shared_attnames()[0])
+        return _token_from_row(key, _row(raw), _shared_attnames()[0])
     except Exception:  # whatever is wrong with an entry, the database still answers
         log.error("API token cache: unreadable entry; reading the database", exc_info=True)
         return _TOMBSTONE

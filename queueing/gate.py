@@ -20,7 +20,6 @@ from django.conf import settings
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
-from accounts.authentication import shared_key, token_user
 from concertbooking.errors import ApplicationError
 from concertbooking.redis import queue_redis
 from queueing import store
@@ -59,37 +58,6 @@ def check(*, token: str, user_id: int) -> ApplicationError | None:
         return refusal_for(*store.gate(token=token, user_id=user_id))
     except ApplicationError as exc:  # the store is away: nobody passes by accident
         return exc
-
-
-def check_with_api_token(
-    *, api_key: str, token: str
-) -> tuple[object | None, ApplicationError | None]:
-    """The gate's check and the lookup of the caller's API token in one pipeline, for a request
-    checked before its view whose user this process does not remember (can_share_round_trips()
-    must hold: the token's shared entry lives in the cache).
-
-    Returns (user, refusal); no user when the API token is refused. The gate script checks the
-    queue token's owner, whoever it is, and names them: a token that is not this user's is
-    refused here. Whatever keeps the script from answering (a restart that lost it, an error
-    reply, Redis away) leaves the verdict to `check`, which refuses when in doubt.
-    """
-    try:
-        pipe = queue_redis().pipeline(transaction=False)
-        pipe.get(shared_key(api_key))
-        store.send_in(pipe, "gate", token, "")
-        shared, gate_reply = pipe.execute(raise_on_error=False)
-    except store.UNAVAILABLE as exc:
-        shared = gate_reply = exc
-    found = token_user(api_key, shared_reply=shared)
-    if found is None:
-        return None, None
-    user = found[0]
-    if isinstance(gate_reply, Exception):
-        return user, check(token=token, user_id=user.pk)
-    verdict, position, owner = gate_reply
-    if verdict != store.GATE_INVALID and int(owner) != user.pk:
-        return user, QueueTokenInvalid()
-    return user, refusal_for(verdict, position or None)
 
 
 def can_share_round_trips() -> bool:
@@ -151,7 +119,7 @@ def run_with_check(pending: PendingCheck, script: Script, keys: Sequence, args: 
         # (and fails closed, as the gate alone always did).
         raise GateCheckFailed("the queue gate script failed") from gate_reply
     else:
-        pending.refusal = refusal_for(gate_reply[0], gate_reply[1] if len(gate_reply) > 1 else None)
+        pending.refusal = refusal_for(*store.gate_verdict(gate_reply))
     pending.done = True
     if pending.refusal is not None:
         raise pending.refusal

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template import loader
 from django.urls import NoReverseMatch, reverse
 
-from accounts.authentication import token_remembered, token_user
+from accounts.authentication import token_user
 from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
-from queueing import gate
+from queueing import api_user, gate
 from queueing.errors import ApiTokenInvalid, QueueTokenInvalid, QueueTokenRequired
 from queueing.web import MAX_TOKEN_LENGTH, queue_token_from_request
 
@@ -70,28 +70,17 @@ def _prepare(request: HttpRequest) -> tuple[ApplicationError | None, str, int]:
     return None, token, user_id
 
 
-def _api_key(request: HttpRequest) -> str | None:
-    """The API token key the request authenticates with, when DRF will read it from the header."""
-    if getattr(request, "_force_auth_user", None) is not None:
-        return None
-    authorization = request.headers.get("Authorization", "").split()
-    if len(authorization) == 2 and authorization[0].lower() == "token":
-        return authorization[1]
-    return None
-
-
 def _check(request: HttpRequest) -> ApplicationError | None:
     """The whole check of a request checked before its view; None lets it through.
 
     A caller this process does not remember has its API token looked up in the gate's own round
-    trip (gate.check_with_api_token) when the queue and the cache share a server.
+    trip (queueing.api_user) when the queue and the cache share a server.
     """
-    key = _api_key(request)
-    if key is not None and gate.can_share_round_trips() and not token_remembered(key):
+    key = api_user.key_to_look_up(request)
+    if key is not None:
         token = queue_token_from_request(request)
         if token is not None and len(token) <= MAX_TOKEN_LENGTH:
-            user, refusal = gate.check_with_api_token(api_key=key, token=token)
-            return ApiTokenInvalid() if user is None else refusal
+            return api_user.gate_check(api_key=key, token=token)
     refusal, token, user_id = _prepare(request)
     if refusal is not None:
         return refusal

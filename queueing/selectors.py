@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from queueing import store
+from queueing import api_user, store
 from queueing.errors import QueueTokenInvalid
 from queueing.models import QueueSettings
 
@@ -131,6 +131,21 @@ def queue_token_status(*, token: str, user_id: int) -> QueueTicket:
     if state is None:
         raise QueueTokenInvalid()
     return ticket_from_state(state, config)
+
+
+def queue_token_status_for_api_key(
+    *, token: str, api_key: str
+) -> tuple[int, QueueTicket | None] | None:
+    """queue_token_status for the user whose API token `api_key` is, the token looked up in the
+    poll's own round trip (queueing.api_user): (user id, ticket, or None when `token` is not
+    that user's live token), or None when it did not run (then authenticate and poll)."""
+    config = queue_config()
+    ran = api_user.run("status", api_key, token, "", config.abandon_seconds * 1000)
+    if ran is None:
+        return None
+    user_id, reply = ran
+    state = store.status_state(token, reply)
+    return user_id, None if state is None else ticket_from_state(state, config)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from django.db import transaction
 
-from queueing import store
+from queueing import api_user, store
 from queueing.errors import QueueTokenInvalid
 from queueing.models import QueueSettings
 from queueing.selectors import (
@@ -34,6 +34,20 @@ def queue_token_issue(*, user_id: int) -> QueueTicket:
         abandon_ms=config.abandon_seconds * 1000,
     )
     return ticket_from_state(state, config)
+
+
+def queue_token_issue_for_api_key(*, api_key: str) -> tuple[int, QueueTicket] | None:
+    """queue_token_issue for the user whose API token `api_key` is, the token looked up in the
+    issue's own round trip (queueing.api_user): (user id, ticket), or None when it did not run
+    (then authenticate and call queue_token_issue)."""
+    config = queue_config()
+    ran = api_user.run(
+        "issue", api_key, "", secrets.token_urlsafe(TOKEN_BYTES), config.abandon_seconds * 1000
+    )
+    if ran is None:
+        return None
+    user_id, reply = ran
+    return user_id, ticket_from_state(store.issue_state(reply), config)
 
 
 def queue_token_leave(*, token: str, user_id: int) -> None:

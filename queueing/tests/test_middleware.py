@@ -13,6 +13,7 @@ from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
 from queueing import services
 from queueing.middleware import is_gated
 from queueing.testing import admit
+from queueing.tests.conftest import first_script_call_fails
 from queueing.web import SESSION_KEY
 
 pytestmark = pytest.mark.django_db
@@ -317,36 +318,19 @@ def test_a_failing_gate_script_never_lets_a_read_through(
     assert b"schedule_id" not in response.content
 
 
-def _token_client(user, queue_token: str | None, *, shared: bool = True) -> APIClient:
-    """A client with `user`'s API token in the header, the token not in this process's memory
-    (as on a worker that has not seen the user yet); `shared`: its entry is in Redis."""
-    from accounts import authentication
-
-    token = Token.objects.get_or_create(user=user)[0]
-    cache = redis.Redis.from_url(settings_redis_url())
-    cache.delete(authentication.shared_key(token.key), authentication._user_tombstone_key(user.pk))
-    if shared:
-        authentication.tokens_share([token])
-    authentication._entries.clear()
-    key = token.key
-    client = APIClient()
-    headers = {"HTTP_QUEUE_TOKEN": queue_token} if queue_token is not None else {}
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}", **headers)
-    return client
-
-
 def _hold(client, seat_id: int):
     return client.post("/api/reservation/concerts", {"seat_id": seat_id}, format="json")
 
 
+@pytest.mark.usefixtures("queue_scripts_loaded")
 def test_a_write_by_a_caller_not_remembered_looks_the_token_up_in_the_gates_round_trip(
-    user, redis_round_trips, settings
+    user, redis_round_trips, settings, unremembered_client
 ):
     seats = SeatFactory.create_batch(2)
-    client = _token_client(user, admit(user))
+    client = unremembered_client(user, admit(user))
     redis_round_trips.clear()
     assert _hold(client, seats[0].id).status_code == 201
-    assert len(redis_round_trips) == 1  # GET of the shared entry and the gate script, one pipeline
+    assert len(redis_round_trips) == 1  # the gate script reads the shared entry itself
     # Control: with the queue on another server, the token and the gate are two round trips.
     from accounts import authentication
 
@@ -359,7 +343,7 @@ def test_a_write_by_a_caller_not_remembered_looks_the_token_up_in_the_gates_roun
 
 @pytest.mark.parametrize("remembered", [True, False], ids=["remembered", "not-remembered"])
 def test_writes_are_refused_alike_whether_the_caller_is_remembered_or_not(
-    user, other_user, remembered
+    user, other_user, remembered, unremembered_client
 ):
     """The one-round-trip path answers exactly as the gate alone: waiting, someone else's
     token, a made-up token, an unknown API token, no queue token."""
@@ -377,35 +361,34 @@ def test_writes_are_refused_alike_whether_the_caller_is_remembered_or_not(
         body = response.json()
         return response.status_code, body["code"], body.get("position")
 
-    assert answer(_token_client(user, waiting)) == (403, "queue_not_admitted", 1)
-    assert answer(_token_client(user, others)) == (403, "queue_token_invalid", None)
-    assert answer(_token_client(user, "A" * 32)) == (403, "queue_token_invalid", None)
+    assert answer(unremembered_client(user, waiting)) == (403, "queue_not_admitted", 1)
+    assert answer(unremembered_client(user, others)) == (403, "queue_token_invalid", None)
+    assert answer(unremembered_client(user, "A" * 32)) == (403, "queue_token_invalid", None)
     unknown = APIClient()
     unknown.credentials(HTTP_AUTHORIZATION="Token nonsense", HTTP_QUEUE_TOKEN=waiting)
     assert _hold(unknown, seat.id).status_code == 401
-    no_queue_token = _token_client(user, None)
+    no_queue_token = unremembered_client(user, None)
     assert answer(no_queue_token)[:2] == (403, "queue_token_required")
-    assert answer(_token_client(user, waiting, shared=False)) == (403, "queue_not_admitted", 1)
+    not_shared = unremembered_client(user, waiting, shared=False)
+    assert answer(not_shared) == (403, "queue_not_admitted", 1)
 
 
-def test_when_the_gate_script_cannot_answer_in_the_pipeline_the_gate_alone_decides(
-    user, other_user
+def test_when_the_gate_script_cannot_answer_for_the_api_token_the_gate_alone_decides(
+    user, other_user, unremembered_client
 ):
     """An error reply (Redis mid-failover) or a server that forgot its scripts: the check is
     made again on its own, so a waiting user is still refused and an admitted one passes."""
     seat = SeatFactory()
     services.queue_token_issue(user_id=other_user.pk)
     waiting = services.queue_token_issue(user_id=user.pk).token
-    with failing_over(reply=1):
-        response = _hold(_token_client(user, waiting), seat.id)
+    client = unremembered_client(user, waiting)
+    with first_script_call_fails() as failed:
+        response = _hold(client, seat.id)
+    assert failed and failed[0][-2:] == (waiting, "")  # the call for the API token's user
     assert (response.status_code, response.json()["code"]) == (403, "queue_not_admitted")
 
     services.queue_promote()
-    redis.Redis.from_url(settings_redis_url()).script_flush()
-    assert _hold(_token_client(user, waiting), seat.id).status_code == 201
-
-
-def settings_redis_url() -> str:
     from django.conf import settings
 
-    return settings.REDIS_URL
+    redis.Redis.from_url(settings.REDIS_URL).script_flush()
+    assert _hold(unremembered_client(user, waiting), seat.id).status_code == 201

@@ -45,14 +45,15 @@ def _token(request: Request) -> str:
 class QueueTokenIssueApi(APIView):
     first_call: tuple[int, QueueTicket] | None = None
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
+    def perform_authentication(self, request: Request) -> None:
         # A caller this process does not remember: its API token is looked up in the issue's
-        # own round trip (queueing.api_user), before DRF authenticates it from memory. Only
-        # with an empty body, which has nothing to refuse after the place is taken.
+        # own round trip (queueing.api_user), and DRF then authenticates it from memory. After
+        # content negotiation (a 406 takes no place), and only with an empty body, which has
+        # nothing to refuse once the place is taken.
         key = api_user.key_to_look_up(request) if request.method == "POST" else None
         if key is not None and not request.body:
             self.first_call = services.queue_token_issue_for_api_key(api_key=key)
-        super().initial(request, *args, **kwargs)
+        super().perform_authentication(request)
 
     @extend_schema(
         request=QueueTokenIssueInput,
@@ -78,13 +79,13 @@ class QueueTokenCurrentApi(APIView):
 
     first_call: tuple[int, QueueTicket | None] | None = None
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
+    def perform_authentication(self, request: Request) -> None:
         # A poll from a caller this process does not remember: as in QueueTokenIssueApi.
         key = api_user.key_to_look_up(request) if request.method == "GET" else None
         token = queue_token_from_request(request) if key is not None else None
         if token is not None and len(token) <= MAX_TOKEN_LENGTH:
             self.first_call = selectors.queue_token_status_for_api_key(token=token, api_key=key)
-        super().initial(request, *args, **kwargs)
+        super().perform_authentication(request)
 
     @extend_schema(
         parameters=[_TOKEN_HEADER],

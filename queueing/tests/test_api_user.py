@@ -136,9 +136,12 @@ def test_a_revoked_api_token_is_refused_and_takes_no_place(user, unremembered_cl
     assert _redis().hget(queue_keys().users, user.pk) is None
 
 
-def test_an_issue_with_a_body_to_refuse_takes_no_place(user, unremembered_client):
+def test_an_issue_refused_takes_no_place(user, unremembered_client):
+    """A body with a field to refuse, an answer format the API cannot give."""
     response = unremembered_client(user, None).post(ISSUE, {"concert": 1}, format="json")
     assert response.status_code == 400
+    response = unremembered_client(user, None).post(ISSUE, HTTP_ACCEPT="application/xml")
+    assert _answer(response)[:2] == (406, "not_acceptable")
     assert _redis().hget(queue_keys().users, user.pk) is None
 
 

@@ -31,7 +31,7 @@ from django.dispatch import receiver
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
 
 log = logging.getLogger(__name__)
@@ -152,15 +152,42 @@ def token_remembered(key: str) -> bool:
 
 
 def request_api_key(request) -> str | None:
-    """The API token key a request authenticates with (Authorization: Token <key>), as
-    CachedTokenAuthentication will read it; None without one, or when a test client forces its
-    user (DRF's test client attaches it to the request)."""
+    """The API token key a request authenticates with, read from `Authorization: Token <key>`
+    exactly as CachedTokenAuthentication reads it (the header's bytes split on ASCII blanks):
+    None without a Token header (or when a test client forces its user, attaching it to the
+    request), "" for a Token header the authentication refuses (no key, extra parts, a key that
+    is not text)."""
     if getattr(request, "_force_auth_user", None) is not None:
         return None
-    authorization = request.headers.get("Authorization", "").split()
-    if len(authorization) == 2 and authorization[0].lower() == "token":
-        return authorization[1]
-    return None
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].lower() != CachedTokenAuthentication.keyword.lower().encode():
+        return None
+    if len(parts) != 2:
+        return ""
+    try:
+        return parts[1].decode()
+    except UnicodeError:
+        return ""
+
+
+# Where a lookup made before DRF authenticates (queueing.api_user) leaves its answer for
+# CachedTokenAuthentication, so one request looks a key up once: (key, token_user's answer).
+_LOOKUP_ATTRIBUTE = "_api_token_lookup"
+
+
+def token_user_for_request(request, key: str, *, shared_reply=_FETCH):
+    """token_user, its answer kept on `request` for the authentication that follows."""
+    found = token_user(key, shared_reply=shared_reply)
+    setattr(request, _LOOKUP_ATTRIBUTE, (key, found))
+    return found
+
+
+def token_user_kept(request, key: str):
+    """token_user's answer for `key` as this request already found it, else looked up now."""
+    kept = getattr(request, _LOOKUP_ATTRIBUTE, None)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    return token_user(key)
 
 
 def shared_key(key: str) -> str:
@@ -205,7 +232,11 @@ def tokens_share(tokens: Iterable[Token]) -> None:
     Refused for a token or user with a tombstone: the row may have been read before the change
     that left it. Call handed-out tokens after their transaction committed.
     """
-    tokens = list(tokens)
+    # Only an active user's: a queue script acts for the user an entry names before the caller
+    # is authenticated (queueing.api_user), so an entry must name only users who may act.
+    tokens = [token for token in tokens if token.user.is_active]
+    if not tokens:
+        return
     try:
         client, add = _client_and_add_script()
         # One token (a first lookup) is one EVALSHA; a redis-py pipeline holding a script
@@ -288,10 +319,18 @@ def _forget_now_and_on_commit(forget) -> None:
 
 
 class CachedTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication, answering repeat keys from memory."""
+    """DRF's token authentication, answering repeat keys from memory (and a key this request
+    already looked up from that lookup)."""
+
+    _current_request = None
+
+    def authenticate(self, request):
+        self._current_request = request  # DRF makes an instance per request
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key):
-        found = token_user(key)
+        request = self._current_request
+        found = token_user(key) if request is None else token_user_kept(request, key)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return found

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template import loader
 from django.urls import NoReverseMatch, reverse
 
-from accounts.authentication import token_user
+from accounts.authentication import request_api_key, token_user_kept
 from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import api_user, gate
@@ -42,11 +42,11 @@ def _user_id(request: HttpRequest) -> int | None:
     forced = getattr(request, "_force_auth_user", None)
     if forced is not None:
         return forced.pk
-    authorization = request.headers.get("Authorization", "").split()
-    if authorization and authorization[0].lower() == "token":
+    key = request_api_key(request)
+    if key is not None:
         # Token authentication comes first in DRF's order and decides alone when present.
         # The same per-process memory DRF's authentication reads, so a call costs one lookup.
-        found = token_user(authorization[1]) if len(authorization) == 2 else None
+        found = token_user_kept(request, key) if key else None
         if found is None:
             raise ApiTokenInvalid()
         return found[0].pk
@@ -80,7 +80,7 @@ def _check(request: HttpRequest) -> ApplicationError | None:
     if key is not None:
         token = queue_token_from_request(request)
         if token is not None and len(token) <= MAX_TOKEN_LENGTH:
-            return api_user.gate_check(api_key=key, token=token)
+            return api_user.gate_check(request, api_key=key, token=token)
     refusal, token, user_id = _prepare(request)
     if refusal is not None:
         return refusal

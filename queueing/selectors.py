@@ -134,13 +134,13 @@ def queue_token_status(*, token: str, user_id: int) -> QueueTicket:
 
 
 def queue_token_status_for_api_key(
-    *, token: str, api_key: str
+    request, *, token: str, api_key: str
 ) -> tuple[int, QueueTicket | None] | None:
-    """queue_token_status for the user whose API token `api_key` is, the token looked up in the
-    poll's own round trip (queueing.api_user): (user id, ticket, or None when `token` is not
-    that user's live token), or None when it did not run (then authenticate and poll)."""
+    """queue_token_status for the user of `request`'s API token `api_key`, the token looked up
+    in the poll's own round trip (queueing.api_user): (user id, ticket, or None when `token` is
+    not that user's live token), or None when it did not run (then authenticate and poll)."""
     config = queue_config()
-    ran = api_user.run("status", api_key, token, "", config.abandon_seconds * 1000)
+    ran = api_user.run(request, "status", api_key, token, "", config.abandon_seconds * 1000)
     if ran is None:
         return None
     user_id, reply = ran

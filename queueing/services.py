@@ -36,14 +36,13 @@ def queue_token_issue(*, user_id: int) -> QueueTicket:
     return ticket_from_state(state, config)
 
 
-def queue_token_issue_for_api_key(*, api_key: str) -> tuple[int, QueueTicket] | None:
-    """queue_token_issue for the user whose API token `api_key` is, the token looked up in the
-    issue's own round trip (queueing.api_user): (user id, ticket), or None when it did not run
-    (then authenticate and call queue_token_issue)."""
+def queue_token_issue_for_api_key(request, *, api_key: str) -> tuple[int, QueueTicket] | None:
+    """queue_token_issue for the user of `request`'s API token `api_key`, the token looked up in
+    the issue's own round trip (queueing.api_user): (user id, ticket), or None when it did not
+    run (then authenticate and call queue_token_issue)."""
     config = queue_config()
-    ran = api_user.run(
-        "issue", api_key, "", secrets.token_urlsafe(TOKEN_BYTES), config.abandon_seconds * 1000
-    )
+    fresh = secrets.token_urlsafe(TOKEN_BYTES)
+    ran = api_user.run(request, "issue", api_key, "", fresh, config.abandon_seconds * 1000)
     if ran is None:
         return None
     user_id, reply = ran

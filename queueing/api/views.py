@@ -47,12 +47,13 @@ class QueueTokenIssueApi(APIView):
 
     def perform_authentication(self, request: Request) -> None:
         # A caller this process does not remember: its API token is looked up in the issue's
-        # own round trip (queueing.api_user), and DRF then authenticates it from memory. After
-        # content negotiation (a 406 takes no place), and only with an empty body, which has
-        # nothing to refuse once the place is taken.
+        # own round trip (queueing.api_user), and DRF then authenticates it from that lookup.
+        # Here, after content negotiation (a 406 takes no place), before the permission check
+        # (signed in, which that lookup decides; no throttles: a test pins both), and only with
+        # no body, which leaves nothing to refuse once the place is taken.
         key = api_user.key_to_look_up(request) if request.method == "POST" else None
-        if key is not None and not request.body:
-            self.first_call = services.queue_token_issue_for_api_key(api_key=key)
+        if key is not None and request.META.get("CONTENT_LENGTH") in (None, "", "0"):
+            self.first_call = services.queue_token_issue_for_api_key(request, api_key=key)
         super().perform_authentication(request)
 
     @extend_schema(
@@ -84,7 +85,9 @@ class QueueTokenCurrentApi(APIView):
         key = api_user.key_to_look_up(request) if request.method == "GET" else None
         token = queue_token_from_request(request) if key is not None else None
         if token is not None and len(token) <= MAX_TOKEN_LENGTH:
-            self.first_call = selectors.queue_token_status_for_api_key(token=token, api_key=key)
+            self.first_call = selectors.queue_token_status_for_api_key(
+                request, token=token, api_key=key
+            )
         super().perform_authentication(request)
 
     @extend_schema(

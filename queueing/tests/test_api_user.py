@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from accounts import authentication
-from queueing import services
+from queueing import services, store
 from queueing.keys import queue_keys
 from queueing.testing import admit
 from queueing.tests.conftest import first_script_call_fails
@@ -49,10 +49,17 @@ def test_a_poll_by_a_caller_not_remembered_is_one_round_trip(
     assert _answer(response) == (200, None, "waiting", 2)
     assert response.json()["token"] == token
     assert len(redis_round_trips) == 1
-    # Remembered now: the next poll is the status script alone.
+    # Remembered now: the next poll is the status script alone, in its ordinary form.
     redis_round_trips.clear()
     assert client.get(STATUS).status_code == 200
     assert len(redis_round_trips) == 1
+    assert store.script("status").sha.encode() in b"".join(redis_round_trips[0])
+    # A queue token too long to be one: no script at all.
+    too_long = unremembered_client(user, "A" * 200)
+    redis_round_trips.clear()
+    response = too_long.get(STATUS)
+    assert _answer(response)[:2] == (403, "queue_token_invalid")
+    assert not any(b"EVALSHA" in b"".join(sent) for sent in redis_round_trips)
     # Control: with the queue on another server, the lookup and the poll are two round trips.
     authentication._entries.clear()
     settings.QUEUE_REDIS_URL = settings.REDIS_URL + "?"
@@ -109,7 +116,8 @@ def test_a_poll_with_someone_elses_queue_token_keeps_nothing_alive(
     user, other_user, unremembered_client
 ):
     """The script acts for the user the API token names: another user's queue token is refused
-    without touching that user's place, and an unknown API token runs no script at all."""
+    without touching that user's place, and for an unknown API token the script names nobody
+    and does nothing."""
     from rest_framework.test import APIClient
 
     theirs = services.queue_token_issue(user_id=other_user.pk).token
@@ -145,11 +153,10 @@ def test_an_issue_refused_takes_no_place(user, unremembered_client):
     assert _redis().hget(queue_keys().users, user.pk) is None
 
 
-def test_an_entry_naming_another_user_than_its_row_is_not_trusted(
-    user, other_user, unremembered_client
-):
-    """The script acts for the user id the entry starts with, the caller is authenticated from
-    the row: when they disagree the caller's answer is never the other user's."""
+def test_an_answer_is_only_ever_the_authenticated_users(user, other_user, unremembered_client):
+    """The caller is authenticated from the entry's row; the script acted for the user id the
+    entry starts with. When the two disagree (an entry written by hand in Redis), the script's
+    reply is dropped and the caller gets their own place."""
     client = unremembered_client(user, None)
     entry_key = authentication.shared_key(_key(client))
     entry = _redis().get(entry_key)
@@ -157,6 +164,109 @@ def test_an_entry_naming_another_user_than_its_row_is_not_trusted(
     response = client.post(ISSUE)
     assert response.status_code == 201
     assert services.queue_token_issue(user_id=user.pk).token == response.json()["token"]
+
+
+def test_a_view_uses_a_first_call_only_for_the_user_drf_authenticates(
+    user, other_user, unremembered_client, monkeypatch
+):
+    """The views' own guard: a first call made for another user than the one DRF then
+    authenticates (here forced by looking up another key than the header's) is not answered."""
+    from queueing import api_user
+
+    theirs = _key(unremembered_client(other_user, None))
+    client = unremembered_client(user, None)
+    monkeypatch.setattr(api_user, "key_to_look_up", lambda request: theirs)
+    response = client.post(ISSUE)
+    assert response.status_code == 201
+    assert services.queue_token_issue(user_id=user.pk).token == response.json()["token"]
+
+
+def test_an_inactive_users_token_is_never_shared_and_takes_no_place(
+    user, unremembered_client, settings
+):
+    """api_tokens hands out keys in bulk, inactive users included: their entries are not
+    written, so no script acts for them before authentication refuses them."""
+    from accounts.services import api_tokens_issue
+
+    user.is_active = False
+    user.save()
+    key = api_tokens_issue(usernames=[user.username])[user.username]
+    client = unremembered_client(user, None, shared=False)
+    assert _key(client) == key
+    authentication.tokens_share([authentication._token_with_user(key)])
+    assert _redis().get(authentication.shared_key(key)) is None
+    assert client.post(ISSUE).status_code == 401
+    assert _redis().hget(queue_keys().users, user.pk) is None
+
+
+def test_a_token_header_drf_does_not_read_never_acts_for_its_key(
+    user, other_user, unremembered_client
+):
+    """`Token\xa0<key>` splits into two words as text, one as the bytes DRF splits: DRF then
+    authenticates by session. The key is not the caller's: no place for the key's user, and the
+    gate checks the session user, not the key's (who is admitted)."""
+    from django.test import Client
+
+    from booking.tests.factories import SeatFactory
+
+    key = _key(unremembered_client(user, None))
+    admitted = admit(user)
+    _redis().hdel(queue_keys().users, user.pk)  # no place, so an issue would show
+    authentication._entries.clear()
+    browser = Client()
+    browser.force_login(other_user)
+    header = {"HTTP_AUTHORIZATION": f"Token\xa0{key}"}
+    response = browser.post(ISSUE, content_type="application/json", **header)
+    assert response.status_code == 201  # the session user's place
+    assert _redis().hget(queue_keys().users, user.pk) is None
+    seat = SeatFactory()
+    response = browser.post(
+        "/api/reservation/concerts",
+        {"seat_id": seat.id},
+        content_type="application/json",
+        HTTP_QUEUE_TOKEN=admitted,
+        **header,
+    )
+    assert _answer(response)[:2] == (403, "queue_token_invalid")
+
+
+def test_the_issue_and_poll_views_check_nothing_after_their_first_call_can_act():
+    """A first call acts before DRF's permission and throttle checks run: the only permission
+    is being signed in (which its lookup decides) and there are no throttles. A view that gains
+    a check must move the first call after it."""
+    from rest_framework.permissions import IsAuthenticated
+
+    from queueing.api.views import QueueTokenCurrentApi, QueueTokenIssueApi
+
+    for view in (QueueTokenIssueApi, QueueTokenCurrentApi):
+        assert view.permission_classes == [IsAuthenticated]
+        assert view.throttle_classes == []
+
+
+@pytest.mark.usefixtures("queue_scripts_loaded")
+def test_a_key_is_looked_up_once_per_request(
+    user, unremembered_client, redis_round_trips, django_assert_num_queries
+):
+    """Nothing shared for the key: the script names nobody, the database answers once, the user
+    is shared, and the poll goes the ordinary way (three round trips, as before the first call
+    carried the lookup). An unknown key: one query, 401."""
+    from rest_framework.test import APIClient
+
+    from queueing.selectors import queue_config
+
+    token = services.queue_token_issue(user_id=user.pk).token
+    queue_config()  # the operator settings, read once per few seconds, are not counted
+    client = unremembered_client(user, token, shared=False)
+    redis_round_trips.clear()
+    with django_assert_num_queries(1):
+        assert client.get(STATUS).status_code == 200
+    assert len(redis_round_trips) == 3
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token nonsense", HTTP_QUEUE_TOKEN=token)
+    with django_assert_num_queries(1):
+        assert stranger.get(STATUS).status_code == 401
+    with django_assert_num_queries(1):
+        assert stranger.post(ISSUE).status_code == 401
 
 
 def test_an_entry_written_before_the_user_id_prefix_is_still_read(user, unremembered_client):

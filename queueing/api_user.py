@@ -9,10 +9,14 @@ The caller is then looked up from that same entry with token_user, the function 
 authentication calls, and the answer is kept on the request for that authentication, so a key is
 looked up once per request. The script's reply is used only when the user looked up is the one
 it acted for. Entries name only active users (a revocation or a change to the user replaces an
-entry with a tombstone); with no usable entry, or Redis away, the call goes the ordinary way.
+entry with a tombstone); with no usable entry, or an error reply from Redis, the call goes the
+ordinary way. Redis unreachable answers 503 at once, as the ordinary path would after a second
+timeout.
 """
 
 from __future__ import annotations
+
+import redis
 
 from accounts.authentication import (
     request_api_key,
@@ -24,6 +28,9 @@ from accounts.authentication import (
 from concertbooking.errors import ApplicationError
 from queueing import gate, store
 from queueing.errors import ApiTokenInvalid, QueueUnavailable
+
+# Redis not answering at all, as opposed to answering with an error.
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 
 
 def key_to_look_up(request) -> str | None:
@@ -39,11 +46,16 @@ def run(request, name: str, api_key: str, *args: str | int) -> tuple[int, list] 
     """(user id, reply) of queue script `name` run for the user of `request`'s API token
     `api_key` (the script's user id argument is left empty in `args`), or None when it did not
     run for the user the key authenticates: the caller then calls the script the ordinary way,
-    after authentication (which finds the key's lookup kept on the request)."""
+    after authentication (which finds the key's lookup kept on the request). Raises
+    QueueUnavailable when Redis does not answer."""
     try:
         entry, replies = store.run_as_entry_user(name, shared_key(api_key), *args)
-    except QueueUnavailable:
-        return None
+    except QueueUnavailable as exc:
+        if isinstance(exc.__cause__, UNREACHABLE):
+            # The ordinary path would only wait out the same timeout again before its 503,
+            # holding the worker twice as long while Redis is away.
+            raise
+        return None  # an error reply (mid-failover, out of memory): the ordinary path decides
     # The entry as read (None, a tombstone: the database answers, once for this request).
     found = token_user_for_request(request, api_key, shared_reply=entry)
     if not replies or found is None:
@@ -57,7 +69,10 @@ def run(request, name: str, api_key: str, *args: str | int) -> tuple[int, list] 
 def gate_check(request, *, api_key: str, token: str) -> ApplicationError | None:
     """The gate's check (gate.check) for a request whose API token is looked up in the check's
     own round trip; None lets it through. An API token that authenticates nobody is refused."""
-    ran = run(request, "gate", api_key, token, "")
+    try:
+        ran = run(request, "gate", api_key, token, "")
+    except QueueUnavailable as exc:  # the store is away: nobody passes
+        return exc
     if ran is not None:
         return gate.refusal_for(*store.gate_verdict(ran[1]))
     found = token_user_kept(request, api_key)

@@ -314,3 +314,44 @@ def test_a_poll_or_issue_whose_first_call_fails_over_goes_the_ordinary_way(
         response = unremembered_client(user, None).post(ISSUE)
     assert failed and _answer(response) == (200, None, "waiting", 2)
     assert response.json()["token"] == token
+
+
+def test_a_queue_that_does_not_answer_is_waited_for_once(user, unremembered_client, settings):
+    """Redis accepting connections and never answering (a hung server): the first call's
+    timeout answers 503 at once instead of running the script again the ordinary way, which
+    would hold the worker for a second timeout."""
+    import socket
+    import threading
+
+    from concertbooking.redis import queue_redis
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    connections: list[socket.socket] = []
+
+    def accept_and_never_answer():
+        while True:
+            try:
+                connections.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept_and_never_answer, daemon=True).start()
+    token = services.queue_token_issue(user_id=user.pk).token
+    poller, issuer = unremembered_client(user, token), unremembered_client(user, None)
+    hung = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    settings.REDIS_URL = settings.QUEUE_REDIS_URL = hung
+    queue_redis.cache_clear()
+    try:
+        poll = poller.get(STATUS)
+        authentication._entries.clear()
+        issue = issuer.post(ISSUE)
+    finally:
+        queue_redis.cache_clear()
+        listener.close()
+        for connection in connections:
+            connection.close()
+    assert _answer(poll)[:2] == _answer(issue)[:2] == (503, "queue_unavailable")
+    # One attempt per request (each opens a connection, whose first command never returns).
+    assert len(connections) == 2

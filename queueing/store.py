@@ -43,8 +43,8 @@ def script(name: str) -> Script:
 # A queue script run for the user an API token's shared entry names (accounts.authentication:
 # b"<user id>:<row>"), for a caller that has not authenticated its user yet: the entry is read
 # in the script's own round trip. KEYS: the queue's, then the entry's. ARGV: the script's, with
-# the user id left empty. Returns {entry} when no user is named (no entry, a tombstone), without
-# running the script; else {entry, the script's reply}.
+# the user id left empty. Returns {entry} when no user is named (no entry, a tombstone, an entry
+# written before the prefix), without running the script; else {entry, the script's reply}.
 _AS_ENTRY_USER = """
 local entry = redis.call('GET', KEYS[#KEYS])
 local entry_uid = entry and string.match(entry, '^(%%d+):')

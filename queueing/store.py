@@ -45,6 +45,7 @@ def script(name: str) -> Script:
 # in the script's own round trip. KEYS: the queue's, then the entry's. ARGV: the script's, with
 # the user id left empty. Returns {entry} when no user is named (no entry, a tombstone, an entry
 # written before the prefix), without running the script; else {entry, the script's reply}.
+# The script (prelude included) becomes the body of run(), so it reads the ARGV given here.
 _AS_ENTRY_USER = """
 local entry = redis.call('GET', KEYS[#KEYS])
 local entry_uid = entry and string.match(entry, '^(%%d+):')
@@ -67,9 +68,8 @@ def script_as_entry_user(name: str) -> Script:
     variant = f"{name}:as-entry-user"
     registered = _scripts.get(variant)
     if registered is None:
-        body = (_LUA / f"{name}.lua").read_text()
         registered = _scripts[variant] = queue_redis().register_script(
-            _COMMON + "\n" + _AS_ENTRY_USER % (_USER_ARG[name], body)
+            _AS_ENTRY_USER % (_USER_ARG[name], script(name).script)
         )
     return registered
 

@@ -16,6 +16,8 @@ from bench.bench_queue import AHEAD, queue_targets  # noqa: E402
 # Overridable, so a profile (bench/profile_api.py) can run beside a benchmark.
 DATABASE = os.environ.get("BENCH_API_DATABASE") or "cb_bench_api"
 REDIS_DB = int(os.environ.get("BENCH_API_REDIS_DB") or 12)
+# The project's settings with the floor endpoints routed in; nothing else differs.
+SETTINGS = "bench.settings"
 CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
 # The catalog reads ask about concerts no hold or payment touches, so they measure the cached
 # read (a hold drops its concert's cached lists, and the next read recomputes them).
@@ -50,7 +52,8 @@ def build_targets() -> dict:
     harness.configure(database=DATABASE, redis_db=REDIS_DB)
     harness.prepare_database(fresh=True)
     harness.make_client_flush()
-    harness.setup_django()
+    # The settings the server runs (below), so bench/profile_api.py can route the floors too.
+    harness.setup_django(DJANGO_SETTINGS_MODULE=SETTINGS)
     from django.db import connection
 
     from booking.models import ConcertSchedule, Seat
@@ -142,8 +145,7 @@ def main() -> None:
         duration=SECONDS,
         concurrency=CONNECTIONS,
         once=ONCE,
-        # The project's settings with the floor endpoints routed in; nothing else differs.
-        DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_SETTINGS_MODULE=SETTINGS,
     )
     harness.print_table(
         f"booking flow API: {WORKERS} gunicorn workers, {CONNECTIONS} connections, "

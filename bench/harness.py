@@ -33,11 +33,11 @@ def configure(*, database: str, redis_db: int) -> None:
     BENCH_DB, BENCH_REDIS_DB = database, redis_db
 
 
-def setup_django() -> None:
+def setup_django(**extra: str) -> None:
     """Set Django up in this process on the bench database (for seeding and EXPLAIN)."""
     import django
 
-    os.environ.update(bench_env())
+    os.environ.update(bench_env(**extra))
     sys.path.insert(0, str(ROOT))
     django.setup()
 

@@ -179,11 +179,12 @@ def token_user_for_request(request, key: str, *, shared_reply=_FETCH):
 
 
 def token_user_kept(request, key: str):
-    """token_user's answer for `key` as this request already found it, else looked up now."""
+    """token_user's answer for `key` as this request already found it, else looked up now (and
+    kept: the gate middleware and DRF's authentication both ask)."""
     kept = getattr(request, _LOOKUP_ATTRIBUTE, None)
     if kept is not None and kept[0] == key:
         return kept[1]
-    return token_user(key)
+    return token_user_for_request(request, key)
 
 
 def shared_key(key: str) -> str:

@@ -3,6 +3,8 @@
 from django.http import HttpRequest
 
 HEADER = "Queue-Token"
+# Where WSGI puts it: read directly, since request.headers builds a mapping of every header.
+_META_KEY = "HTTP_QUEUE_TOKEN"
 SESSION_KEY = "queue_token"
 # Real tokens are 32 characters; anything much longer is not one and never reaches Redis.
 MAX_TOKEN_LENGTH = 128
@@ -10,7 +12,7 @@ MAX_TOKEN_LENGTH = 128
 
 def queue_token_from_request(request: HttpRequest) -> str | None:
     """The token sent in the header, else the one the pages remembered in the session."""
-    token = request.headers.get(HEADER, "").strip()
+    token = request.META.get(_META_KEY, "").strip()
     if not token and hasattr(request, "session"):
         token = request.session.get(SESSION_KEY, "")
     return token or None

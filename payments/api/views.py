@@ -18,6 +18,11 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+def _idempotency_key(request: Request) -> str | None:
+    # From WSGI's environ: request.headers would build a mapping of every header first.
+    return request.META.get("HTTP_IDEMPOTENCY_KEY")
+
+
 def _outcome_response(outcome: services.Outcome) -> Response:
     response = Response(outcome.body, status=outcome.status)
     if outcome.replayed:
@@ -44,7 +49,7 @@ class BalanceChargeApi(APIView):
         outcome = services.wallet_charge(
             user=request.user,
             amount=data.validated_data.get("amount"),
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=_idempotency_key(request),
         )
         return _outcome_response(outcome)
 
@@ -64,6 +69,6 @@ class PaymentCreateApi(APIView):
         outcome = services.payment_create(
             user=request.user,
             reservation_id=data.validated_data["reservation_id"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=_idempotency_key(request),
         )
         return _outcome_response(outcome)

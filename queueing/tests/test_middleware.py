@@ -341,6 +341,28 @@ def test_a_write_by_a_caller_not_remembered_looks_the_token_up_in_the_gates_roun
     assert len(redis_round_trips) == 2
 
 
+def test_a_remembered_callers_write_looks_its_api_token_up_once(
+    user, unremembered_client, monkeypatch
+):
+    """The gate middleware and DRF's authentication both need the caller; the middleware's
+    lookup is kept on the request, so the process memory is asked once (each answer is a copy
+    of the remembered user)."""
+    from accounts import authentication
+
+    client = unremembered_client(user, admit(user))
+    authentication.token_user(client._credentials["HTTP_AUTHORIZATION"].split()[1])
+    calls = []
+    real = authentication.token_user
+
+    def counted(key, **kwargs):
+        calls.append(key)
+        return real(key, **kwargs)
+
+    monkeypatch.setattr(authentication, "token_user", counted)
+    assert _hold(client, SeatFactory().id).status_code == 201
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("remembered", [True, False], ids=["remembered", "not-remembered"])
 def test_writes_are_refused_alike_whether_the_caller_is_remembered_or_not(
     user, other_user, remembered, unremembered_client

@@ -72,6 +72,33 @@ def redis_round_trips(monkeypatch):
 
 
 @pytest.fixture
+def unremembered_client(settings):
+    """unremembered_client(user, queue_token, shared=True): a client with `user`'s API token in
+    the header, its user not in this process's memory (as on a worker that has not seen the user
+    yet); `shared`: the token's entry is in Redis. The queue token goes in Queue-Token."""
+    import redis
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from accounts import authentication
+
+    def make(user, queue_token: str | None, *, shared: bool = True) -> APIClient:
+        token = Token.objects.get_or_create(user=user)[0]
+        redis.Redis.from_url(settings.REDIS_URL).delete(
+            authentication.shared_key(token.key), authentication._user_tombstone_key(user.pk)
+        )
+        if shared:
+            authentication.tokens_share([token])
+        authentication._entries.clear()
+        client = APIClient()
+        headers = {"HTTP_QUEUE_TOKEN": queue_token} if queue_token is not None else {}
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", **headers)
+        return client
+
+    return make
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

@@ -45,6 +45,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above the fast path, so its answers carry the framing header like every other.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Plain API polls and catalog reads are answered here, before the rest of the stack.
+    "concertbooking.fastpath.ApiFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,7 +57,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After auth: the gate checks that the queue token belongs to the signed-in user.
     "queueing.middleware.QueueGateMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "concertbooking.urls"

@@ -1,17 +1,19 @@
 """A caller's API token looked up in the round trip of its first queue call in a process.
 
-A worker that does not remember an API token's user reads the token's shared entry in Redis
-(accounts.authentication) before the view runs, then the view calls a queue script: two round
-trips for every poll or issue that lands on a worker new to the user, which with several workers
-and polls seconds apart is most of them. When the queue and the cache share a Redis server, the
-queue script itself reads the entry and acts for the user it names (store.run_as_entry_user).
-The caller is then looked up from that same entry with token_user, the function DRF's token
-authentication calls, and the answer is kept on the request for that authentication, so a key is
-looked up once per request. The script's reply is used only when the user looked up is the one
-it acted for. Entries name only active users (a revocation or a change to the user replaces an
-entry with a tombstone); with no usable entry, or an error reply from Redis, the call goes the
-ordinary way. Redis unreachable answers 503 at once, as the ordinary path would after a second
-timeout.
+A worker that does not remember an API token's user would read the token's shared entry in
+Redis (accounts.authentication), then call a queue script: two round trips for every poll or
+issue that lands on a worker new to the user, which with several workers and polls seconds apart
+is most of them. When the queue and the cache share a Redis server, the queue script itself
+reads the entry and acts for the user it names (store.run_as_entry_user). The caller is then
+looked up from that same entry with token_user, the function DRF's token authentication calls,
+and the answer is kept on the request for that authentication, so a key is looked up once per
+request. The script's reply is used only when the user looked up is the one it acted for.
+Entries name only active users (a revocation or a change to the user replaces an entry with a
+tombstone); with no usable entry, or an error reply from Redis, the call goes the ordinary way.
+Redis unreachable answers 503 at once, as the ordinary path would after a second timeout.
+
+Polls and issues (their fast handlers, concertbooking.fastpath) and the gate's check of a write
+go through run_for_caller.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ def key_to_look_up(request) -> str | None:
     """The request's API token key when this process does not remember its user and the lookup
     can ride in the queue's round trip; else None."""
     key = request_api_key(request)
-    if not key or token_remembered(key) or not gate.can_share_round_trips():
-        return None
-    return key
+    return key if key and _lookup_can_ride_along(key) else None
+
+
+def _lookup_can_ride_along(key: str) -> bool:
+    return not token_remembered(key) and gate.can_share_round_trips()
 
 
 def run(request, name: str, api_key: str, *args: str | int) -> tuple[int, list] | None:
@@ -66,16 +70,29 @@ def run(request, name: str, api_key: str, *args: str | int) -> tuple[int, list] 
     return user_id, replies[0]
 
 
+def run_for_caller(request, name: str, api_key: str, *args: str | int) -> tuple[int, list] | None:
+    """(user id, reply) of queue script `name` run for the user `request`'s API token `api_key`
+    authenticates, or None when the key authenticates nobody. The key is looked up in the
+    script's own round trip when it can be (run), else first (kept on the request, as for
+    DRF's authentication). `args` as for run. Raises QueueUnavailable."""
+    if _lookup_can_ride_along(api_key):
+        ran = run(request, name, api_key, *args)
+        if ran is not None:
+            return ran
+    found = token_user_kept(request, api_key)
+    if found is None:
+        return None
+    user_id = found[0].pk
+    return user_id, store.run_for_user(name, user_id, *args)
+
+
 def gate_check(request, *, api_key: str, token: str) -> ApplicationError | None:
     """The gate's check (gate.check) for a request whose API token is looked up in the check's
     own round trip; None lets it through. An API token that authenticates nobody is refused."""
     try:
-        ran = run(request, "gate", api_key, token, "")
+        ran = run_for_caller(request, "gate", api_key, token, "")
     except QueueUnavailable as exc:  # the store is away: nobody passes
         return exc
-    if ran is not None:
-        return gate.refusal_for(*store.gate_verdict(ran[1]))
-    found = token_user_kept(request, api_key)
-    if found is None:
+    if ran is None:
         return ApiTokenInvalid()
-    return gate.check(token=token, user_id=found[0].pk)
+    return gate.refusal_for(*store.gate_verdict(ran[1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -120,11 +121,7 @@ class QueueGateMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_gated(request.path_info):
             return self.get_response(request)
-        if not (
-            request.method in ("GET", "HEAD")
-            and request.path_info.startswith("/api/")
-            and gate.can_share_round_trips()
-        ):
+        if not (request.method in ("GET", "HEAD") and request.path_info.startswith("/api/")):
             refusal = _check(request)
             if refusal is not None:
                 return _refuse(request, refusal)
@@ -132,13 +129,44 @@ class QueueGateMiddleware:
         refusal, token, user_id = _prepare(request)
         if refusal is not None:
             return _refuse(request, refusal)
-        # An API read checks the gate in its own Redis round trip (queueing.gate).
-        with gate.deferred(token=token, user_id=user_id) as pending:
-            response = self.get_response(request)
-        if not pending.done:
-            pending.refusal = gate.check(token=token, user_id=user_id)
-        if pending.refusal is not None:
-            # The view's answer is dropped unseen. Not close()d: that sends request_finished,
-            # which is the refusal's to send (the API's reads return plain HttpResponses).
-            return _refuse(request, pending.refusal)
-        return response
+        return read_behind_gate(
+            request, token=token, user_id=user_id, read=lambda: self.get_response(request)
+        )
+
+
+def read_behind_gate(
+    request: HttpRequest, *, token: str, user_id: int, read: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """`read()`'s answer to a gated API GET, the gate checked in the read's own Redis round trip
+    (queueing.gate) or, if the read made no check, after it; the refusal instead if the user
+    may not pass. With the queue and the cache on separate servers, the check comes first."""
+    if not gate.can_share_round_trips():
+        refusal = gate.check(token=token, user_id=user_id)
+        return read() if refusal is None else _refuse(request, refusal)
+    with gate.deferred(token=token, user_id=user_id) as pending:
+        try:
+            response = read()
+        except ApplicationError:
+            # The refusal the read met, raised (a view's DRF dispatch answers it instead).
+            if pending.refusal is None:
+                raise
+    if not pending.done:
+        pending.refusal = gate.check(token=token, user_id=user_id)
+    if pending.refusal is not None:
+        # The read's answer is dropped unseen. Not close()d: that sends request_finished,
+        # which is the refusal's to send (the API's reads return plain HttpResponses).
+        return _refuse(request, pending.refusal)
+    return response
+
+
+def read_behind_gate_for_caller(
+    request: HttpRequest, api_key: str, read: Callable[[], HttpResponse]
+) -> HttpResponse | None:
+    """read_behind_gate for a plain API call (concertbooking.fastpath) signed in with API token
+    `api_key`; None, for the whole stack to answer, when the key authenticates nobody or the
+    call carries no usable queue token."""
+    found = token_user_kept(request, api_key)
+    token = queue_token_from_request(request)
+    if found is None or token is None or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return read_behind_gate(request, token=token, user_id=found[0].pk, read=read)

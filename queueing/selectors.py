@@ -133,19 +133,20 @@ def queue_token_status(*, token: str, user_id: int) -> QueueTicket:
     return ticket_from_state(state, config)
 
 
-def queue_token_status_for_api_key(
-    request, *, token: str, api_key: str
-) -> tuple[int, QueueTicket | None] | None:
-    """queue_token_status for the user of `request`'s API token `api_key`, the token looked up
-    in the poll's own round trip (queueing.api_user): (user id, ticket, or None when `token` is
-    not that user's live token), or None when it did not run (then authenticate and poll)."""
+def queue_token_status_for_caller(request, *, token: str, api_key: str) -> QueueTicket | None:
+    """queue_token_status for the user `request`'s API token `api_key` authenticates, the key
+    looked up in the poll's own round trip when it can be (queueing.api_user); None when the key
+    authenticates nobody."""
     config = queue_config()
-    ran = api_user.run(request, "status", api_key, token, "", config.abandon_seconds * 1000)
+    ran = api_user.run_for_caller(
+        request, "status", api_key, token, "", config.abandon_seconds * 1000
+    )
     if ran is None:
         return None
-    user_id, reply = ran
-    state = store.status_state(token, reply)
-    return user_id, None if state is None else ticket_from_state(state, config)
+    state = store.status_state(token, ran[1])
+    if state is None:
+        raise QueueTokenInvalid()
+    return ticket_from_state(state, config)
 
 
 @dataclass(frozen=True)

@@ -36,17 +36,14 @@ def queue_token_issue(*, user_id: int) -> QueueTicket:
     return ticket_from_state(state, config)
 
 
-def queue_token_issue_for_api_key(request, *, api_key: str) -> tuple[int, QueueTicket] | None:
-    """queue_token_issue for the user of `request`'s API token `api_key`, the token looked up in
-    the issue's own round trip (queueing.api_user): (user id, ticket), or None when it did not
-    run (then authenticate and call queue_token_issue)."""
+def queue_token_issue_for_caller(request, *, api_key: str) -> QueueTicket | None:
+    """queue_token_issue for the user `request`'s API token `api_key` authenticates, the key
+    looked up in the issue's own round trip when it can be (queueing.api_user); None, and no
+    place taken, when the key authenticates nobody."""
     config = queue_config()
-    fresh = secrets.token_urlsafe(TOKEN_BYTES)
-    ran = api_user.run(request, "issue", api_key, "", fresh, config.abandon_seconds * 1000)
-    if ran is None:
-        return None
-    user_id, reply = ran
-    return user_id, ticket_from_state(store.issue_state(reply), config)
+    fresh, abandon_ms = secrets.token_urlsafe(TOKEN_BYTES), config.abandon_seconds * 1000
+    ran = api_user.run_for_caller(request, "issue", api_key, "", fresh, abandon_ms)
+    return None if ran is None else ticket_from_state(store.issue_state(ran[1]), config)
 
 
 def queue_token_leave(*, token: str, user_id: int) -> None:

@@ -81,6 +81,14 @@ def _run(name: str, *args: str | int) -> list | int:
         raise QueueUnavailable() from exc
 
 
+def run_for_user(name: str, user_id: int, *args: str | int) -> list:
+    """Queue script `name` for `user_id`, its arguments given as to run_as_entry_user (the user id
+    left empty), so one argument list serves both forms."""
+    filled = list(args)
+    filled[_USER_ARG[name] - 1] = user_id
+    return _run(name, *filled)
+
+
 def send_in(pipe, name: str, *args: str | int) -> None:
     """Queue script `name` as one command of a caller's pipeline on the queue's Redis, for a
     caller with more to send in the same round trip. Its reply comes back with the pipeline's:

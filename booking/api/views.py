@@ -1,6 +1,6 @@
 """Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
@@ -18,7 +18,9 @@ from booking.api.serializers import (
     ReservationListOutput,
     ReservationOutput,
 )
+from concertbooking import fastpath
 from concertbooking.api import api_datetime
+from queueing.middleware import read_behind_gate_for_caller
 
 
 class ConcertPagination(PageNumberPagination):
@@ -39,21 +41,46 @@ class ConcertListApi(APIView):
 
 
 # The catalog reads answer the JSON body the cache keeps already rendered (the same bytes a
-# Response of the selector's list would carry); the serializers document the shape.
+# Response of the selector's list would carry); the serializers document the shape. Behind the
+# queue gate (queueing.middleware), which a plain call's fast handler passes itself.
 class AvailableDatesApi(APIView):
     @extend_schema(responses=AvailableDateOutput(many=True), operation_id="available_dates")
     def get(self, request: Request, concert_id: int) -> HttpResponse:
+        return self._read(concert_id=concert_id)
+
+    @classmethod
+    def _read(cls, *, concert_id: int) -> HttpResponse:
         body = selectors.concert_available_dates_json(concert_id=concert_id)
-        return HttpResponse(body, content_type="application/json")
+        return fastpath.json_response(cls, body)
+
+    @classmethod
+    def fast_get(cls, request: HttpRequest, api_key: str, concert_id: int) -> HttpResponse | None:
+        return read_behind_gate_for_caller(
+            request, api_key, lambda: cls._read(concert_id=concert_id)
+        )
 
 
 class AvailableSeatsApi(APIView):
     @extend_schema(responses=AvailableSeatOutput(many=True), operation_id="available_seats")
     def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
+        return self._read(concert_id=concert_id, schedule_id=schedule_id)
+
+    @classmethod
+    def _read(cls, *, concert_id: int, schedule_id: int) -> HttpResponse:
         body = selectors.schedule_available_seats_json(
             concert_id=concert_id, schedule_id=schedule_id
         )
-        return HttpResponse(body, content_type="application/json")
+        return fastpath.json_response(cls, body)
+
+    @classmethod
+    def fast_get(
+        cls, request: HttpRequest, api_key: str, concert_id: int, schedule_id: int
+    ) -> HttpResponse | None:
+        return read_behind_gate_for_caller(
+            request,
+            api_key,
+            lambda: cls._read(concert_id=concert_id, schedule_id=schedule_id),
+        )
 
 
 class ReservationCreateApi(APIView):

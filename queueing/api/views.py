@@ -1,13 +1,15 @@
 """Queue API: take a place, check it, give it up. One handler per operation."""
 
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from concertbooking import fastpath
 from concertbooking.api import api_datetime
-from queueing import api_user, selectors, services
+from queueing import selectors, services
 from queueing.api.serializers import QueueTicketOutput, QueueTokenIssueInput
 from queueing.errors import QueueTokenInvalid, QueueTokenRequired
 from queueing.selectors import QueueTicket
@@ -43,19 +45,6 @@ def _token(request: Request) -> str:
 
 
 class QueueTokenIssueApi(APIView):
-    first_call: tuple[int, QueueTicket] | None = None
-
-    def perform_authentication(self, request: Request) -> None:
-        # A caller this process does not remember: its API token is looked up in the issue's
-        # own round trip (queueing.api_user), and DRF then authenticates it from that lookup.
-        # Here, after content negotiation (a 406 takes no place), before the permission check
-        # (signed in, which that lookup decides; no throttles: a test pins both), and only with
-        # no body, which leaves nothing to refuse once the place is taken.
-        key = api_user.key_to_look_up(request) if request.method == "POST" else None
-        if key is not None and request.META.get("CONTENT_LENGTH") in (None, "", "0"):
-            self.first_call = services.queue_token_issue_for_api_key(request, api_key=key)
-        super().perform_authentication(request)
-
     @extend_schema(
         request=QueueTokenIssueInput,
         responses={201: QueueTicketOutput, 200: QueueTicketOutput},
@@ -65,30 +54,27 @@ class QueueTokenIssueApi(APIView):
     def post(self, request: Request) -> Response:
         if request.data:  # an empty body has no unknown fields to refuse
             QueueTokenIssueInput(data=request.data).is_valid(raise_exception=True)
-        if self.first_call is not None and self.first_call[0] == request.user.pk:
-            ticket = self.first_call[1]
-        else:
-            ticket = services.queue_token_issue(user_id=request.user.pk)
-        return Response(
-            ticket_body(ticket),
-            status=status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK,
+        ticket = services.queue_token_issue(user_id=request.user.pk)
+        return Response(ticket_body(ticket), status=_issue_status(ticket))
+
+    @classmethod
+    def fast_post(cls, request: HttpRequest, api_key: str) -> HttpResponse | None:
+        """`post` for a plain call (concertbooking.fastpath), which has no body to validate;
+        the API token is looked up in the issue's own round trip when it can be."""
+        ticket = services.queue_token_issue_for_caller(request, api_key=api_key)
+        if ticket is None:  # nobody authenticated, nothing issued: DRF answers the 401
+            return None
+        return fastpath.json_response(
+            cls, fastpath.render(ticket_body(ticket)), status=_issue_status(ticket)
         )
+
+
+def _issue_status(ticket: QueueTicket) -> int:
+    return status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK
 
 
 class QueueTokenCurrentApi(APIView):
     """Two operations on one URL (Django routes by path only); each handler stays one call."""
-
-    first_call: tuple[int, QueueTicket | None] | None = None
-
-    def perform_authentication(self, request: Request) -> None:
-        # A poll from a caller this process does not remember: as in QueueTokenIssueApi.
-        key = api_user.key_to_look_up(request) if request.method == "GET" else None
-        token = queue_token_from_request(request) if key is not None else None
-        if token is not None and len(token) <= MAX_TOKEN_LENGTH:
-            self.first_call = selectors.queue_token_status_for_api_key(
-                request, token=token, api_key=key
-            )
-        super().perform_authentication(request)
 
     @extend_schema(
         parameters=[_TOKEN_HEADER],
@@ -96,13 +82,21 @@ class QueueTokenCurrentApi(APIView):
         operation_id="queue_token_status",
     )
     def get(self, request: Request) -> Response:
-        if self.first_call is not None and self.first_call[0] == request.user.pk:
-            ticket = self.first_call[1]
-            if ticket is None:
-                raise QueueTokenInvalid()
-        else:
-            ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)
+        ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)
         return Response(ticket_body(ticket))
+
+    @classmethod
+    def fast_get(cls, request: HttpRequest, api_key: str) -> HttpResponse | None:
+        """`get` for a plain call (concertbooking.fastpath): the caller's queue token is the
+        header's (no cookie, no session); the API token is looked up in the poll's own round
+        trip when it can be."""
+        token = queue_token_from_request(request)
+        if token is None or len(token) > MAX_TOKEN_LENGTH:
+            return None  # refused only once the caller is authenticated: DRF decides
+        ticket = selectors.queue_token_status_for_caller(request, token=token, api_key=api_key)
+        if ticket is None:
+            return None
+        return fastpath.json_response(cls, fastpath.render(ticket_body(ticket)))
 
     @extend_schema(
         parameters=[_TOKEN_HEADER],

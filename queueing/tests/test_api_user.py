@@ -166,21 +166,6 @@ def test_an_answer_is_only_ever_the_authenticated_users(user, other_user, unreme
     assert services.queue_token_issue(user_id=user.pk).token == response.json()["token"]
 
 
-def test_a_view_uses_a_first_call_only_for_the_user_drf_authenticates(
-    user, other_user, unremembered_client, monkeypatch
-):
-    """The views' own guard: a first call made for another user than the one DRF then
-    authenticates (here forced by looking up another key than the header's) is not answered."""
-    from queueing import api_user
-
-    theirs = _key(unremembered_client(other_user, None))
-    client = unremembered_client(user, None)
-    monkeypatch.setattr(api_user, "key_to_look_up", lambda request: theirs)
-    response = client.post(ISSUE)
-    assert response.status_code == 201
-    assert services.queue_token_issue(user_id=user.pk).token == response.json()["token"]
-
-
 def test_an_inactive_users_token_is_never_shared_and_takes_no_place(
     user, unremembered_client, settings
 ):
@@ -228,19 +213,6 @@ def test_a_token_header_drf_does_not_read_never_acts_for_its_key(
         **header,
     )
     assert _answer(response)[:2] == (403, "queue_token_invalid")
-
-
-def test_the_issue_and_poll_views_check_nothing_after_their_first_call_can_act():
-    """A first call acts before DRF's permission and throttle checks run: the only permission
-    is being signed in (which its lookup decides) and there are no throttles. A view that gains
-    a check must move the first call after it."""
-    from rest_framework.permissions import IsAuthenticated
-
-    from queueing.api.views import QueueTokenCurrentApi, QueueTokenIssueApi
-
-    for view in (QueueTokenIssueApi, QueueTokenCurrentApi):
-        assert view.permission_classes == [IsAuthenticated]
-        assert view.throttle_classes == []
 
 
 @pytest.mark.usefixtures("queue_scripts_loaded")

@@ -1,0 +1,142 @@
+"""The busiest API calls answered near the top of the middleware stack, before sessions, CSRF,
+messages, URL dispatch and DRF's request handling.
+
+While a queue is full, nearly every request is a waiting buyer's poll, and admitted buyers read
+the catalog from Redis: calls whose own work is one Redis round trip. Through the whole stack such
+a call cost twice what a plain Django request costs, most of it the stack itself. A view may
+define `fast_get` or `fast_post` (a classmethod taking the request, the caller's API token key
+and the URL's arguments) that answers from the same services and selectors its DRF handler
+calls. The middleware gives it only calls whose full-stack answer it can give byte for byte:
+
+- a GET, or a POST without a body, to an /api/ path with no query string and no cookies, so the
+  session, CSRF and messages middleware would do nothing and only token authentication applies;
+- `Authorization: Token <key>`, read as DRF reads it, and an Accept that DRF's JSON renderer
+  satisfies as it stands (none, `*/*`, `application/json`);
+- a Host that Django accepts, to a view whose DRF policy is the one fast handlers implement
+  (token authentication first, signed in as the only permission, no throttles, JSON only).
+
+Anything else, or a handler answering None, goes down the whole stack. The security and framing
+headers come from the middleware above this one, as for every response; a test compares the two
+paths' answers header by header.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+
+from accounts.authentication import CachedTokenAuthentication, request_api_key
+from concertbooking.errors import ApplicationError
+
+# Accept headers DRF's content negotiation answers with JSONRenderer and no media type
+# parameters (an `indent`, say, would change the body).
+_PLAIN_ACCEPTS = frozenset(["", "*/*", "application/json"])
+_RENDERER = JSONRenderer()
+
+
+def _plain_api_call(request: HttpRequest) -> bool:
+    meta = request.META
+    if (
+        request.method not in ("GET", "POST")
+        or not request.path_info.startswith("/api/")
+        or meta.get("QUERY_STRING")
+        or meta.get("HTTP_COOKIE")
+        or meta.get("HTTP_ACCEPT", "") not in _PLAIN_ACCEPTS
+    ):
+        return False
+    # A POST's body would be parsed and validated by DRF: only an empty one is plain.
+    return request.method == "GET" or (
+        meta.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in meta
+    )
+
+
+def _policy_is_plain(view_class) -> bool:
+    """The DRF policy a fast handler implements: a view that gains a throttle, a permission or
+    another renderer goes back to DRF's dispatch for every call."""
+    authenticators = list(view_class.authentication_classes)
+    return (
+        authenticators[:1] == [CachedTokenAuthentication]
+        and list(view_class.permission_classes) == [IsAuthenticated]
+        and not view_class.throttle_classes
+        and list(view_class.renderer_classes) == [JSONRenderer]
+        and view_class.content_negotiation_class is DefaultContentNegotiation
+        and view_class.versioning_class is None
+    )
+
+
+@functools.cache
+def fast_handler(view_class, method: str) -> Callable | None:
+    """The view's fast handler for `method`, or None (none defined, or a policy it cannot keep)."""
+    handler = getattr(view_class, f"fast_{method.lower()}", None)
+    return handler if handler is not None and _policy_is_plain(view_class) else None
+
+
+@functools.cache
+def _allow(view_class) -> str:
+    """The Allow header DRF's dispatch puts on every answer of the view."""
+    view = view_class()
+    view.setup(None)  # as as_view() does per request: HEAD follows GET
+    return ", ".join(view.allowed_methods)
+
+
+def json_response(view_class, body: bytes, *, status: int = 200) -> HttpResponse:
+    """An answer as the view's DRF dispatch gives it: JSON, with the view's Allow header."""
+    response = HttpResponse(body, status=status, content_type="application/json")
+    response["Allow"] = _allow(view_class)
+    return response
+
+
+def render(data) -> bytes:
+    """`data` as the API's JSON renderer writes it."""
+    return _RENDERER.render(data)
+
+
+def error_response(view_class, exc: ApplicationError) -> HttpResponse:
+    """An ApplicationError as the API's exception handler answers it from that view."""
+    response = json_response(view_class, render(exc.as_dict()), status=exc.status_code)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+class ApiFastPathMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self._answer(request) if _plain_api_call(request) else None
+        return self.get_response(request) if response is None else response
+
+    @staticmethod
+    def _answer(request: HttpRequest) -> HttpResponse | None:
+        api_key = request_api_key(request)
+        if not api_key:
+            return None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        view_class = getattr(match.func, "view_class", None)
+        handler = fast_handler(view_class, request.method) if view_class else None
+        if handler is None:
+            return None
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return None  # CommonMiddleware answers it, as for any request
+        try:
+            response = handler(request, api_key, **match.kwargs)
+        except ApplicationError as exc:
+            response = error_response(view_class, exc)
+        if response is not None:
+            # What CommonMiddleware adds on the way out of the whole stack.
+            response["Content-Length"] = str(len(response.content))
+        return response

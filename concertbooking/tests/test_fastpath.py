@@ -1,0 +1,219 @@
+"""The fast path (concertbooking.fastpath) answers plain API calls exactly as the whole stack
+does, and leaves every other call to the whole stack."""
+
+import json
+import re
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from booking.api.views import AvailableDatesApi, AvailableSeatsApi, ReservationCreateApi
+from booking.tests.factories import ScheduleFactory, SeatFactory
+from concertbooking import fastpath
+from queueing import services
+from queueing.api.views import QueueTokenCurrentApi, QueueTokenIssueApi
+from queueing.testing import admit
+
+pytestmark = pytest.mark.django_db
+
+FAST = "concertbooking.fastpath.ApiFastPathMiddleware"
+STATUS = "/api/queue/tokens/current"
+ISSUE = "/api/queue/tokens"
+
+
+@pytest.fixture
+def drf_dispatches(monkeypatch) -> list[str]:
+    """The paths DRF's dispatch handled: a call the fast path answered is not among them."""
+    seen: list[str] = []
+    dispatch = APIView.dispatch
+
+    def recording(self, request, *args, **kwargs):
+        seen.append(request.path_info)
+        return dispatch(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(APIView, "dispatch", recording)
+    return seen
+
+
+@pytest.fixture
+def clients(settings, user, unremembered_client):
+    """clients(queue_token, **headers) -> (fast, whole): two clients of `user` with one API
+    token; the second's requests go down the whole stack (its middleware loaded without the
+    fast path). Both are remembered by this process, as on a busy worker."""
+    from accounts import authentication
+
+    def make(queue_token: str | None, **headers) -> tuple[APIClient, APIClient]:
+        fast = unremembered_client(user, queue_token)
+        key = fast._credentials["HTTP_AUTHORIZATION"].split()[1]
+        fast.credentials(**fast._credentials, **headers)
+        whole = APIClient()
+        whole.credentials(**fast._credentials)
+        full_stack = settings.MIDDLEWARE
+        settings.MIDDLEWARE = [name for name in full_stack if name != FAST]
+        whole.handler.load_middleware()
+        settings.MIDDLEWARE = full_stack
+        authentication.token_user(key)
+        return fast, whole
+
+    return make
+
+
+def _answer(response) -> tuple[int, dict, bytes]:
+    return response.status_code, dict(response.headers), response.content
+
+
+def _same_answer(fast, whole, *, times_differ: bool = False) -> None:
+    """Status, headers and body alike; with `times_differ`, the body's expires_at (a waiting
+    place's moves with every call) may differ, in the same format."""
+    (fast_status, fast_headers, fast_body), (status, headers, body) = _answer(fast), _answer(whole)
+    assert (fast_status, fast_headers) == (status, headers)
+    if times_differ:
+        stamp = re.compile(rb'"expires_at":"[0-9T:.-]+Z"')
+        assert stamp.search(fast_body) and stamp.search(body)
+        fast_body, body = stamp.sub(b"", fast_body), stamp.sub(b"", body)
+    assert fast_body == body
+
+
+@pytest.fixture
+def schedule():
+    schedule = ScheduleFactory()
+    for number in range(1, 4):
+        SeatFactory(schedule=schedule, number=number)
+    return schedule
+
+
+def test_polls_answer_as_the_whole_stack(user, other_user, clients, drf_dispatches):
+    services.queue_token_issue(user_id=other_user.pk)
+    waiting = services.queue_token_issue(user_id=user.pk).token
+    fast, whole = clients(waiting)
+    _same_answer(fast.get(STATUS), whole.get(STATUS), times_differ=True)
+    # Another user's queue token: the error as DRF's exception handler renders it.
+    fast, whole = clients(services.queue_token_issue(user_id=_user("carol").pk).token)
+    response = fast.get(STATUS)
+    assert response.json()["code"] == "queue_token_invalid"
+    _same_answer(response, whole.get(STATUS))
+    # Admitted: the whole answer is stable.
+    fast, whole = clients(admit(user))
+    response = fast.get(STATUS)
+    assert response.json()["status"] == "active"
+    _same_answer(response, whole.get(STATUS))
+    assert drf_dispatches == [STATUS] * 3  # the whole stack's calls only
+
+
+def test_issues_answer_as_the_whole_stack(user, clients, drf_dispatches):
+    fast, whole = clients(None)
+    created = fast.post(ISSUE)
+    assert created.status_code == 201
+    again, whole_again = fast.post(ISSUE), whole.post(ISSUE)
+    assert again.status_code == 200
+    assert again.json()["token"] == created.json()["token"]
+    _same_answer(again, whole_again, times_differ=True)
+    # A new place through the whole stack answers 201 with the same headers.
+    services.queue_token_leave(token=created.json()["token"], user_id=user.pk)
+    assert dict(whole.post(ISSUE).headers) == dict(created.headers)
+    assert drf_dispatches == [ISSUE, ISSUE]
+
+
+def test_catalog_reads_answer_as_the_whole_stack(user, schedule, clients, drf_dispatches):
+    dates = f"/api/concerts/{schedule.concert_id}/available-dates"
+    seats = f"/api/concerts/{schedule.concert_id}/schedules/{schedule.id}/available-seats"
+    fast, whole = clients(admit(user))
+    for path in (dates, seats):
+        response = fast.get(path)
+        assert response.status_code == 200 and response.json()
+        _same_answer(response, whole.get(path))  # the whole stack reads the cached body
+    # Refused by the gate: a waiting user, and a token that is nobody's.
+    services.queue_token_leave(token=fast._credentials["HTTP_QUEUE_TOKEN"], user_id=user.pk)
+    services.queue_token_issue(user_id=_user("carol").pk)
+    fast, whole = clients(services.queue_token_issue(user_id=user.pk).token)
+    response = fast.get(seats)
+    assert response.json()["code"] == "queue_not_admitted"
+    _same_answer(response, whole.get(seats))
+    fast, whole = clients("A" * 32)
+    response = fast.get(dates)
+    assert response.json()["code"] == "queue_token_invalid"
+    _same_answer(response, whole.get(dates))
+    assert drf_dispatches.count(dates) == 2 and drf_dispatches.count(seats) == 2
+
+
+def test_a_queue_away_answers_as_the_whole_stack(user, clients, settings):
+    from concertbooking.redis import queue_redis
+
+    fast, whole = clients(services.queue_token_issue(user_id=user.pk).token)
+    settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
+    queue_redis.cache_clear()
+    try:
+        response, whole_response = fast.get(STATUS), whole.get(STATUS)
+    finally:
+        queue_redis.cache_clear()
+    assert response.json()["code"] == "queue_unavailable"
+    _same_answer(response, whole_response)
+
+
+def test_calls_it_cannot_answer_byte_for_byte_go_down_the_whole_stack(
+    user, clients, drf_dispatches
+):
+    token = admit(user)
+    fast, _ = clients(token)
+    for call in (
+        lambda: fast.get(STATUS, HTTP_ACCEPT="application/json; indent=2"),
+        lambda: fast.get(STATUS, {"format": "json"}),
+        lambda: fast.head(STATUS),
+        lambda: fast.post(ISSUE, {}, format="json"),
+    ):
+        drf_dispatches.clear()
+        response = call()
+        assert response.status_code in (200, 201) and drf_dispatches, response.content
+    assert b'{\n  "token"' in fast.get(STATUS, HTTP_ACCEPT="application/json; indent=2").content
+    drf_dispatches.clear()
+    # Cookies: a browser's session. The API token still decides who the caller is.
+    fast.cookies["sessionid"] = "anything"
+    assert fast.get(STATUS).json()["token"] == token and drf_dispatches == [STATUS]
+
+
+def test_callers_it_cannot_authenticate_go_down_the_whole_stack(user, clients, drf_dispatches):
+    """An unknown API token, a call without a queue token, a Host Django refuses, a user forced
+    onto the request by the test client: the whole stack answers, and nothing is issued."""
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token nonsense")
+    assert stranger.post(ISSUE).status_code == 401
+    fast, _ = clients(None)
+    assert fast.get(STATUS).json()["code"] == "queue_token_required"
+    assert fast.get(STATUS, HTTP_HOST="evil.example").status_code == 400
+    forced = APIClient()
+    forced.force_authenticate(user)
+    assert forced.post(ISSUE).status_code == 201
+    assert drf_dispatches == [ISSUE, STATUS, ISSUE]
+
+
+def test_a_view_keeps_its_fast_handler_only_under_the_policy_it_implements(monkeypatch):
+    for view, method in (
+        (QueueTokenIssueApi, "POST"),
+        (QueueTokenCurrentApi, "GET"),
+        (AvailableDatesApi, "GET"),
+        (AvailableSeatsApi, "GET"),
+    ):
+        assert fastpath.fast_handler(view, method) is not None
+    assert fastpath.fast_handler(QueueTokenCurrentApi, "DELETE") is None
+    assert fastpath.fast_handler(ReservationCreateApi, "POST") is None
+    monkeypatch.setattr(QueueTokenCurrentApi, "throttle_classes", [AnonRateThrottle])
+    fastpath.fast_handler.cache_clear()
+    try:
+        assert fastpath.fast_handler(QueueTokenCurrentApi, "GET") is None
+    finally:
+        monkeypatch.undo()
+        fastpath.fast_handler.cache_clear()
+
+
+def test_the_fast_body_is_what_the_api_renderer_writes(user, clients):
+    fast, _ = clients(admit(user))
+    response = fast.get(STATUS)
+    assert response.content == fastpath.render(json.loads(response.content))
+
+
+def _user(name: str):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username=name, password=f"pw-{name}-123")

@@ -150,10 +150,13 @@ def token_remembered(key: str) -> bool:
 def request_api_key(request) -> str | None:
     """The API token key a request authenticates with, read from `Authorization: Token <key>`
     exactly as CachedTokenAuthentication reads it (the header's bytes split on ASCII blanks):
-    None without a Token header (or when a test client forces its user, attaching it to the
-    request), "" for a Token header the authentication refuses (no key, extra parts, a key that
-    is not text)."""
-    if getattr(request, "_force_auth_user", None) is not None:
+    None without a Token header (or when a test client forces its user or token, attaching it
+    to the request), "" for a Token header the authentication refuses (no key, extra parts, a
+    key that is not text)."""
+    if (
+        getattr(request, "_force_auth_user", None) is not None
+        or getattr(request, "_force_auth_token", None) is not None
+    ):
         return None
     parts = get_authorization_header(request).split()
     if not parts or parts[0].lower() != CachedTokenAuthentication.keyword.lower().encode():

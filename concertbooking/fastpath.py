@@ -17,7 +17,10 @@ calls. The middleware gives it only calls whose full-stack answer it can give by
 
 Anything else, or a handler answering None, goes down the whole stack. The security and framing
 headers come from the middleware above this one, as for every response; a test compares the two
-paths' answers header by header.
+paths' answers header by header. One answer differs on purpose: with the queue's Redis not
+answering, a poll or an issue gets the 503 before its API token is checked, since the token's
+lookup rides in the queue's round trip (queueing.api_user); the whole stack looks the token up
+first and may answer 401.
 """
 
 from __future__ import annotations
@@ -31,14 +34,32 @@ from django.urls import Resolver404, resolve
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
 
 from accounts.authentication import CachedTokenAuthentication, request_api_key
+from concertbooking import api
 from concertbooking.errors import ApplicationError
 
 # Accept headers DRF's content negotiation answers with JSONRenderer and no media type
-# parameters (an `indent`, say, would change the body).
-_PLAIN_ACCEPTS = frozenset(["", "*/*", "application/json"])
+# parameters (an `indent`, say, would change the body). No header at all means */*; an empty
+# one matches no renderer (406).
+_PLAIN_ACCEPTS = frozenset([None, "*/*", "application/json"])
 _RENDERER = JSONRenderer()
+# APIView's methods that carry a view's policy: a view overriding one may decide otherwise.
+_POLICY_METHODS = (
+    "dispatch",
+    "initial",
+    "perform_authentication",
+    "check_permissions",
+    "check_throttles",
+    "get_authenticators",
+    "get_permissions",
+    "get_throttles",
+    "get_renderers",
+    "get_content_negotiator",
+    "perform_content_negotiation",
+    "determine_version",
+)
 
 
 def _plain_api_call(request: HttpRequest) -> bool:
@@ -48,7 +69,7 @@ def _plain_api_call(request: HttpRequest) -> bool:
         or not request.path_info.startswith("/api/")
         or meta.get("QUERY_STRING")
         or meta.get("HTTP_COOKIE")
-        or meta.get("HTTP_ACCEPT", "") not in _PLAIN_ACCEPTS
+        or meta.get("HTTP_ACCEPT") not in _PLAIN_ACCEPTS
     ):
         return False
     # A POST's body would be parsed and validated by DRF: only an empty one is plain.
@@ -59,7 +80,8 @@ def _plain_api_call(request: HttpRequest) -> bool:
 
 def _policy_is_plain(view_class) -> bool:
     """The DRF policy a fast handler implements: a view that gains a throttle, a permission or
-    another renderer goes back to DRF's dispatch for every call."""
+    another renderer, in its attributes or by overriding how DRF reads them, goes back to DRF's
+    dispatch for every call."""
     authenticators = list(view_class.authentication_classes)
     return (
         authenticators[:1] == [CachedTokenAuthentication]
@@ -68,6 +90,7 @@ def _policy_is_plain(view_class) -> bool:
         and list(view_class.renderer_classes) == [JSONRenderer]
         and view_class.content_negotiation_class is DefaultContentNegotiation
         and view_class.versioning_class is None
+        and all(getattr(view_class, name) is getattr(APIView, name) for name in _POLICY_METHODS)
     )
 
 
@@ -76,6 +99,15 @@ def fast_handler(view_class, method: str) -> Callable | None:
     """The view's fast handler for `method`, or None (none defined, or a policy it cannot keep)."""
     handler = getattr(view_class, f"fast_{method.lower()}", None)
     return handler if handler is not None and _policy_is_plain(view_class) else None
+
+
+def _view_handler(view, method: str) -> Callable | None:
+    """The fast handler of the view a URL resolved to; none for a route that gives the view
+    arguments of its own (`as_view(permission_classes=...)`)."""
+    view_class = getattr(view, "view_class", None)
+    if view_class is None or getattr(view, "view_initkwargs", None):
+        return None
+    return fast_handler(view_class, method)
 
 
 @functools.cache
@@ -99,11 +131,14 @@ def render(data) -> bytes:
 
 
 def error_response(view_class, exc: ApplicationError) -> HttpResponse:
-    """An ApplicationError as the API's exception handler answers it from that view."""
-    response = json_response(view_class, render(exc.as_dict()), status=exc.status_code)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
+    """An ApplicationError as the API's exception handler answers it from that view: its own
+    response, rendered as DRF's dispatch would."""
+    response = api.error_response(exc)
+    response.accepted_renderer = _RENDERER
+    response.accepted_media_type = _RENDERER.media_type
+    response.renderer_context = {}
+    response.render()
+    response["Allow"] = _allow(view_class)
     return response
 
 
@@ -124,8 +159,7 @@ class ApiFastPathMiddleware:
             match = resolve(request.path_info)
         except Resolver404:
             return None
-        view_class = getattr(match.func, "view_class", None)
-        handler = fast_handler(view_class, request.method) if view_class else None
+        handler = _view_handler(match.func, request.method)
         if handler is None:
             return None
         try:
@@ -135,7 +169,7 @@ class ApiFastPathMiddleware:
         try:
             response = handler(request, api_key, **match.kwargs)
         except ApplicationError as exc:
-            response = error_response(view_class, exc)
+            response = error_response(match.func.view_class, exc)
         if response is not None:
             # What CommonMiddleware adds on the way out of the whole stack.
             response["Content-Length"] = str(len(response.content))

@@ -74,7 +74,12 @@ def run_for_caller(request, name: str, api_key: str, *args: str | int) -> tuple[
     """(user id, reply) of queue script `name` run for the user `request`'s API token `api_key`
     authenticates, or None when the key authenticates nobody. The key is looked up in the
     script's own round trip when it can be (run), else first (kept on the request, as for
-    DRF's authentication). `args` as for run. Raises QueueUnavailable."""
+    DRF's authentication). `args` as for run. Raises QueueUnavailable, before the key is
+    checked when Redis does not answer the first call (as run).
+
+    An entry naming a user but holding a row nobody can read (written by hand, or by another
+    release) has the script act for the user it names before the database decides about the
+    key; entries are only written for active users and replaced by tombstones on a change."""
     if _lookup_can_ride_along(api_key):
         ran = run(request, name, api_key, *args)
         if ran is not None:

@@ -143,19 +143,22 @@ def read_behind_gate(
     if not gate.can_share_round_trips():
         refusal = gate.check(token=token, user_id=user_id)
         return read() if refusal is None else _refuse(request, refusal)
+    failure = None
     with gate.deferred(token=token, user_id=user_id) as pending:
         try:
             response = read()
-        except ApplicationError:
-            # The refusal the read met, raised (a view's DRF dispatch answers it instead).
-            if pending.refusal is None:
-                raise
+        except Exception as exc:
+            # A read that raises (the fast path's; a view's DRF dispatch and Django answer for
+            # it) still has the gate's verdict come first, as an answer would.
+            failure = exc
     if not pending.done:
         pending.refusal = gate.check(token=token, user_id=user_id)
     if pending.refusal is not None:
         # The read's answer is dropped unseen. Not close()d: that sends request_finished,
         # which is the refusal's to send (the API's reads return plain HttpResponses).
         return _refuse(request, pending.refusal)
+    if failure is not None:
+        raise failure
     return response
 
 

@@ -38,8 +38,8 @@ def queue_token_issue(*, user_id: int) -> QueueTicket:
 
 def queue_token_issue_for_caller(request, *, api_key: str) -> QueueTicket | None:
     """queue_token_issue for the user `request`'s API token `api_key` authenticates, the key
-    looked up in the issue's own round trip when it can be (queueing.api_user); None, and no
-    place taken, when the key authenticates nobody."""
+    looked up in the issue's own round trip when it can be (queueing.api_user); None when the
+    key authenticates nobody."""
     config = queue_config()
     fresh, abandon_ms = secrets.token_urlsafe(TOKEN_BYTES), config.abandon_seconds * 1000
     ran = api_user.run_for_caller(request, "issue", api_key, "", fresh, abandon_ms)

@@ -5,6 +5,8 @@ import json
 import re
 
 import pytest
+import redis
+from rest_framework.permissions import IsAdminUser
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
@@ -14,6 +16,7 @@ from booking.tests.factories import ScheduleFactory, SeatFactory
 from concertbooking import fastpath
 from queueing import services
 from queueing.api.views import QueueTokenCurrentApi, QueueTokenIssueApi
+from queueing.keys import queue_keys
 from queueing.testing import admit
 
 pytestmark = pytest.mark.django_db
@@ -188,6 +191,67 @@ def test_callers_it_cannot_authenticate_go_down_the_whole_stack(user, clients, d
     assert drf_dispatches == [ISSUE, STATUS, ISSUE]
 
 
+def test_an_empty_accept_is_refused_as_the_whole_stack_refuses_it(user, clients):
+    """No Accept header means anything; an empty one matches no renderer: 406, no place."""
+    fast, whole = clients(None)
+    _same_answer(fast.post(ISSUE, HTTP_ACCEPT=""), whole.post(ISSUE, HTTP_ACCEPT=""))
+    assert fast.post(ISSUE, HTTP_ACCEPT="").status_code == 406
+    assert _redis().hget(queue_keys().users, user.pk) is None
+
+
+def test_the_gate_refuses_first_when_a_read_fails(user, other_user, clients, monkeypatch):
+    """With the catalog cache away the read goes to the database without the gate's check:
+    a caller the gate refuses learns nothing of which concerts and dates exist."""
+    from booking import cache
+
+    def cache_away():
+        raise redis.ConnectionError("the cache is away")
+
+    services.queue_token_issue(user_id=other_user.pk)
+    fast, whole = clients(services.queue_token_issue(user_id=user.pk).token)
+    monkeypatch.setattr(cache, "_client", cache_away)
+    missing = "/api/concerts/999999/available-dates"
+    response = fast.get(missing)
+    assert response.json()["code"] == "queue_not_admitted"
+    _same_answer(response, whole.get(missing))
+    fast, whole = clients("A" * 32)
+    missing = f"/api/concerts/{ScheduleFactory().concert_id}/schedules/999999/available-seats"
+    response = fast.get(missing)
+    assert response.json()["code"] == "queue_token_invalid"
+    _same_answer(response, whole.get(missing))
+    # Admitted, the read's own refusal is the answer, as DRF's exception handler renders it.
+    fast, whole = clients(admit(user))
+    response = fast.get(missing)
+    assert response.json()["code"] == "schedule_not_found"
+    _same_answer(response, whole.get(missing))
+
+
+def test_with_the_queue_unreachable_a_call_is_refused_before_its_key_is_checked(settings):
+    """The one answer that differs: the key's lookup rides in the queue's round trip, so with
+    Redis not answering a plain call gets the 503 at once, even with a key that authenticates
+    nobody (the whole stack, which looks the key up first, answers 401 after its timeout)."""
+    from concertbooking.redis import queue_redis
+
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token " + "f" * 40)
+    settings.REDIS_URL = settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
+    queue_redis.cache_clear()
+    try:
+        response = stranger.post(ISSUE)
+    finally:
+        queue_redis.cache_clear()
+    assert response.json()["code"] == "queue_unavailable"
+
+
+def test_a_test_clients_forced_token_is_left_to_drf(user, clients, drf_dispatches):
+    from rest_framework.authtoken.models import Token
+
+    fast, _ = clients(None)
+    fast.force_authenticate(token=Token.objects.get(user=user))  # no user: DRF refuses
+    assert fast.post(ISSUE).status_code == 403 and drf_dispatches == [ISSUE]
+    assert _redis().hget(queue_keys().users, user.pk) is None
+
+
 def test_a_view_keeps_its_fast_handler_only_under_the_policy_it_implements(monkeypatch):
     for view, method in (
         (QueueTokenIssueApi, "POST"),
@@ -198,6 +262,16 @@ def test_a_view_keeps_its_fast_handler_only_under_the_policy_it_implements(monke
         assert fastpath.fast_handler(view, method) is not None
     assert fastpath.fast_handler(QueueTokenCurrentApi, "DELETE") is None
     assert fastpath.fast_handler(ReservationCreateApi, "POST") is None
+    # A route giving the view arguments of its own, or a subclass deciding in a method.
+    route = QueueTokenCurrentApi.as_view(permission_classes=[IsAdminUser])
+    assert fastpath._view_handler(route, "GET") is None
+    assert fastpath._view_handler(QueueTokenCurrentApi.as_view(), "GET") is not None
+
+    class Stricter(QueueTokenCurrentApi):
+        def get_permissions(self):
+            return [IsAdminUser()]
+
+    assert fastpath.fast_handler(Stricter, "GET") is None
     monkeypatch.setattr(QueueTokenCurrentApi, "throttle_classes", [AnonRateThrottle])
     fastpath.fast_handler.cache_clear()
     try:
@@ -217,3 +291,9 @@ def _user(name: str):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user(username=name, password=f"pw-{name}-123")
+
+
+def _redis() -> redis.Redis:
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.REDIS_URL)

@@ -99,6 +99,23 @@ def unremembered_client(settings):
 
 
 @pytest.fixture
+def queue_redis_at(settings):
+    """queue_redis_at(url, cache_too=False): the queue's own client (and with `cache_too` the
+    cache's address in the settings, as when both share a server) points at `url` for the rest
+    of the test."""
+    from concertbooking.redis import queue_redis
+
+    def point(url: str, *, cache_too: bool = False):
+        settings.QUEUE_REDIS_URL = url
+        if cache_too:
+            settings.REDIS_URL = url
+        queue_redis.cache_clear()
+
+    yield point
+    queue_redis.cache_clear()
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

@@ -141,18 +141,12 @@ def test_catalog_reads_answer_as_the_whole_stack(user, schedule, clients, drf_di
     assert drf_dispatches.count(dates) == 2 and drf_dispatches.count(seats) == 2
 
 
-def test_a_queue_away_answers_as_the_whole_stack(user, clients, settings):
-    from concertbooking.redis import queue_redis
-
+def test_a_queue_away_answers_as_the_whole_stack(user, clients, queue_redis_at):
     fast, whole = clients(services.queue_token_issue(user_id=user.pk).token)
-    settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
-    queue_redis.cache_clear()
-    try:
-        response, whole_response = fast.get(STATUS), whole.get(STATUS)
-    finally:
-        queue_redis.cache_clear()
+    queue_redis_at("redis://127.0.0.1:1/0")
+    response = fast.get(STATUS)
     assert response.json()["code"] == "queue_unavailable"
-    _same_answer(response, whole_response)
+    _same_answer(response, whole.get(STATUS))
 
 
 def test_calls_it_cannot_answer_byte_for_byte_go_down_the_whole_stack(
@@ -226,21 +220,14 @@ def test_the_gate_refuses_first_when_a_read_fails(user, other_user, clients, mon
     _same_answer(response, whole.get(missing))
 
 
-def test_with_the_queue_unreachable_a_call_is_refused_before_its_key_is_checked(settings):
+def test_with_the_queue_unreachable_a_call_is_refused_before_its_key_is_checked(queue_redis_at):
     """The one answer that differs: the key's lookup rides in the queue's round trip, so with
     Redis not answering a plain call gets the 503 at once, even with a key that authenticates
     nobody (the whole stack, which looks the key up first, answers 401 after its timeout)."""
-    from concertbooking.redis import queue_redis
-
     stranger = APIClient()
     stranger.credentials(HTTP_AUTHORIZATION="Token " + "f" * 40)
-    settings.REDIS_URL = settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
-    queue_redis.cache_clear()
-    try:
-        response = stranger.post(ISSUE)
-    finally:
-        queue_redis.cache_clear()
-    assert response.json()["code"] == "queue_unavailable"
+    queue_redis_at("redis://127.0.0.1:1/0", cache_too=True)
+    assert stranger.post(ISSUE).json()["code"] == "queue_unavailable"
 
 
 def test_a_test_clients_forced_token_is_left_to_drf(user, clients, drf_dispatches):

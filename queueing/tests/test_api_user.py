@@ -257,21 +257,14 @@ def test_an_entry_written_before_the_user_id_prefix_is_still_read(user, unrememb
     assert _answer(client.get(STATUS))[:3] == (200, None, "active")
 
 
-def test_a_server_that_forgot_its_scripts_or_is_away(user, unremembered_client, settings):
-    from concertbooking.redis import queue_redis
-
+def test_a_server_that_forgot_its_scripts_or_is_away(user, unremembered_client, queue_redis_at):
     token = services.queue_token_issue(user_id=user.pk).token
     _redis().script_flush()
     assert _answer(unremembered_client(user, token).get(STATUS))[:3] == (200, None, "waiting")
     # The queue away (one server for both, as configured): 503, as on the ordinary path.
     client = unremembered_client(user, token)
-    settings.REDIS_URL = settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
-    queue_redis.cache_clear()
-    try:
-        response = client.get(STATUS)
-    finally:
-        queue_redis.cache_clear()
-    assert _answer(response)[:2] == (503, "queue_unavailable")
+    queue_redis_at("redis://127.0.0.1:1/0", cache_too=True)
+    assert _answer(client.get(STATUS))[:2] == (503, "queue_unavailable")
 
 
 def test_a_poll_or_issue_whose_first_call_fails_over_goes_the_ordinary_way(

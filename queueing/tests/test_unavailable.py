@@ -12,18 +12,6 @@ from queueing.web import SESSION_KEY
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def queue_redis_at(settings):
-    """Point the queue's own client at another address for one test."""
-
-    def point(url: str):
-        settings.QUEUE_REDIS_URL = url
-        queue_redis.cache_clear()
-
-    yield point
-    queue_redis.cache_clear()
-
-
 def _assert_unavailable(response):
     assert response.status_code == 503
     assert response.json()["code"] == "queue_unavailable"
@@ -55,20 +43,16 @@ def test_unreachable_redis(auth_client, user, queue_redis_at):
     assert b"unavailable" in response.content
 
 
-def test_unreachable_redis_refuses_a_read_that_carries_the_check(auth_client, settings):
+def test_unreachable_redis_refuses_a_read_that_carries_the_check(auth_client, queue_redis_at):
     """Queue and cache on one server: the read's own round trip makes the gate's check, and a
     failed round trip refuses exactly as the gate alone would."""
     from booking.tests.factories import ScheduleFactory
 
     concert_id = ScheduleFactory().concert_id
-    settings.REDIS_URL = settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"
-    queue_redis.cache_clear()
-    try:
-        response = auth_client.get(
-            f"/api/concerts/{concert_id}/available-dates", HTTP_QUEUE_TOKEN="x" * 32
-        )
-    finally:
-        queue_redis.cache_clear()
+    queue_redis_at("redis://127.0.0.1:1/0", cache_too=True)
+    response = auth_client.get(
+        f"/api/concerts/{concert_id}/available-dates", HTTP_QUEUE_TOKEN="x" * 32
+    )
     _assert_unavailable(response)
 
 

@@ -1,7 +1,8 @@
 """The booking flow's six API calls side by side in one run, as ratios to GET /api/health on one
 gunicorn server: token issue and status, available dates and seats, hold and payment. Beside them,
 the floors (bench/urls.py): the cheapest endpoints doing one kind of I/O each, which bound what a
-flow call doing that I/O can score on this machine."""
+flow call doing that I/O can score through the whole stack on this machine; and two of the calls
+sent down the whole stack, beside their fast-path figures."""
 
 import os
 import sys
@@ -130,7 +131,16 @@ def build_targets() -> dict:
         "floor: auth + one Redis call": floor("/bench/floor/auth-redis", signed_in=True),
         "floor: one PostgreSQL query": floor("/bench/floor/postgres"),
         "floor: one write transaction": floor("/bench/floor/postgres-write/{uid}"),
+        # The same calls sent down the whole stack: a cookie makes a call one the fast path
+        # (concertbooking.fastpath) leaves alone, and changes nothing else about its answer.
+        "token status, whole stack": whole_stack(queue["token status"]),
+        "available dates, whole stack": whole_stack(dates),
     }
+
+
+def whole_stack(specs: list[dict]) -> list[dict]:
+    cookie = {"Cookie": "bench=whole-stack"}
+    return [{**spec, "headers": {**spec["headers"], **cookie}} for spec in specs]
 
 
 ONCE = {"token issue (201)", "hold (201)", "payment (201)"}

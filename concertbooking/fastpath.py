@@ -71,6 +71,9 @@ def _plain_api_call(request: HttpRequest) -> bool:
         or meta.get("QUERY_STRING")
         or meta.get("HTTP_COOKIE")
         or meta.get("HTTP_ACCEPT") not in _PLAIN_ACCEPTS
+        # CommonMiddleware refuses these user agents; with none listed (the default) it never
+        # refuses a plain call.
+        or settings.DISALLOWED_USER_AGENTS
     ):
         return False
     # A POST's body would be parsed and validated by DRF: only an empty one is plain.

@@ -238,6 +238,13 @@ def test_with_the_queue_unreachable_a_call_is_refused_before_its_key_is_checked(
     assert stranger.post(ISSUE).json()["code"] == "queue_unavailable"
 
 
+def test_disallowed_user_agents_leave_every_call_to_the_whole_stack(user, clients, settings):
+    fast, _ = clients(admit(user))
+    settings.DISALLOWED_USER_AGENTS = [re.compile(r"scraper")]
+    assert fast.get(STATUS, HTTP_USER_AGENT="scraper/1.0").status_code == 403
+    assert fast.get(STATUS, HTTP_USER_AGENT="browser/1.0").status_code == 200
+
+
 def test_a_test_clients_forced_token_is_left_to_drf(user, clients, drf_dispatches):
     from rest_framework.authtoken.models import Token
 

@@ -13,12 +13,15 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _forget_api_tokens():
-    """Rows roll back between tests; the per-process token memory must not outlive them."""
-    from accounts import authentication
+    """Rows roll back between tests; the per-process memories of API tokens and of signed-in
+    sessions' users must not outlive them."""
+    from accounts import authentication, backends
 
     authentication._entries.clear()
+    backends._users.clear()
     yield
     authentication._entries.clear()
+    backends._users.clear()
 
 
 @pytest.fixture(autouse=True)

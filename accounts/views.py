@@ -37,7 +37,7 @@ def signup(request):
             # Two sign-ups raced for one name; the unique key decided, the form explains.
             form.add_error("username", "A user with that username already exists.")
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user)  # the one backend in AUTHENTICATION_BACKENDS
             messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
             return redirect(_safe_next(request) or "home")
     return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})

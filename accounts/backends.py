@@ -1,0 +1,68 @@
+"""Django's model backend, with a signed-in session's user remembered per process.
+
+Every call of a signed-in browser loads its user: the waiting room's poll every few seconds,
+every page. ModelBackend compiles and runs a user query each time, the largest cost of a poll
+after the session itself (accounts.sessions). This worker now remembers the user for
+API_TOKEN_CACHE_SECONDS, as it remembers an API token's user (accounts.authentication), and
+forgets at once on a change it makes (signals). Other workers forget within that time: a user
+deactivated, demoted or given a new password elsewhere keeps their sessions on a worker that
+remembers them for at most API_TOKEN_CACHE_SECONDS. Sign-out needs no forgetting: it ends the
+session, which every worker reads from the cache server on each call.
+"""
+
+import copy
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+_MAX_ENTRIES = 50_000
+# user id -> (user, monotonic deadline)
+_users: dict[object, tuple[object, float]] = {}
+
+
+class RememberingModelBackend(ModelBackend):
+    def get_user(self, user_id):
+        entry = _users.get(user_id)
+        now = time.monotonic()
+        if entry is not None and entry[1] > now:
+            user = entry[0]
+        else:
+            user = super().get_user(user_id)
+            if user is None:  # gone or inactive
+                _users.pop(user_id, None)
+                return None
+            ttl = settings.API_TOKEN_CACHE_SECONDS
+            if ttl > 0:
+                if len(_users) >= _MAX_ENTRIES:
+                    _users.clear()
+                _users[user_id] = (user, now + ttl)
+        # A copy, so what a request sets on request.user never reaches the next one.
+        return copy.copy(user)
+
+
+def forget_session_user(user_id) -> None:
+    _users.pop(user_id, None)
+
+
+def _forget_now_and_on_commit(user_id) -> None:
+    """Now, and once the change commits: a lookup between the two (another thread of this
+    process) may have remembered the row as it was before the change."""
+    forget_session_user(user_id)
+    transaction.on_commit(lambda: forget_session_user(user_id))
+
+
+@receiver(post_save, sender=get_user_model())
+def _user_saved(sender, instance, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a sign-in's timestamp: nothing authentication reads
+    _forget_now_and_on_commit(instance.pk)
+
+
+@receiver(post_delete, sender=get_user_model())
+def _user_deleted(sender, instance, **kwargs):
+    _forget_now_and_on_commit(instance.pk)

@@ -135,7 +135,38 @@ def build_targets() -> dict:
         # (concertbooking.fastpath) leaves alone, and changes nothing else about its answer.
         "token status, whole stack": whole_stack(queue["token status"]),
         "available dates, whole stack": whole_stack(dates),
+        # The waiting room's own poll: a signed-in browser's session cookie, no API token.
+        "token status, signed-in browser": browser_polls(),
     }
+
+
+def browser_polls() -> list[dict]:
+    """The token status row's waiting users polling as the waiting room's script does: their
+    session cookie and queue token, `Accept: application/json` (static/js/waiting-room.js)."""
+    from django.contrib.auth import get_user_model
+
+    from queueing.services import queue_token_issue
+
+    pollers = list(
+        get_user_model()
+        .objects.filter(username__startswith="qs")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    cookies = harness.browser_sessions(pollers)
+    return [
+        {
+            "method": "GET",
+            "path": "/api/queue/tokens/current",
+            "headers": {
+                "Cookie": f"sessionid={cookies[uid]}",
+                "Accept": "application/json",
+                # The user's live place: issuing again hands back the same token.
+                "Queue-Token": queue_token_issue(user_id=uid).token,
+            },
+        }
+        for uid in pollers
+    ]
 
 
 def whole_stack(specs: list[dict]) -> list[dict]:

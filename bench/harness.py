@@ -312,6 +312,31 @@ def api_keys(user_ids: list[int]) -> dict[int, str]:
     return {names[name]: key for name, key in api_tokens_issue(usernames=list(names)).items()}
 
 
+def browser_sessions(user_ids: list[int]) -> dict[int, str]:
+    """A signed-in browser session for each user, as the sign-in page leaves one (the project's
+    session engine and authentication backend): {user id: session cookie value}."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    cookies = {}
+    for user in get_user_model().objects.filter(pk__in=user_ids):
+        session = store()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        cookies[user.pk] = session.session_key
+    return cookies
+
+
 def admit_all(user_ids: list[int]) -> dict[int, str]:
     """Queue tokens for the users, all admitted at once through the real queue services."""
     from dataclasses import replace

@@ -121,3 +121,17 @@ def test_each_request_gets_its_own_copy_of_the_user(user):
     second = backend.get_user(user.pk)
     assert second is not first and not hasattr(second, "note")
     assert second.pk == user.pk and second.check_password("pw-alice-123")
+
+
+def test_a_users_load_matches_the_orms(user, django_assert_num_queries):
+    user.email, user.first_name, user.is_staff = "alice@example.com", "Alice", True
+    user.save()
+    expected = get_user_model()._default_manager.get(pk=user.pk)
+
+    with django_assert_num_queries(1):
+        loaded = backends.RememberingModelBackend().get_user(user.pk)
+
+    for field in get_user_model()._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
+    assert not loaded._state.adding and loaded._state.db == "default"
+    assert backends.RememberingModelBackend().get_user(user.pk + 1_000) is None

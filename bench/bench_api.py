@@ -136,7 +136,7 @@ def build_targets() -> dict:
         "token status, whole stack": whole_stack(queue["token status"]),
         "available dates, whole stack": whole_stack(dates),
         # The waiting room's own poll: a signed-in browser's session cookie, no API token.
-        "token status, signed-in browser": browser_polls(),
+        "token status, browser": browser_polls(),
     }
 
 

@@ -8,6 +8,13 @@ forgets at once on a change it makes (signals). Other workers forget within that
 deactivated, demoted or given a new password elsewhere keeps their sessions on a worker that
 remembers them for at most API_TOKEN_CACHE_SECONDS. Sign-out needs no forgetting: it ends the
 session, which every worker reads from the cache server on each call.
+
+Two cases are checked before Django reads the user (session_user_check, called by
+accounts.middleware): a session whose hash no longer matches the remembered row (its password
+was changed through another worker, which keeps that session signed in with the new hash) reads
+the row again rather than being signed out; and a request that may change something (any method
+but GET, HEAD, OPTIONS) always reads the row, so a view saving request.user whole (the password
+change form) never writes back a remembered row another worker has since changed.
 """
 
 import copy
@@ -15,15 +22,21 @@ import functools
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils.crypto import constant_time_compare
 
 _MAX_ENTRIES = 50_000
 # user id -> (user, monotonic deadline)
 _users: dict[object, tuple[object, float]] = {}
+_PATH = f"{__name__}.RememberingModelBackend"
+# What sessions signed in before this backend name (Django's default): still accepted.
+_FORMER_PATH = "django.contrib.auth.backends.ModelBackend"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class RememberingModelBackend(ModelBackend):
@@ -72,6 +85,29 @@ def _user_by_id(user_id):
         cursor.execute(sql, [user_id])
         row = cursor.fetchone()
     return None if row is None else model.from_db(connection.alias, attnames, row)
+
+
+def session_user_check(request) -> None:
+    """Before Django reads request.session's user: forget a remembered row the session
+    disagrees with, or any remembered row for a request that may change something; and
+    carry a session signed in under Django's own model backend over to this one."""
+    session = request.session
+    if session.get(BACKEND_SESSION_KEY) == _FORMER_PATH:
+        session[BACKEND_SESSION_KEY] = _PATH
+    raw = session.get(SESSION_KEY)
+    if raw is None:
+        return
+    try:
+        user_id = get_user_model()._meta.pk.to_python(raw)
+    except ValidationError:
+        return  # Django's own read refuses it
+    entry = _users.get(user_id)
+    if entry is None:
+        return
+    if request.method not in _SAFE_METHODS or not constant_time_compare(
+        session.get(HASH_SESSION_KEY) or "", entry[0].get_session_auth_hash()
+    ):
+        forget_session_user(user_id)
 
 
 def forget_session_user(user_id) -> None:

@@ -28,6 +28,10 @@ class _CappedCache:
         timeout = CACHED_SECONDS if timeout is None else min(timeout, CACHED_SECONDS)
         return self._cache.set(key, value, timeout, **kwargs)
 
+    async def aset(self, key, value, timeout=None, **kwargs):
+        timeout = CACHED_SECONDS if timeout is None else min(timeout, CACHED_SECONDS)
+        return await self._cache.aset(key, value, timeout, **kwargs)
+
     def __getattr__(self, name):
         return getattr(self._cache, name)
 

@@ -2,8 +2,11 @@
 this worker (accounts.sessions, accounts.backends), against the real PostgreSQL and Redis."""
 
 import pytest
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.core.cache import cache
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from accounts import backends, sessions
@@ -59,7 +62,8 @@ def test_the_cached_copy_lives_at_most_ten_minutes(waiting):
 
 def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(waiting, client):
     browser, token = waiting
-    client.cookies = browser.cookies  # the same cookie, elsewhere
+    name = settings.SESSION_COOKIE_NAME
+    client.cookies[name] = browser.cookies[name].value  # the same cookie, elsewhere
     assert poll(client, token).status_code == 200
     cached = session_cache_key(browser)
 
@@ -123,6 +127,7 @@ def test_each_request_gets_its_own_copy_of_the_user(user):
     assert second.pk == user.pk and second.check_password("pw-alice-123")
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL built once is PostgreSQL's")
 def test_a_users_load_matches_the_orms(user, django_assert_num_queries):
     user.email, user.first_name, user.is_staff = "alice@example.com", "Alice", True
     user.save()
@@ -135,3 +140,60 @@ def test_a_users_load_matches_the_orms(user, django_assert_num_queries):
         assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
     assert not loaded._state.adding and loaded._state.db == "default"
     assert backends.RememberingModelBackend().get_user(user.pk + 1_000) is None
+
+
+def remembered_as_another_worker_saw_it(user) -> None:
+    """This worker's memory holds the row as it was before a change made elsewhere."""
+    backends._users[user.pk] = (get_user_model().objects.get(pk=user.pk), float("inf"))
+
+
+def test_a_new_password_set_elsewhere_keeps_its_own_session_signed_in(user, waiting):
+    """The password changed through another worker, which kept that browser's session signed in
+    with the new hash: this worker's remembered row disagrees with the session, and is read
+    again rather than signing the browser out."""
+    client, token = waiting
+    remembered_as_another_worker_saw_it(user)
+    changed = get_user_model().objects.get(pk=user.pk)
+    changed.set_password("a-new-password-123")
+    get_user_model().objects.filter(pk=user.pk).update(password=changed.password)  # no signal
+    session = client.session
+    session["_auth_user_hash"] = changed.get_session_auth_hash()  # update_session_auth_hash
+    session.save()
+
+    assert poll(client, token).status_code == 200
+    assert poll(client, token).status_code == 200
+
+
+def test_a_write_never_sees_a_remembered_row(user):
+    """A request that may change something reads the row: the password change form, which
+    saves request.user whole, never writes back a row another worker has since changed."""
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    remembered_as_another_worker_saw_it(user)
+    get_user_model().objects.filter(pk=user.pk).update(first_name="Changed")  # elsewhere
+
+    response = client.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": "pw-alice-123",
+            "new_password1": "a-new-password-123",
+            "new_password2": "a-new-password-123",
+        },
+    )
+
+    assert response.status_code == 302
+    saved = get_user_model().objects.get(pk=user.pk)
+    assert saved.first_name == "Changed" and saved.check_password("a-new-password-123")
+
+
+def test_sessions_signed_in_under_djangos_own_backend_stay_signed_in(user):
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.session[BACKEND_SESSION_KEY] == "django.contrib.auth.backends.ModelBackend"
+    token = queue_token_issue(user_id=user.pk).token
+
+    assert poll(client, token).status_code == 200
+    assert client.session[BACKEND_SESSION_KEY] == "accounts.backends.RememberingModelBackend"
+    assert poll(client, token).status_code == 200

@@ -311,7 +311,7 @@ def forget_user(user_id: int) -> None:
             _entries.pop(key, None)
 
 
-def _forget_now_and_on_commit(forget) -> None:
+def forget_now_and_on_commit(forget) -> None:
     """Forget at once, and again once the change commits: a lookup between the two (another
     thread of this process) may have remembered the row as it was before the change."""
     forget()
@@ -344,7 +344,12 @@ def _token_deleted(sender, instance, **kwargs):
         _entries.pop(key, None)
         _shared_forget([key])
 
-    _forget_now_and_on_commit(forget)
+    forget_now_and_on_commit(forget)
+
+
+def only_sign_in_timestamp(update_fields) -> bool:
+    """Whether a user's save wrote only a sign-in's timestamp: nothing authentication reads."""
+    return update_fields is not None and set(update_fields) <= {"last_login"}
 
 
 @receiver(post_save, sender=get_user_model())
@@ -353,8 +358,8 @@ def _user_saved(sender, instance, created=False, update_fields=None, **kwargs):
     if created:  # no token names a user who did not exist
         forget_user(user_id)
         return
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
-        return  # a sign-in's timestamp: nothing authentication reads
+    if only_sign_in_timestamp(update_fields):
+        return
 
     def forget():
         forget_user(user_id)
@@ -363,4 +368,4 @@ def _user_saved(sender, instance, created=False, update_fields=None, **kwargs):
         keys = list(Token.objects.filter(user_id=user_id).values_list("key", flat=True))
         _shared_forget(keys, user_id)
 
-    _forget_now_and_on_commit(forget)
+    forget_now_and_on_commit(forget)

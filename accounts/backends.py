@@ -25,10 +25,12 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.crypto import constant_time_compare
+
+from accounts.authentication import forget_now_and_on_commit, only_sign_in_timestamp
 
 _MAX_ENTRIES = 50_000
 # user id -> (user, monotonic deadline)
@@ -114,20 +116,14 @@ def forget_session_user(user_id) -> None:
     _users.pop(user_id, None)
 
 
-def _forget_now_and_on_commit(user_id) -> None:
-    """Now, and once the change commits: a lookup between the two (another thread of this
-    process) may have remembered the row as it was before the change."""
-    forget_session_user(user_id)
-    transaction.on_commit(lambda: forget_session_user(user_id))
-
-
 @receiver(post_save, sender=get_user_model())
 def _user_saved(sender, instance, update_fields=None, **kwargs):
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
-        return  # a sign-in's timestamp: nothing authentication reads
-    _forget_now_and_on_commit(instance.pk)
+    if not only_sign_in_timestamp(update_fields):
+        user_id = instance.pk
+        forget_now_and_on_commit(lambda: forget_session_user(user_id))
 
 
 @receiver(post_delete, sender=get_user_model())
 def _user_deleted(sender, instance, **kwargs):
-    _forget_now_and_on_commit(instance.pk)
+    user_id = instance.pk
+    forget_now_and_on_commit(lambda: forget_session_user(user_id))

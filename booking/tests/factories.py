@@ -26,6 +26,14 @@ class ScheduleFactory(factory.django.DjangoModelFactory):
     starts_at = factory.Sequence(lambda n: timezone.now() + timedelta(days=1 + n))
 
 
+def schedule_with_seats(count: int, **schedule_fields) -> ConcertSchedule:
+    """A date (ScheduleFactory, with `schedule_fields`) and its seats numbered 1..count."""
+    schedule = ScheduleFactory(**schedule_fields)
+    for number in range(1, count + 1):
+        SeatFactory(schedule=schedule, number=number)
+    return schedule
+
+
 def tour_date(days_ahead: int = 3) -> ConcertSchedule:
     """A named concert's date a few days out, as the page tests show it."""
     concert = ConcertFactory(

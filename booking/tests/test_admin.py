@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from booking.models import Concert, ConcertSchedule, Seat
 from booking.services import schedule_seats_generate
-from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
+from booking.tests.factories import (
+    ConcertFactory,
+    ScheduleFactory,
+    SeatFactory,
+    schedule_with_seats,
+)
 from concertbooking.errors import Conflict, InvalidInput
 
 pytestmark = pytest.mark.django_db
@@ -44,11 +49,9 @@ def _catalog(concerts: int, dates: int, seats: int) -> None:
     for _ in range(concerts):
         concert = ConcertFactory()
         for d in range(dates):
-            schedule = ScheduleFactory(
-                concert=concert, starts_at=timezone.now() + timedelta(days=d + 1)
+            schedule_with_seats(
+                seats, concert=concert, starts_at=timezone.now() + timedelta(days=d + 1)
             )
-            for n in range(seats):
-                SeatFactory(schedule=schedule, number=n + 1)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,12 @@ import pytest
 from django.utils import timezone
 
 from booking.models import SeatStatus
-from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
+from booking.tests.factories import (
+    ConcertFactory,
+    ScheduleFactory,
+    SeatFactory,
+    schedule_with_seats,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -116,9 +121,7 @@ def test_catalog_bodies_are_what_a_response_of_the_selector_renders(
 
 
 def test_available_seats_query_count_is_fixed(admitted_client, django_assert_num_queries):
-    schedule = ScheduleFactory()
-    for n in range(1, 60):
-        SeatFactory(schedule=schedule, number=n)
+    schedule = schedule_with_seats(59)
     url = f"/api/concerts/{schedule.concert_id}/schedules/{schedule.id}/available-seats"
     # On a miss: schedule check, seats, earliest live hold; however many seats there are.
     with django_assert_num_queries(3):

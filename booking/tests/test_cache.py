@@ -15,7 +15,7 @@ from booking import cache
 from booking import services as booking_services
 from booking.models import Seat, SeatStatus
 from booking.tests.catalog import cached_dates, cached_seats
-from booking.tests.factories import ScheduleFactory, SeatFactory
+from booking.tests.factories import schedule_with_seats
 from concertbooking.rendering import json_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,10 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def schedule():
-    schedule = ScheduleFactory()
-    for number in range(1, 6):
-        SeatFactory(schedule=schedule, number=number)
-    return schedule
+    return schedule_with_seats(5)
 
 
 def _free(schedule) -> list[int]:

@@ -12,7 +12,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from booking.api.views import AvailableDatesApi, AvailableSeatsApi, ReservationCreateApi
-from booking.tests.factories import ScheduleFactory, SeatFactory
+from booking.tests.factories import ScheduleFactory, schedule_with_seats
 from concertbooking import fastpath
 from queueing import services
 from queueing.api.views import QueueTokenCurrentApi, QueueTokenIssueApi
@@ -104,10 +104,7 @@ def _without_length(response) -> dict:
 
 @pytest.fixture
 def schedule():
-    schedule = ScheduleFactory()
-    for number in range(1, 4):
-        SeatFactory(schedule=schedule, number=number)
-    return schedule
+    return schedule_with_seats(3)
 
 
 def test_polls_answer_as_the_whole_stack(user, other_user, alike, drf_dispatches):

@@ -93,7 +93,7 @@ def token_user(key: str, *, shared_reply=_FETCH):
 
 
 @functools.cache
-def _user_attnames() -> list[str]:
+def user_attnames() -> list[str]:
     return [field.attname for field in get_user_model()._meta.concrete_fields]
 
 
@@ -101,7 +101,7 @@ def _user_attnames() -> list[str]:
 def _shared_attnames() -> tuple[list[str], str]:
     """The shared columns and a digest of their list: it names the entries, so a deploy that
     changes the user model never reads entries written by the one before."""
-    names = [name for name in _user_attnames() if name not in _NOT_SHARED]
+    names = [name for name in user_attnames() if name not in _NOT_SHARED]
     return names, hashlib.sha256(",".join(names).encode()).hexdigest()[:8]
 
 
@@ -281,7 +281,7 @@ def _lookup_sql() -> tuple[str, list[str]]:
         f"JOIN {qn(user_meta.db_table)} u ON u.{qn(user_meta.pk.column)} = t.{qn(user_id)} "
         f"WHERE t.{qn(token_meta.pk.column)} = %s"
     )
-    return sql, _user_attnames()
+    return sql, user_attnames()
 
 
 def _token_with_user(key: str) -> Token | None:
@@ -301,7 +301,7 @@ def _token_with_user(key: str) -> Token | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return _token_from_row(key, row, _user_attnames())
+    return _token_from_row(key, row, user_attnames())
 
 
 def forget_user(user_id: int) -> None:

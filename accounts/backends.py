@@ -30,7 +30,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.crypto import constant_time_compare
 
-from accounts.authentication import forget_now_and_on_commit, only_sign_in_timestamp
+from accounts.authentication import (
+    forget_now_and_on_commit,
+    only_sign_in_timestamp,
+    user_attnames,
+)
 
 _MAX_ENTRIES = 50_000
 # user id -> (user, monotonic deadline)
@@ -62,13 +66,12 @@ class RememberingModelBackend(ModelBackend):
 
 
 @functools.cache
-def _select_sql() -> tuple[str, list[str]]:
-    """The user's SELECT by primary key, built once, and the attribute names of its columns."""
+def _select_sql() -> str:
+    """The user's SELECT by primary key, built once: its columns in user_attnames() order."""
     qn = connection.ops.quote_name
     meta = get_user_model()._meta
     columns = ", ".join(qn(field.column) for field in meta.concrete_fields)
-    sql = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"
-    return sql, [field.attname for field in meta.concrete_fields]
+    return f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"
 
 
 def _user_by_id(user_id):
@@ -82,11 +85,10 @@ def _user_by_id(user_id):
     model = get_user_model()
     if connection.vendor != "postgresql":
         return model._default_manager.filter(pk=user_id).first()
-    sql, attnames = _select_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
+        cursor.execute(_select_sql(), [user_id])
         row = cursor.fetchone()
-    return None if row is None else model.from_db(connection.alias, attnames, row)
+    return None if row is None else model.from_db(connection.alias, user_attnames(), row)
 
 
 def session_user_check(request) -> None:

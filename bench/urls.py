@@ -86,12 +86,29 @@ class PostgresWriteFloorApi(APIView):
         return Response({"status": "ok"}, status=200 if updated == 1 else 404)
 
 
+class HoldFloorApi(APIView):
+    """The I/O a hold cannot do without, and nothing else: authentication, one EVALSHA (the
+    gate's check), one single-statement write in autocommit (its own transaction, one round
+    trip, a WAL flush at commit, as booking_hold's call) and one EVALSHA after it (the catalog's
+    bump). No body, no validation, no business logic: what a hold could score if its Python cost
+    nothing beyond its I/O."""
+
+    def get(self, request, user_id: int):
+        _one_redis_call()
+        with connection.cursor() as cursor:
+            cursor.execute(_TOUCH_USER, [user_id])
+            updated = cursor.rowcount
+        _one_redis_call()
+        return Response({"status": "ok"}, status=200 if updated == 1 else 404)
+
+
 urlpatterns = [
     path("bench/floor/redis", RedisFloorApi.as_view()),
     path("bench/floor/auth", AuthFloorApi.as_view()),
     path("bench/floor/auth-redis", AuthRedisFloorApi.as_view()),
     path("bench/floor/postgres", PostgresFloorApi.as_view()),
     path("bench/floor/postgres-write/<id:user_id>", PostgresWriteFloorApi.as_view()),
+    path("bench/floor/hold-io/<id:user_id>", HoldFloorApi.as_view()),
     *project_urlpatterns,
 ]
 

@@ -33,7 +33,10 @@ ROUNDS, SECONDS = 3, 4.0
 ISSUES = 30_000
 POLLERS = 2_000
 HOLDS = 18_000  # 4,500 users x 4 holds (the per-user limit)
-PAYMENTS = 9_000  # one buyer each (paying ends the buyer's queue slot)
+PAYMENTS = 18_000  # one buyer each (paying ends the buyer's queue slot)
+# Holds and payments are each sent down both paths (the fast path and the whole stack), drawn
+# from one stream of fresh requests: per round and path, a share of the total.
+WRITE_BATCHES = 2 * ROUNDS
 
 GOALS = {
     "token issue (201)": 0.8,
@@ -101,6 +104,8 @@ def build_targets() -> dict:
         for n, (concert_id, schedule_id) in enumerate(read_schedules)
     ]
     payments = payment_specs(list(zip(payers, reservations, strict=True)), headers, keyed=False)
+    holds = batch(hold_specs(holders, hold_seats, headers), HOLDS // WRITE_BATCHES)
+    pays = batch(payments, PAYMENTS // WRITE_BATCHES)
 
     def floor(path: str, *, signed_in: bool = False) -> list[dict]:
         return [
@@ -122,8 +127,8 @@ def build_targets() -> dict:
         **queue,
         "available dates": dates,
         "available seats": seat_lists,
-        "hold (201)": batch(hold_specs(holders, hold_seats, headers), HOLDS // ROUNDS),
-        "payment (201)": batch(payments, PAYMENTS // ROUNDS),
+        "hold (201)": holds,
+        "payment (201)": pays,
         # Authenticated floors sign in as the readers, like the catalog reads, so each worker's
         # token memory is warm; the write touches a reader's own user row (one row each).
         "floor: one Redis call": floor("/bench/floor/redis"),
@@ -131,10 +136,14 @@ def build_targets() -> dict:
         "floor: auth + one Redis call": floor("/bench/floor/auth-redis", signed_in=True),
         "floor: one PostgreSQL query": floor("/bench/floor/postgres"),
         "floor: one write transaction": floor("/bench/floor/postgres-write/{uid}"),
+        # Authentication, a Redis call, a one-statement write, a Redis call: a hold's I/O alone.
+        "floor: a hold's I/O": floor("/bench/floor/hold-io/{uid}", signed_in=True),
         # The same calls sent down the whole stack: a cookie makes a call one the fast path
         # (concertbooking.fastpath) leaves alone, and changes nothing else about its answer.
         "token status, whole stack": whole_stack(queue["token status"]),
         "available dates, whole stack": whole_stack(dates),
+        "hold (201), whole stack": lambda: whole_stack(holds()),
+        "payment (201), whole stack": lambda: whole_stack(pays()),
         # The waiting room's own poll: a signed-in browser's session cookie, no API token.
         "token status, browser": browser_polls(),
     }
@@ -174,7 +183,13 @@ def whole_stack(specs: list[dict]) -> list[dict]:
     return [{**spec, "headers": {**spec["headers"], **cookie}} for spec in specs]
 
 
-ONCE = {"token issue (201)", "hold (201)", "payment (201)"}
+ONCE = {
+    "token issue (201)",
+    "hold (201)",
+    "payment (201)",
+    "hold (201), whole stack",
+    "payment (201), whole stack",
+}
 
 
 def main() -> None:

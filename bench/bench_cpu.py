@@ -24,8 +24,11 @@ TARGETS = [
     "token status",
     "token status, browser",
     "floor: one write transaction",
+    "floor: a hold's I/O",
     "hold (201)",
+    "hold (201), whole stack",
     "payment (201)",
+    "payment (201), whole stack",
 ]
 PROCESSES = ["gunicorn", "postgres", "redis", "loadgen"]
 HZ = os.sysconf("SC_CLK_TCK")

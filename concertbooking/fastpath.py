@@ -4,16 +4,23 @@ messages, URL dispatch and DRF's request handling.
 While a queue is full, nearly every request is a waiting buyer's poll, and admitted buyers read
 the catalog from Redis: calls whose own work is one Redis round trip. Through the whole stack such
 a call cost twice what a plain Django request costs, most of it the stack itself. A view may
-define `fast_get` or `fast_post` (a classmethod taking the request, the caller's API token key
-and the URL's arguments) that answers from the same services and selectors its DRF handler
-calls. The middleware gives it only calls whose full-stack answer it can give byte for byte:
+define `fast_get`, `fast_post` (a POST without a body) or `fast_post_json` (a POST with a JSON
+body, given parsed) as a classmethod taking the request, the caller's API token key, the body
+if any and the URL's arguments, that answers from the same services and selectors its DRF
+handler calls. The middleware gives it only calls whose full-stack answer it can give byte for
+byte:
 
-- a GET, or a POST without a body, to an /api/ path with no query string and no cookies, so the
-  session, CSRF and messages middleware would do nothing and only token authentication applies;
+- a GET, a POST without a body, or a POST whose body is at most MAX_PLAIN_BODY bytes of
+  `Content-Type: application/json` exactly (no charset parameter) that the API's JSON parser
+  reads, to an /api/ path with no query string and no cookies, so the session, CSRF and
+  messages middleware would do nothing and only token authentication applies; a handler of a
+  body takes only the exact body its DRF input accepts (plain_id) and leaves any other to DRF's
+  validation;
 - `Authorization: Token <key>`, read as DRF reads it, and an Accept that DRF's JSON renderer
   satisfies as it stands (none, `*/*`, `application/json`);
 - a Host that Django accepts, to a view whose DRF policy is the one fast handlers implement
-  (token authentication first, signed in as the only permission, no throttles, JSON only).
+  (token authentication first, signed in as the only permission, no throttles, JSON only, the
+  API's JSON parser only).
 
 Anything else, or a handler answering None, goes down the whole stack. The security and framing
 headers come from the middleware above this one, as for every response; a test compares the two
@@ -26,12 +33,14 @@ first and may answer 401.
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
+from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -46,6 +55,10 @@ from concertbooking.errors import ApplicationError
 # one matches no renderer (406).
 _PLAIN_ACCEPTS = frozenset([None, "*/*", "application/json"])
 _RENDERER = JSONRenderer()
+_JSON = "application/json"
+_PARSER = api.JSONParser()
+# The largest body a fast handler is given: the booking flow's are one field of a few bytes.
+MAX_PLAIN_BODY = 1024
 # APIView's methods that carry a view's policy: a view overriding one may decide otherwise.
 _POLICY_METHODS = (
     "dispatch",
@@ -57,13 +70,16 @@ _POLICY_METHODS = (
     "get_permissions",
     "get_throttles",
     "get_renderers",
+    "get_parsers",
     "get_content_negotiator",
     "perform_content_negotiation",
     "determine_version",
 )
 
 
-def _plain_api_call(request: HttpRequest) -> bool:
+def _plain_api_call(request: HttpRequest) -> str | None:
+    """The kind of fast handler that may answer the call ("get", "post" or "post_json"), or
+    None for a call only the whole stack answers."""
     meta = request.META
     if (
         request.method not in ("GET", "POST")
@@ -75,11 +91,19 @@ def _plain_api_call(request: HttpRequest) -> bool:
         # refuses a plain call.
         or settings.DISALLOWED_USER_AGENTS
     ):
-        return False
-    # A POST's body would be parsed and validated by DRF: only an empty one is plain.
-    return request.method == "GET" or (
-        meta.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in meta
-    )
+        return None
+    if request.method == "GET":
+        return "get"
+    if "HTTP_TRANSFER_ENCODING" in meta:
+        return None
+    length = meta.get("CONTENT_LENGTH")
+    if length in (None, "", "0"):
+        return "post"
+    # A small body of exactly the media type the API's parser reads, with no parameters (a
+    # charset would change how DRF decodes it).
+    if meta.get("CONTENT_TYPE") == _JSON and length.isdigit() and 0 < int(length) <= MAX_PLAIN_BODY:
+        return "post_json"
+    return None
 
 
 def _policy_is_plain(view_class) -> bool:
@@ -94,24 +118,26 @@ def _policy_is_plain(view_class) -> bool:
         and list(view_class.renderer_classes) == [JSONRenderer]
         and view_class.content_negotiation_class is DefaultContentNegotiation
         and view_class.versioning_class is None
+        and list(view_class.parser_classes) == [api.JSONParser]
         and all(getattr(view_class, name) is getattr(APIView, name) for name in _POLICY_METHODS)
     )
 
 
 @functools.cache
-def fast_handler(view_class, method: str) -> Callable | None:
-    """The view's fast handler for `method`, or None (none defined, or a policy it cannot keep)."""
-    handler = getattr(view_class, f"fast_{method.lower()}", None)
+def fast_handler(view_class, kind: str) -> Callable | None:
+    """The view's fast handler of `kind` ("get", "post" for a POST without a body, "post_json"
+    for one with a JSON body), or None (none defined, or a policy it cannot keep)."""
+    handler = getattr(view_class, f"fast_{kind.lower()}", None)
     return handler if handler is not None and _policy_is_plain(view_class) else None
 
 
-def _view_handler(view, method: str) -> Callable | None:
+def _view_handler(view, kind: str) -> Callable | None:
     """The fast handler of the view a URL resolved to; none for a route that gives the view
     arguments of its own (`as_view(permission_classes=...)`)."""
     view_class = getattr(view, "view_class", None)
     if view_class is None or getattr(view, "view_initkwargs", None):
         return None
-    return fast_handler(view_class, method)
+    return fast_handler(view_class, kind)
 
 
 @functools.cache
@@ -156,16 +182,33 @@ def _resolved(urlconf: str | None, path: str) -> ResolverMatch | None:
         return None
 
 
+def _parsed(request: HttpRequest):
+    """The body as DRF's Request parses it for the view (the API's JSON parser, the request's
+    encoding: none is given, so the default charset). The body stays readable for DRF."""
+    return _PARSER.parse(io.BytesIO(request.body), _JSON, {"encoding": settings.DEFAULT_CHARSET})
+
+
+def plain_id(data, name: str) -> int | None:
+    """`data`'s one field `name` when the body is exactly that and an id the API's strict input
+    accepts (a JSON integer from 1 to ID_MAX); None for any other body, which DRF's validation
+    answers down the whole stack."""
+    if type(data) is not dict or len(data) != 1:
+        return None
+    value = data.get(name)
+    return value if type(value) is int and 1 <= value <= api.ID_MAX else None
+
+
 class ApiFastPathMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self._answer(request) if _plain_api_call(request) else None
+        kind = _plain_api_call(request)
+        response = self._answer(request, kind) if kind is not None else None
         return self.get_response(request) if response is None else response
 
     @staticmethod
-    def _answer(request: HttpRequest) -> HttpResponse | None:
+    def _answer(request: HttpRequest, kind: str) -> HttpResponse | None:
         api_key = request_api_key(request)
         if not api_key:
             return None
@@ -173,15 +216,21 @@ class ApiFastPathMiddleware:
         match = _resolved(settings.ROOT_URLCONF, request.path_info)
         if match is None:
             return None
-        handler = _view_handler(match.func, request.method)
+        handler = _view_handler(match.func, kind)
         if handler is None:
             return None
         try:
             request.get_host()
         except DisallowedHost:
             return None  # CommonMiddleware answers it, as for any request
+        args = ()
+        if kind == "post_json":
+            try:
+                args = (_parsed(request),)
+            except ParseError:
+                return None  # DRF answers 400 malformed_request
         try:
-            response = handler(request, api_key, **match.kwargs)
+            response = handler(request, api_key, *args, **match.kwargs)
         except ApplicationError as exc:
             response = error_response(match.func.view_class, exc)
         if response is not None:

@@ -162,6 +162,23 @@ def read_behind_gate(
     return response
 
 
+def write_behind_gate_for_caller(
+    request: HttpRequest, api_key: str, write: Callable[[object], HttpResponse]
+) -> HttpResponse | None:
+    """`write(user)`'s answer to a gated API write for a plain call (concertbooking.fastpath)
+    signed in with API token `api_key`, checked first exactly as this middleware checks a write
+    (the same round trip, the same refusal); None, for the whole stack to answer, when the
+    call carries no usable queue token (the whole stack looks in the session first)."""
+    token = queue_token_from_request(request)
+    if token is None or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    refusal = _check(request)
+    if refusal is not None:
+        return _refuse(request, refusal)
+    # Passing the check authenticated the key: its lookup is kept on the request.
+    return write(token_user_kept(request, api_key)[0])
+
+
 def read_behind_gate_for_caller(
     request: HttpRequest, api_key: str, read: Callable[[], HttpResponse]
 ) -> HttpResponse | None:

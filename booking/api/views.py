@@ -20,7 +20,7 @@ from booking.api.serializers import (
 )
 from concertbooking import fastpath
 from concertbooking.api import api_datetime
-from queueing.middleware import read_behind_gate_for_caller
+from queueing.middleware import read_behind_gate_for_caller, write_behind_gate_for_caller
 
 
 class ConcertPagination(PageNumberPagination):
@@ -94,11 +94,32 @@ class ReservationCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = ReservationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        reservation = services.reservation_hold(user=request.user, **data.validated_data)
+        body = self._hold(user=request.user, **data.validated_data)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _hold(*, user, seat_id: int) -> dict:
+        reservation = services.reservation_hold(user=user, seat_id=seat_id)
         # The service answers the output shape; ReservationOutput documents it (a test keeps
         # them equal) and costs more than the rest of this view to instantiate.
-        body = {**reservation, "expires_at": api_datetime(reservation["expires_at"])}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return {**reservation, "expires_at": api_datetime(reservation["expires_at"])}
+
+    @classmethod
+    def fast_post_json(cls, request: HttpRequest, api_key: str, data) -> HttpResponse | None:
+        """`post` for a plain call (concertbooking.fastpath) whose body is exactly a valid
+        seat id; any other body is DRF's to validate."""
+        seat_id = fastpath.plain_id(data, "seat_id")
+        if seat_id is None:
+            return None
+        return write_behind_gate_for_caller(
+            request,
+            api_key,
+            lambda user: fastpath.json_response(
+                cls,
+                fastpath.render(cls._hold(user=user, seat_id=seat_id)),
+                status=status.HTTP_201_CREATED,
+            ),
+        )
 
 
 class ReservationPagination(PageNumberPagination):

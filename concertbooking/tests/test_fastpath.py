@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from booking.api.views import AvailableDatesApi, AvailableSeatsApi, ReservationCreateApi
 from booking.tests.factories import ScheduleFactory, schedule_with_seats
 from concertbooking import fastpath
+from payments.api.views import PaymentCreateApi
 from queueing import services
 from queueing.api.views import QueueTokenCurrentApi, QueueTokenIssueApi
 from queueing.keys import queue_keys
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.django_db
 FAST = "concertbooking.fastpath.ApiFastPathMiddleware"
 STATUS = "/api/queue/tokens/current"
 ISSUE = "/api/queue/tokens"
+HOLD = "/api/reservation/concerts"
+PAY = "/api/reservation/payments"
 
 
 @pytest.fixture
@@ -150,6 +153,165 @@ def test_catalog_reads_answer_as_the_whole_stack(user, schedule, alike, drf_disp
     assert drf_dispatches.count(dates) == 2 and drf_dispatches.count(seats) == 2
 
 
+def _post(client, path: str, body, **headers):
+    """POST `body` as JSON, sent as a plain client sends it (Content-Type: application/json)."""
+    return client.post(path, json.dumps(body), content_type="application/json", **headers)
+
+
+def _alike_but_ids(fast, whole) -> dict:
+    """Two successful writes (each its own seat or reservation): the same status and headers,
+    the same fields, each body as the API's renderer writes it; returns the fast one's JSON."""
+    assert fast.status_code == whole.status_code, (fast.content, whole.content)
+    assert _without_length(fast) == _without_length(whole)
+    assert fast.json().keys() == whole.json().keys()
+    for response in (fast, whole):
+        assert response.content == fastpath.render(response.json())
+    return fast.json()
+
+
+def test_holds_answer_as_the_whole_stack(
+    user, other_user, clients, drf_dispatches, django_capture_on_commit_callbacks
+):
+    schedule = schedule_with_seats(5)
+    seats = list(schedule.seats.order_by("number").values_list("id", flat=True))
+    listed = f"/api/concerts/{schedule.concert_id}/schedules/{schedule.id}/available-seats"
+    fast, whole = clients(admit(user))
+    assert len(fast.get(listed).json()) == 5  # now in the catalog cache
+    with django_capture_on_commit_callbacks(execute=True):
+        fast_held = _post(fast, HOLD, {"seat_id": seats[0]})
+    # After commit the cached list was dropped: no answer shows the seat free.
+    assert [seat["seat_id"] for seat in fast.get(listed).json()] == seats[1:]
+    held = _alike_but_ids(fast_held, _post(whole, HOLD, {"seat_id": seats[1]}))
+    assert held["seat_id"] == seats[0] and held["status"] == "held"
+    # Refusals, byte for byte: a seat taken, a seat that does not exist, the hold limit.
+    for body in ({"seat_id": seats[0]}, {"seat_id": 999_999}):
+        _same_answer(_post(fast, HOLD, body), _post(whole, HOLD, body))
+    assert _post(fast, HOLD, {"seat_id": seats[2]}).status_code == 201
+    assert _post(whole, HOLD, {"seat_id": seats[3]}).status_code == 201
+    limit = _post(fast, HOLD, {"seat_id": seats[4]})
+    _same_answer(limit, _post(whole, HOLD, {"seat_id": seats[4]}))
+    assert limit.json()["code"] == "hold_limit_reached"
+    # The gate's refusals: a waiting user, a queue token that is nobody's, none at all.
+    services.queue_token_issue(user_id=other_user.pk)
+    waiting = services.queue_token_issue(user_id=_user("carol").pk).token
+    for token in (waiting, "A" * 32):
+        fast, whole = clients(token)
+        _same_answer(
+            _post(fast, HOLD, {"seat_id": seats[4]}), _post(whole, HOLD, {"seat_id": seats[4]})
+        )
+    fast, whole = clients(None)
+    _same_answer(
+        _post(fast, HOLD, {"seat_id": seats[4]}), _post(whole, HOLD, {"seat_id": seats[4]})
+    )
+    # The whole stack's calls only; the gate refuses before DRF dispatches.
+    assert drf_dispatches == [HOLD] * 5
+
+
+def test_payments_answer_as_the_whole_stack(
+    user, clients, drf_dispatches, django_capture_on_commit_callbacks
+):
+    from booking import services as booking_services
+    from payments.tests.conftest import fund, queue_token_active
+
+    fund(user, 1_000_000)
+    seats = list(schedule_with_seats(3).seats.order_by("number").values_list("id", flat=True))
+    ids = [
+        booking_services.reservation_hold(user=user, seat_id=seat)["reservation_id"]
+        for seat in seats
+    ]
+    token = admit(user)
+    fast, whole = clients(token)
+    paid = _alike_but_ids(
+        _post(fast, PAY, {"reservation_id": ids[0]}), _post(whole, PAY, {"reservation_id": ids[1]})
+    )
+    assert paid["reservation_id"] == ids[0] and paid["status"] == "paid"
+    # Paying twice, or a reservation nobody has: the refusal byte for byte.
+    for body in ({"reservation_id": ids[0]}, {"reservation_id": 999_999}):
+        _same_answer(_post(fast, PAY, body), _post(whole, PAY, body))
+    # The last live hold paid down the fast path: after commit, the buyer's place in the queue
+    # goes to the next in line, as down the whole stack.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(fast, PAY, {"reservation_id": ids[2]}).status_code == 201
+    assert not queue_token_active(user, token)
+    assert drf_dispatches == [PAY] * 3
+
+
+def test_a_replayed_payment_answers_as_the_whole_stack(user, clients):
+    from booking import services as booking_services
+    from payments.tests.conftest import fund
+
+    fund(user, 1_000_000)
+    for seat in schedule_with_seats(2).seats.values_list("id", flat=True):
+        reservation = booking_services.reservation_hold(user=user, seat_id=seat)
+    fast, whole = clients(admit(user))
+    key = {"HTTP_IDEMPOTENCY_KEY": "pay-once"}
+    first = _post(whole, PAY, {"reservation_id": reservation["reservation_id"]}, **key)
+    replayed = _post(fast, PAY, {"reservation_id": reservation["reservation_id"]}, **key)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.content == first.content
+    _same_answer(
+        replayed, _post(whole, PAY, {"reservation_id": reservation["reservation_id"]}, **key)
+    )
+    # The same key with another body: 422, as DRF's exception handler renders it.
+    _same_answer(
+        _post(fast, PAY, {"reservation_id": 1}, **key),
+        _post(whole, PAY, {"reservation_id": 1}, **key),
+    )
+
+
+def test_a_write_from_a_caller_this_process_does_not_remember(
+    user, unremembered_client, drf_dispatches
+):
+    """The API token is looked up in the gate's own round trip, then the write runs for the
+    user it names."""
+    seat = schedule_with_seats(1).seats.get()
+    client = unremembered_client(user, admit(user))
+    held = _post(client, HOLD, {"seat_id": seat.id})
+    assert held.status_code == 201 and held.json()["seat_id"] == seat.id
+    stranger = unremembered_client(_user("dave"), "A" * 32)
+    stranger.credentials(HTTP_AUTHORIZATION="Token " + "f" * 40, HTTP_QUEUE_TOKEN="A" * 32)
+    assert _post(stranger, HOLD, {"seat_id": seat.id}).json()["code"] == "authentication_failed"
+    assert drf_dispatches == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"seat_id": "999999"}',
+        b'{"seat_id": true}',
+        b'{"seat_id": 999999.0}',
+        b'{"seat_id": 0}',
+        b'{"seat_id": 9223372036854775808}',
+        b'{"seat_id": 999999, "seat": 1}',
+        b"[999999]",
+        b"{}",
+        b"null",
+        b'{"seat_id": NaN}',
+        b'{"seat_id": 999999',
+        b"\xff",
+        b'{"seat_id": 999999}' + b" " * fastpath.MAX_PLAIN_BODY,
+    ],
+)
+def test_bodies_only_drf_reads_go_down_the_whole_stack(user, clients, drf_dispatches, body):
+    """Anything but a small JSON object of one valid id is DRF's to parse and validate; both
+    paths give its answer (400, or 404 for the long body's unknown seat)."""
+    fast, whole = clients(admit(user))
+    answer = fast.post(HOLD, body, content_type="application/json")
+    assert answer.status_code in (400, 404)
+    _same_answer(answer, whole.post(HOLD, body, content_type="application/json"))
+    assert drf_dispatches == [HOLD, HOLD]
+
+
+def test_other_media_types_go_down_the_whole_stack(user, clients, drf_dispatches):
+    seats = list(schedule_with_seats(2).seats.values_list("id", flat=True))
+    fast, _ = clients(admit(user))
+    body = json.dumps({"seat_id": seats[0]})
+    held = fast.post(HOLD, body, content_type="application/json; charset=utf-8")
+    assert held.status_code == 201 and drf_dispatches == [HOLD]
+    refused = fast.post(HOLD, {"seat_id": seats[1]})  # a form, not JSON
+    assert refused.status_code == 415 and drf_dispatches == [HOLD, HOLD]
+
+
 def test_a_queue_away_answers_as_the_whole_stack(user, alike, queue_redis_at):
     token = services.queue_token_issue(user_id=user.pk).token
     queue_redis_at("redis://127.0.0.1:1/0")
@@ -252,8 +414,12 @@ def test_a_view_keeps_its_fast_handler_only_under_the_policy_it_implements(monke
         (AvailableSeatsApi, "GET"),
     ):
         assert fastpath.fast_handler(view, method) is not None
+    assert fastpath.fast_handler(ReservationCreateApi, "post_json") is not None
+    assert fastpath.fast_handler(PaymentCreateApi, "post_json") is not None
     assert fastpath.fast_handler(QueueTokenCurrentApi, "DELETE") is None
+    # A hold or a payment always carries a body: none is DRF's to refuse.
     assert fastpath.fast_handler(ReservationCreateApi, "POST") is None
+    assert fastpath.fast_handler(QueueTokenIssueApi, "post_json") is None
     # A route giving the view arguments of its own, or a subclass deciding in a method.
     route = QueueTokenCurrentApi.as_view(permission_classes=[IsAdminUser])
     assert fastpath._view_handler(route, "GET") is None

@@ -1,13 +1,16 @@
 """Money API: the balance, top-ups and seat payments; one view per operation."""
 
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from concertbooking import fastpath
 from payments import selectors, services
 from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
+from queueing.middleware import write_behind_gate_for_caller
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -18,7 +21,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _idempotency_key(request: Request) -> str | None:
+def _idempotency_key(request: Request | HttpRequest) -> str | None:
     # From WSGI's environ: request.headers would build a mapping of every header first.
     return request.META.get("HTTP_IDEMPOTENCY_KEY")
 
@@ -72,3 +75,24 @@ class PaymentCreateApi(APIView):
             idempotency_key=_idempotency_key(request),
         )
         return _outcome_response(outcome)
+
+    @classmethod
+    def fast_post_json(cls, request: HttpRequest, api_key: str, data) -> HttpResponse | None:
+        """`post` for a plain call (concertbooking.fastpath) whose body is exactly a valid
+        reservation id; any other body is DRF's to validate."""
+        reservation_id = fastpath.plain_id(data, "reservation_id")
+        if reservation_id is None:
+            return None
+
+        def pay(user) -> HttpResponse:
+            outcome = services.payment_create(
+                user=user, reservation_id=reservation_id, idempotency_key=_idempotency_key(request)
+            )
+            response = fastpath.json_response(
+                cls, fastpath.render(outcome.body), status=outcome.status
+            )
+            if outcome.replayed:
+                response["Idempotent-Replayed"] = "true"
+            return response
+
+        return write_behind_gate_for_caller(request, api_key, pay)

@@ -142,10 +142,11 @@ def build_targets() -> dict:
         # (concertbooking.fastpath) leaves alone, and changes nothing else about its answer.
         "token status, whole stack": whole_stack(queue["token status"]),
         "available dates, whole stack": whole_stack(dates),
-        "hold (201), whole stack": lambda: whole_stack(holds()),
-        "payment (201), whole stack": lambda: whole_stack(pays()),
         # The waiting room's own poll: a signed-in browser's session cookie, no API token.
         "token status, browser": browser_polls(),
+        # Last, so the token status rows stay as far apart as the pollers' places allow.
+        "hold (201), whole stack": lambda: whole_stack(holds()),
+        "payment (201), whole stack": lambda: whole_stack(pays()),
     }
 
 

@@ -11,6 +11,7 @@ from django.template import loader
 from django.urls import NoReverseMatch, reverse
 
 from accounts.authentication import request_api_key, token_user_kept
+from concertbooking import fastpath
 from concertbooking.converters import IdConverter
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import api_user, gate
@@ -163,20 +164,26 @@ def read_behind_gate(
 
 
 def write_behind_gate_for_caller(
-    request: HttpRequest, api_key: str, write: Callable[[object], HttpResponse]
+    request: HttpRequest,
+    api_key: str,
+    data,
+    field: str,
+    write: Callable[[object, int], HttpResponse],
 ) -> HttpResponse | None:
-    """`write(user)`'s answer to a gated API write for a plain call (concertbooking.fastpath)
-    signed in with API token `api_key`, checked first exactly as this middleware checks a write
-    (the same round trip, the same refusal); None, for the whole stack to answer, when the
-    call carries no usable queue token (the whole stack looks in the session first)."""
+    """`write(user, id)`'s answer to a gated API write for a plain call (concertbooking.fastpath)
+    signed in with API token `api_key`, whose body `data` is exactly one valid id named `field`
+    (fastpath.plain_id), checked first exactly as this middleware checks a write (the same round
+    trip, the same refusal). None, for the whole stack to answer, for any other body (DRF
+    validates it) or a call with no usable queue token (the whole stack looks in the session)."""
+    value = fastpath.plain_id(data, field)
     token = queue_token_from_request(request)
-    if token is None or len(token) > MAX_TOKEN_LENGTH:
+    if value is None or token is None or len(token) > MAX_TOKEN_LENGTH:
         return None
     refusal = _check(request)
     if refusal is not None:
         return _refuse(request, refusal)
     # Passing the check authenticated the key: its lookup is kept on the request.
-    return write(token_user_kept(request, api_key)[0])
+    return write(token_user_kept(request, api_key)[0], value)
 
 
 def read_behind_gate_for_caller(

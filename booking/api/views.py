@@ -108,18 +108,12 @@ class ReservationCreateApi(APIView):
     def fast_post_json(cls, request: HttpRequest, api_key: str, data) -> HttpResponse | None:
         """`post` for a plain call (concertbooking.fastpath) whose body is exactly a valid
         seat id; any other body is DRF's to validate."""
-        seat_id = fastpath.plain_id(data, "seat_id")
-        if seat_id is None:
-            return None
-        return write_behind_gate_for_caller(
-            request,
-            api_key,
-            lambda user: fastpath.json_response(
-                cls,
-                fastpath.render(cls._hold(user=user, seat_id=seat_id)),
-                status=status.HTTP_201_CREATED,
-            ),
-        )
+
+        def hold(user, seat_id: int) -> HttpResponse:
+            body = fastpath.render(cls._hold(user=user, seat_id=seat_id))
+            return fastpath.json_response(cls, body, status=status.HTTP_201_CREATED)
+
+        return write_behind_gate_for_caller(request, api_key, data, "seat_id", hold)
 
 
 class ReservationPagination(PageNumberPagination):

@@ -80,11 +80,8 @@ class PaymentCreateApi(APIView):
     def fast_post_json(cls, request: HttpRequest, api_key: str, data) -> HttpResponse | None:
         """`post` for a plain call (concertbooking.fastpath) whose body is exactly a valid
         reservation id; any other body is DRF's to validate."""
-        reservation_id = fastpath.plain_id(data, "reservation_id")
-        if reservation_id is None:
-            return None
 
-        def pay(user) -> HttpResponse:
+        def pay(user, reservation_id: int) -> HttpResponse:
             outcome = services.payment_create(
                 user=user, reservation_id=reservation_id, idempotency_key=_idempotency_key(request)
             )
@@ -95,4 +92,4 @@ class PaymentCreateApi(APIView):
                 response["Idempotent-Replayed"] = "true"
             return response
 
-        return write_behind_gate_for_caller(request, api_key, pay)
+        return write_behind_gate_for_caller(request, api_key, data, "reservation_id", pay)

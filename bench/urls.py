@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from concertbooking.redis import queue_redis
-from concertbooking.urls import handler500
+from concertbooking.urls import handler400, handler500
 from concertbooking.urls import urlpatterns as project_urlpatterns
 
 # Registering only hashes the source; the first EVALSHA in a worker loads it (as queueing.store).
@@ -112,4 +112,4 @@ urlpatterns = [
     *project_urlpatterns,
 ]
 
-__all__ = ["handler500", "urlpatterns"]
+__all__ = ["handler400", "handler500", "urlpatterns"]

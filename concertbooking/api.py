@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, parsers, serializers
@@ -127,6 +128,16 @@ def api_datetime(value: datetime) -> str:
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Unmatched /api/ paths (including malformed ids) answer JSON, never an HTML page."""
     return JsonResponse({"code": "not_found", "detail": "No such endpoint."}, status=404)
+
+
+def api_bad_request(request, exception=None) -> JsonResponse:
+    """What Django itself refuses before any view runs (a body above
+    DATA_UPLOAD_MAX_MEMORY_SIZE, a Host not allowed), as JSON."""
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        body = {"code": "request_too_large", "detail": "The request body is too large."}
+    else:
+        body = {"code": "bad_request", "detail": "The request could not be understood."}
+    return JsonResponse(body, status=400)
 
 
 def api_server_error(request, *args, **kwargs) -> JsonResponse:

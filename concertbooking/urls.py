@@ -32,4 +32,5 @@ urlpatterns = [
     path("", include("payments.urls")),
 ]
 
+handler400 = "concertbooking.views.bad_request"
 handler500 = "concertbooking.views.server_error"

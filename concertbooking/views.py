@@ -2,8 +2,15 @@
 
 from django.http import HttpResponseServerError
 from django.template import loader
+from django.views import defaults
 
-from concertbooking.api import api_server_error
+from concertbooking.api import api_bad_request, api_server_error
+
+
+def bad_request(request, exception, *args, **kwargs):
+    if request.path.startswith("/api/"):
+        return api_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request, *args, **kwargs):

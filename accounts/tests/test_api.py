@@ -55,6 +55,19 @@ def test_unparseable_json(api_client):
     assert response.json()["code"] == "malformed_request"
 
 
+def test_what_django_refuses_before_any_view_is_json_too(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    body = '{"username": "alice", "password": "pw-alice-123"}'
+    response = api_client.post("/api/auth/token", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "request_too_large"
+    response = api_client.get("/api/health", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
+    # Pages keep Django's own answer.
+    assert api_client.get("/", HTTP_HOST="evil.example")["Content-Type"].startswith("text/html")
+
+
 def test_unsupported_media_type(api_client):
     response = api_client.post("/api/auth/token", "a=b", content_type="text/plain")
     assert response.status_code == 415

@@ -27,7 +27,8 @@ headers come from the middleware above this one, as for every response; a test c
 paths' answers header by header. One answer differs on purpose: with the queue's Redis not
 answering, a poll or an issue gets the 503 before its API token is checked, since the token's
 lookup rides in the queue's round trip (queueing.api_user); the whole stack looks the token up
-first and may answer 401.
+first and may answer 401. A write's gate check is the same on both paths (the gate middleware
+looks the token up in its own round trip too), and so is its answer.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.handlers.exception import response_for_exception
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
 from rest_framework.exceptions import ParseError
@@ -74,6 +77,12 @@ _POLICY_METHODS = (
     "get_content_negotiator",
     "perform_content_negotiation",
     "determine_version",
+    "initialize_request",
+    "get_parser_context",
+    "handle_exception",
+    "get_exception_handler",
+    "finalize_response",
+    "default_response_headers",
 )
 
 
@@ -100,10 +109,24 @@ def _plain_api_call(request: HttpRequest) -> str | None:
     if length in (None, "", "0"):
         return "post"
     # A small body of exactly the media type the API's parser reads, with no parameters (a
-    # charset would change how DRF decodes it).
-    if meta.get("CONTENT_TYPE") == _JSON and length.isdigit() and 0 < int(length) <= MAX_PLAIN_BODY:
+    # charset would change how DRF decodes it), read only within Django's own limit (DRF reads
+    # the stream without it); ASCII digits only, as int() would read "¹" or "٣" otherwise.
+    if (
+        meta.get("CONTENT_TYPE") == _JSON
+        and length.isascii()
+        and length.isdigit()
+        and 0 < int(length) <= _body_limit()
+        # In a request transaction (ATOMIC_REQUESTS) the whole stack's after-commit work waits
+        # for the answer; a fast write's would not.
+        and not connection.settings_dict.get("ATOMIC_REQUESTS")
+    ):
         return "post_json"
     return None
+
+
+def _body_limit() -> int:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return MAX_PLAIN_BODY if limit is None else min(MAX_PLAIN_BODY, limit)
 
 
 def _policy_is_plain(view_class) -> bool:
@@ -119,6 +142,7 @@ def _policy_is_plain(view_class) -> bool:
         and view_class.content_negotiation_class is DefaultContentNegotiation
         and view_class.versioning_class is None
         and list(view_class.parser_classes) == [api.JSONParser]
+        and view_class.settings.EXCEPTION_HANDLER is api.exception_handler
         and all(getattr(view_class, name) is getattr(APIView, name) for name in _POLICY_METHODS)
     )
 
@@ -148,9 +172,14 @@ def _allow(view_class) -> str:
     return ", ".join(view.allowed_methods)
 
 
-def json_response(view_class, body: bytes, *, status: int = 200) -> HttpResponse:
-    """An answer as the view's DRF dispatch gives it: JSON, with the view's Allow header."""
+def json_response(
+    view_class, body: bytes, *, status: int = 200, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    """An answer as the view's DRF dispatch gives it: JSON, the view's own `headers`, then the
+    view's Allow header (DRF adds it as the response leaves the view)."""
     response = HttpResponse(body, status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
     response["Allow"] = _allow(view_class)
     return response
 
@@ -233,6 +262,10 @@ class ApiFastPathMiddleware:
             response = handler(request, api_key, *args, **match.kwargs)
         except ApplicationError as exc:
             response = error_response(match.func.view_class, exc)
+        except Exception as exc:
+            # A bug or an outage: Django's 500 as the whole stack answers it, Content-Length
+            # included. Never None here: a write may have committed before the failure.
+            response = response_for_exception(request, exc)
         if response is not None:
             # What CommonMiddleware adds on the way out of the whole stack.
             response["Content-Length"] = str(len(response.content))

@@ -175,6 +175,8 @@ def write_behind_gate_for_caller(
     (fastpath.plain_id), checked first exactly as this middleware checks a write (the same round
     trip, the same refusal). None, for the whole stack to answer, for any other body (DRF
     validates it) or a call with no usable queue token (the whole stack looks in the session)."""
+    if not is_gated(request.path_info):
+        return None  # only a gated path is this middleware's to check
     value = fastpath.plain_id(data, field)
     token = queue_token_from_request(request)
     if value is None or token is None or len(token) > MAX_TOKEN_LENGTH:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 import redis
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
@@ -81,8 +82,9 @@ def alike(clients):
     return get
 
 
-def _answer(response) -> tuple[int, dict, bytes]:
-    return response.status_code, dict(response.headers), response.content
+def _answer(response) -> tuple[int, list, bytes]:
+    """Status, headers in order, body."""
+    return response.status_code, list(response.items()), response.content
 
 
 def _same_answer(fast, whole, *, times_differ: bool = False) -> None:
@@ -99,10 +101,10 @@ def _same_answer(fast, whole, *, times_differ: bool = False) -> None:
     assert fast_body == body
 
 
-def _without_length(response) -> dict:
-    headers = dict(response.headers)
-    assert int(headers.pop("Content-Length")) == len(response.content)
-    return headers
+def _without_length(response) -> list:
+    headers = list(response.items())
+    assert ("Content-Length", str(len(response.content))) in headers
+    return [(name, value) for name, value in headers if name != "Content-Length"]
 
 
 @pytest.fixture
@@ -257,6 +259,78 @@ def test_a_replayed_payment_answers_as_the_whole_stack(user, clients):
         _post(fast, PAY, {"reservation_id": 1}, **key),
         _post(whole, PAY, {"reservation_id": 1}, **key),
     )
+
+
+def test_a_replay_and_a_bad_idempotency_key_answer_as_the_whole_stack(user, clients):
+    """Idempotent-Replayed comes where the whole stack puts it (before Allow)."""
+    from booking import services as booking_services
+    from payments.tests.conftest import fund
+
+    fund(user, 1_000_000)
+    for seat in schedule_with_seats(2).seats.values_list("id", flat=True):
+        held = booking_services.reservation_hold(user=user, seat_id=seat)["reservation_id"]
+    fast, whole = clients(admit(user))
+    body = {"reservation_id": held}
+    key = {"HTTP_IDEMPOTENCY_KEY": "pay-once"}
+    assert _post(whole, PAY, body, **key).status_code == 201
+    _same_answer(_post(fast, PAY, body, **key), _post(whole, PAY, body, **key))
+    bad = {"HTTP_IDEMPOTENCY_KEY": "é"}
+    refused = _post(fast, PAY, body, **bad)
+    _same_answer(refused, _post(whole, PAY, body, **bad))
+    assert refused.json()["code"] == "invalid_idempotency_key"
+
+
+def test_a_failing_write_answers_the_whole_stacks_500(user, clients, monkeypatch):
+    from django.db import OperationalError
+
+    from booking import services as booking_services
+
+    def outage(**kwargs):
+        raise OperationalError("the database went away")
+
+    seat = schedule_with_seats(1).seats.get()
+    fast, whole = clients(admit(user))
+    fast.raise_request_exception = whole.raise_request_exception = False
+    monkeypatch.setattr(booking_services, "reservation_hold", outage)
+    failed = _post(fast, HOLD, {"seat_id": seat.id})
+    _same_answer(failed, _post(whole, HOLD, {"seat_id": seat.id}))
+    assert failed.status_code == 500 and failed.json()["code"] == "server_error"
+
+
+def test_a_gate_refusal_comes_before_the_bodys_validation(user, other_user, clients):
+    services.queue_token_issue(user_id=other_user.pk)
+    waiting = services.queue_token_issue(user_id=user.pk).token
+    fast, whole = clients(waiting)
+    for body in (b'{"seat_id": 5}', b'{"seat_id": "5"}', b"{"):
+        refused = fast.post(HOLD, body, content_type="application/json")
+        _same_answer(refused, whole.post(HOLD, body, content_type="application/json"))
+        assert refused.json()["code"] == "queue_not_admitted"
+
+
+def test_writes_the_fast_path_leaves_to_the_whole_stack(
+    user, clients, drf_dispatches, settings, monkeypatch
+):
+    """A length that is not ASCII digits, a body above Django's own limit, request
+    transactions: the whole stack answers."""
+    from django.db import connection
+
+    seats = list(schedule_with_seats(3).seats.values_list("id", flat=True))
+    fast, whole = clients(admit(user))
+    odd = {"CONTENT_LENGTH": "\xb9"}  # "¹": a digit to str.isdigit, no length to Django
+    _same_answer(
+        _post(fast, HOLD, {"seat_id": seats[0]}, **odd),
+        _post(whole, HOLD, {"seat_id": seats[0]}, **odd),
+    )
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    _same_answer(
+        _post(fast, HOLD, {"seat_id": seats[0]}), _post(whole, HOLD, {"seat_id": seats[0]})
+    )
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    assert _post(fast, HOLD, {"seat_id": seats[1]}).status_code == 201
+    monkeypatch.undo()
+    assert _post(fast, HOLD, {"seat_id": seats[2]}).status_code == 201
+    assert len(drf_dispatches) == 5  # all but the last
 
 
 def test_a_write_from_a_caller_this_process_does_not_remember(
@@ -429,7 +503,11 @@ def test_a_view_keeps_its_fast_handler_only_under_the_policy_it_implements(monke
         def get_permissions(self):
             return [IsAdminUser()]
 
+    class FormsToo(ReservationCreateApi):
+        parser_classes = [*ReservationCreateApi.parser_classes, FormParser]
+
     assert fastpath.fast_handler(Stricter, "GET") is None
+    assert fastpath.fast_handler(FormsToo, "post_json") is None
     monkeypatch.setattr(QueueTokenCurrentApi, "throttle_classes", [AnonRateThrottle])
     fastpath.fast_handler.cache_clear()
     try:

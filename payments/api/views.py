@@ -85,11 +85,11 @@ class PaymentCreateApi(APIView):
             outcome = services.payment_create(
                 user=user, reservation_id=reservation_id, idempotency_key=_idempotency_key(request)
             )
-            response = fastpath.json_response(
-                cls, fastpath.render(outcome.body), status=outcome.status
+            return fastpath.json_response(
+                cls,
+                fastpath.render(outcome.body),
+                status=outcome.status,
+                headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
             )
-            if outcome.replayed:
-                response["Idempotent-Replayed"] = "true"
-            return response
 
         return write_behind_gate_for_caller(request, api_key, data, "reservation_id", pay)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import redis
 
 from accounts.authentication import (
-    request_api_key,
     shared_key,
     token_remembered,
     token_user_for_request,
@@ -35,14 +34,9 @@ from queueing.errors import ApiTokenInvalid, QueueUnavailable
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 
 
-def key_to_look_up(request) -> str | None:
-    """The request's API token key when this process does not remember its user and the lookup
-    can ride in the queue's round trip; else None."""
-    key = request_api_key(request)
-    return key if key and _lookup_can_ride_along(key) else None
-
-
-def _lookup_can_ride_along(key: str) -> bool:
+def lookup_can_ride_along(key: str) -> bool:
+    """Whether the API token key's lookup can ride in a queue script's round trip: this process
+    does not remember its user, and the queue and the cache share a server."""
     return not token_remembered(key) and gate.can_share_round_trips()
 
 
@@ -80,7 +74,7 @@ def run_for_caller(request, name: str, api_key: str, *args: str | int) -> tuple[
     An entry naming a user but holding a row nobody can read (written by hand, or by another
     release) has the script act for the user it names before the database decides about the
     key; entries are only written for active users and replaced by tombstones on a change."""
-    if _lookup_can_ride_along(api_key):
+    if lookup_can_ride_along(api_key):
         ran = run(request, name, api_key, *args)
         if ran is not None:
             return ran

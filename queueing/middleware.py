@@ -73,16 +73,23 @@ def _prepare(request: HttpRequest) -> tuple[ApplicationError | None, str, int]:
 
 
 def _check(request: HttpRequest) -> ApplicationError | None:
-    """The whole check of a request checked before its view; None lets it through.
+    """The whole check of a request checked before its view; None lets it through."""
+    return _check_carrying(request, request_api_key(request), queue_token_from_request(request))
 
-    A caller this process does not remember has its API token looked up in the gate's own round
-    trip (queueing.api_user) when the queue and the cache share a server.
-    """
-    key = api_user.key_to_look_up(request)
-    if key is not None:
-        token = queue_token_from_request(request)
-        if token is not None and len(token) <= MAX_TOKEN_LENGTH:
-            return api_user.gate_check(request, api_key=key, token=token)
+
+def _check_carrying(
+    request: HttpRequest, api_key: str | None, token: str | None
+) -> ApplicationError | None:
+    """_check, given the API token key (request_api_key) and the queue token the request
+    carries. A caller this process does not remember has its API token looked up in the gate's
+    own round trip (queueing.api_user) when the queue and the cache share a server."""
+    if (
+        api_key
+        and api_user.lookup_can_ride_along(api_key)
+        and token is not None
+        and len(token) <= MAX_TOKEN_LENGTH
+    ):
+        return api_user.gate_check(request, api_key=api_key, token=token)
     refusal, token, user_id = _prepare(request)
     if refusal is not None:
         return refusal
@@ -181,7 +188,7 @@ def write_behind_gate_for_caller(
     token = queue_token_from_request(request)
     if value is None or token is None or len(token) > MAX_TOKEN_LENGTH:
         return None
-    refusal = _check(request)
+    refusal = _check_carrying(request, api_key, token)
     if refusal is not None:
         return _refuse(request, refusal)
     # Passing the check authenticated the key: its lookup is kept on the request.

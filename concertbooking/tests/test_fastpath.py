@@ -238,30 +238,7 @@ def test_payments_answer_as_the_whole_stack(
     assert drf_dispatches == [PAY] * 3
 
 
-def test_a_replayed_payment_answers_as_the_whole_stack(user, clients):
-    from booking import services as booking_services
-    from payments.tests.conftest import fund
-
-    fund(user, 1_000_000)
-    for seat in schedule_with_seats(2).seats.values_list("id", flat=True):
-        reservation = booking_services.reservation_hold(user=user, seat_id=seat)
-    fast, whole = clients(admit(user))
-    key = {"HTTP_IDEMPOTENCY_KEY": "pay-once"}
-    first = _post(whole, PAY, {"reservation_id": reservation["reservation_id"]}, **key)
-    replayed = _post(fast, PAY, {"reservation_id": reservation["reservation_id"]}, **key)
-    assert replayed.headers["Idempotent-Replayed"] == "true"
-    assert replayed.content == first.content
-    _same_answer(
-        replayed, _post(whole, PAY, {"reservation_id": reservation["reservation_id"]}, **key)
-    )
-    # The same key with another body: 422, as DRF's exception handler renders it.
-    _same_answer(
-        _post(fast, PAY, {"reservation_id": 1}, **key),
-        _post(whole, PAY, {"reservation_id": 1}, **key),
-    )
-
-
-def test_a_replay_and_a_bad_idempotency_key_answer_as_the_whole_stack(user, clients):
+def test_replays_and_key_refusals_answer_as_the_whole_stack(user, clients):
     """Idempotent-Replayed comes where the whole stack puts it (before Allow)."""
     from booking import services as booking_services
     from payments.tests.conftest import fund
@@ -272,8 +249,17 @@ def test_a_replay_and_a_bad_idempotency_key_answer_as_the_whole_stack(user, clie
     fast, whole = clients(admit(user))
     body = {"reservation_id": held}
     key = {"HTTP_IDEMPOTENCY_KEY": "pay-once"}
-    assert _post(whole, PAY, body, **key).status_code == 201
-    _same_answer(_post(fast, PAY, body, **key), _post(whole, PAY, body, **key))
+    first = _post(whole, PAY, body, **key)
+    assert first.status_code == 201
+    replayed = _post(fast, PAY, body, **key)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.content == first.content
+    _same_answer(replayed, _post(whole, PAY, body, **key))
+    # The same key with another body: 422, as DRF's exception handler renders it.
+    _same_answer(
+        _post(fast, PAY, {"reservation_id": 1}, **key),
+        _post(whole, PAY, {"reservation_id": 1}, **key),
+    )
     bad = {"HTTP_IDEMPOTENCY_KEY": "é"}
     refused = _post(fast, PAY, body, **bad)
     _same_answer(refused, _post(whole, PAY, body, **bad))

@@ -143,6 +143,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDI
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=5.0)
+# An Idempotency-Key is honoured this long after its first use, then purged.
+IDEMPOTENCY_KEY_SECONDS = env.int("IDEMPOTENCY_KEY_SECONDS", default=86400)
+IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.float("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600.0)
 CELERY_BEAT_SCHEDULE = {
     "queue-promote": {
         "task": "queueing.queue_promote",
@@ -157,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "payments.outbox_relay",
         "schedule": OUTBOX_RELAY_INTERVAL_SECONDS,
+    },
+    "idempotency-purge": {
+        "task": "payments.idempotency_keys_purge",
+        "schedule": IDEMPOTENCY_PURGE_INTERVAL_SECONDS,
     },
 }
 CELERY_TIMEZONE = "UTC"

@@ -1,4 +1,4 @@
-"""Payment background work: relaying outbox events to their consumers."""
+"""Payment background work: relaying outbox events to their consumers, purging old keys."""
 
 from celery import shared_task
 
@@ -9,3 +9,9 @@ from payments import services
 def outbox_relay(event_id: int | None = None) -> int:
     """Deliver one event right after its payment commits, or (from beat) whatever is left."""
     return services.outbox_relay(event_id=event_id)
+
+
+@shared_task(name="payments.idempotency_keys_purge", ignore_result=True)
+def idempotency_keys_purge() -> int:
+    """Forget Idempotency-Keys older than IDEMPOTENCY_KEY_SECONDS (from beat)."""
+    return services.idempotency_keys_purge()

@@ -13,7 +13,14 @@ from booking.tests.factories import SeatFactory
 from concertbooking.celery import app as celery_app
 from payments import services, tasks
 from payments.errors import InsufficientBalance
-from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
+from payments.models import (
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerKind,
+    OutboxEvent,
+    Payment,
+    Wallet,
+)
 from payments.tests.conftest import fund, ledger_sum, queue_token_active, snapshot
 from queueing.testing import admit
 
@@ -215,6 +222,41 @@ def test_keys_are_scoped_per_endpoint(user, held):
         user=user, reservation_id=held["reservation_id"], idempotency_key="same"
     )
     assert outcome.replayed is False
+
+
+def _age_key(key: str, seconds: float) -> None:
+    IdempotencyKey.objects.filter(key=key).update(
+        created_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_a_key_is_honoured_for_its_window_then_purged_and_new_again(user, settings):
+    settings.IDEMPOTENCY_KEY_SECONDS = 3600
+    services.wallet_charge(user=user, amount=5, idempotency_key="old")
+    services.wallet_charge(user=user, amount=7, idempotency_key="fresh")
+    _age_key("old", 3601)
+    _age_key("fresh", 3500)
+
+    assert tasks.idempotency_keys_purge() == 1  # what beat runs
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    assert tasks.idempotency_keys_purge() == 0
+
+    fresh = services.wallet_charge(user=user, amount=7, idempotency_key="fresh")
+    assert (fresh.replayed, fresh.body["balance"]) == (True, 12)
+    old = services.wallet_charge(user=user, amount=5, idempotency_key="old")
+    assert (old.replayed, old.body["balance"]) == (False, 17)  # charged again: the key is new
+    assert Wallet.objects.get(user=user).balance == ledger_sum(user) == 17
+
+
+def test_purging_many_keys_goes_in_batches(user, settings):
+    settings.IDEMPOTENCY_KEY_SECONDS = 60
+    for n in range(5):
+        services.wallet_charge(user=user, amount=1, idempotency_key=f"k{n}")
+        _age_key(f"k{n}", 61)
+    services.wallet_charge(user=user, amount=1, idempotency_key="kept")
+    assert services.idempotency_keys_purge(batch_size=2) == 5
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["kept"]
+    assert Wallet.objects.get(user=user).balance == ledger_sum(user) == 6
 
 
 @pytest.mark.django_db(transaction=True)

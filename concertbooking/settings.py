@@ -143,6 +143,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDI
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=5.0)
+# A failing event is tried again after 1, 2, 4... relay intervals (at most an hour apart), and
+# left to an operator (the console's Outbox events) once it failed this many times.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 # An Idempotency-Key is honoured this long after its first use, then purged.
 IDEMPOTENCY_KEY_SECONDS = env.int("IDEMPOTENCY_KEY_SECONDS", default=86400)
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.float("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600.0)

@@ -1,4 +1,5 @@
-"""Operator console for money: payments and the ledger read-only, wallet adjustments, refunds."""
+"""Operator console for money: payments and the ledger read-only, wallet adjustments, refunds,
+and the outbox's events with a retry for those that failed."""
 
 import uuid
 
@@ -19,7 +20,7 @@ from booking.admin import (
 from booking.models import Reservation, ReservationStatus
 from concertbooking.errors import ApplicationError
 from payments import services
-from payments.models import LedgerEntry, Payment, Wallet
+from payments.models import LedgerEntry, OutboxEvent, Payment, Wallet
 
 
 class ReadOnlyAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
@@ -151,6 +152,64 @@ class WalletAdmin(ReadOnlyAdmin):
             title="Adjust balances",
             form=form,
             wallets=wallets,
+        )
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("delivered", "Delivered"),
+            ("pending", "Waiting to be tried"),
+            ("given_up", f"Failed {settings.OUTBOX_MAX_ATTEMPTS} times: needs a retry"),
+        ]
+
+    def queryset(self, request, queryset):
+        undelivered = queryset.filter(delivered_at__isnull=True)
+        given_up = {"attempts__gte": settings.OUTBOX_MAX_ATTEMPTS}
+        if self.value() == "delivered":
+            return queryset.filter(delivered_at__isnull=False)
+        if self.value() == "pending":
+            return undelivered.exclude(**given_up)
+        if self.value() == "given_up":
+            return undelivered.filter(**given_up)
+        return queryset
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "event_type",
+        "created_at",
+        "delivered_at",
+        "attempts",
+        "next_attempt_at",
+        "error",
+    )
+    list_filter = (OutboxStateFilter, "event_type")
+    search_fields = ("=id",)
+    search_help_text = "An event id."
+    actions = ["retry_now"]
+
+    @admin.display(description="Last error")
+    def error(self, obj: OutboxEvent) -> str:
+        return obj.last_error[:120]
+
+    # The rows are read-only, yet a retry changes the event: change permission.
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("payments.change_outboxevent")
+
+    @admin.action(
+        description="Try the selected undelivered events again now", permissions=["retry"]
+    )
+    def retry_now(self, request, queryset):
+        count = services.outbox_retry(event_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            f"{count} event(s) due now; a relay is on its way. Delivered events are left alone.",
         )
 
 

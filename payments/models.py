@@ -153,12 +153,14 @@ class OutboxEvent(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # After a failed delivery: not tried again before this (backing off). Null: due now.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            # Serves the relay (WHERE delivered_at IS NULL ORDER BY id): partial, so it holds only
-            # the handful of undelivered events.
+            # Serves the relay (WHERE delivered_at IS NULL [AND due] ORDER BY id): partial, so it
+            # holds only the handful of undelivered events.
             models.Index(
                 fields=["id"], name="ix_outbox_pending", condition=Q(delivered_at__isnull=True)
             ),

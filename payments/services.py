@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -464,12 +464,24 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+# The longest wait between two tries of a failing event.
+OUTBOX_RETRY_MAX_SECONDS = 3600
+
+
+def _outbox_retry_delay(attempts: int) -> timedelta:
+    """After the `attempts`-th failure: 1, 2, 4... relay intervals, at most an hour."""
+    seconds = settings.OUTBOX_RELAY_INTERVAL_SECONDS * 2 ** min(attempts - 1, 20)
+    return timedelta(seconds=min(seconds, OUTBOX_RETRY_MAX_SECONDS))
+
+
 def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     """Deliver undelivered events (or just `event_id`) once each; returns how many were delivered.
 
     Each event is delivered in its own transaction under FOR UPDATE SKIP LOCKED, so two relays
     never deliver the same event and never wait for each other. Delivery is at least once: if the
     process dies after the email went out but before the commit, the next run sends it again.
+    An event whose delivery failed waits out its back-off (_outbox_retry_delay); after
+    OUTBOX_MAX_ATTEMPTS failures it waits for an operator (outbox_retry).
     """
     if event_id is None:
         # Before reading: a payment that commits from now on queues a relay of its own, and one
@@ -479,9 +491,11 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     tried: list[int] = []
     for _ in range(limit):
         with transaction.atomic():
+            now = timezone.now()
             pending = (
                 OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(delivered_at__isnull=True)
+                .filter(delivered_at__isnull=True, attempts__lt=settings.OUTBOX_MAX_ATTEMPTS)
+                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
                 .exclude(pk__in=tried)
                 .order_by("pk")
             )
@@ -495,15 +509,36 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
             try:
                 handler = EVENT_HANDLERS[event.event_type]
                 handler(event.payload)
-            except Exception as exc:  # kept for the next run; one bad event must not block others
-                logger.exception("Outbox event %s failed", event.pk)
+            except Exception as exc:  # kept for a later run; one bad event must not block others
                 event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                event.save(update_fields=["attempts", "last_error"])
+                event.next_attempt_at = now + _outbox_retry_delay(event.attempts)
+                event.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+                if event.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                    logger.exception(
+                        "Outbox event %s failed %s times; left for an operator",
+                        event.pk,
+                        event.attempts,
+                    )
+                else:
+                    logger.exception("Outbox event %s failed", event.pk)
                 continue
             event.delivered_at = timezone.now()
             event.save(update_fields=["attempts", "delivered_at"])
             delivered += 1
     return delivered
+
+
+def outbox_retry(*, event_ids: list[int]) -> int:
+    """An operator's "try again now" for undelivered events, those given up on included:
+    they are due at once with OUTBOX_MAX_ATTEMPTS tries ahead, and a relay is queued after
+    commit. Returns how many events were made due; delivered ones are left alone."""
+    with transaction.atomic():
+        count = OutboxEvent.objects.filter(pk__in=event_ids, delivered_at__isnull=True).update(
+            attempts=0, next_attempt_at=None
+        )
+        if count:
+            transaction.on_commit(_relay_enqueue)
+    return count
 
 
 def wallets_seed(*, user_ids: list[int], balance: int, batch_size: int = 5000) -> int:

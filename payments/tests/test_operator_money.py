@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from booking import services as booking_services
 from booking.errors import ReservationNotFound
@@ -18,7 +19,7 @@ from concertbooking.errors import Conflict
 from payments import services
 from payments.audit import invariants_audit
 from payments.errors import InsufficientBalance, InvalidAmount
-from payments.models import LedgerEntry, LedgerKind, Payment, Wallet
+from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
 from payments.tests.conftest import fund, ledger_sum, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +168,7 @@ def _count(client, url) -> int:
         "admin:payments_payment_changelist",
         "admin:payments_ledgerentry_changelist",
         "admin:payments_wallet_changelist",
+        "admin:payments_outboxevent_changelist",
         "admin:booking_reservation_changelist",
     ],
 )
@@ -183,7 +185,12 @@ def test_money_lists_cost_the_same_for_few_and_many(operator, name, django_user_
 
 @pytest.mark.parametrize(
     "name",
-    ["admin:payments_payment_add", "admin:payments_ledgerentry_add", "admin:payments_wallet_add"],
+    [
+        "admin:payments_payment_add",
+        "admin:payments_ledgerentry_add",
+        "admin:payments_wallet_add",
+        "admin:payments_outboxevent_add",
+    ],
 )
 def test_money_rows_cannot_be_made_by_hand(operator, name):
     assert operator.get(reverse(name)).status_code == 403
@@ -254,6 +261,10 @@ def test_operator_refunds_a_paid_reservation_after_confirming(operator, user):
         "/admin/payments/wallet/?q=%00",
         "/admin/payments/wallet/99999999999999999999/change/",
         "/admin/booking/reservation/?q=" + "9" * 40,
+        "/admin/payments/outboxevent/?state=nonsense",
+        "/admin/payments/outboxevent/?state=given_up&event_type=%00",
+        "/admin/payments/outboxevent/?q=abc",
+        "/admin/payments/outboxevent/99999999999999999999/change/",
     ],
 )
 def test_odd_money_console_urls_never_fail(operator, user, path):
@@ -339,3 +350,48 @@ def test_staff_who_may_change_reservations_can_refund(django_user_model, user):
     assert _refund(clerk, reservation_id).status_code == 302
     assert Reservation.objects.get(pk=reservation_id).status == ReservationStatus.CANCELLED
     assert Wallet.objects.get(user=user).balance == 100_000 == ledger_sum(user)
+
+
+def _retry(client, event_id: int):
+    return client.post(
+        reverse("admin:payments_outboxevent_changelist"),
+        {"action": "retry_now", "_selected_action": [event_id]},
+    )
+
+
+def _given_up(settings) -> OutboxEvent:
+    return OutboxEvent.objects.create(
+        event_type="no_such_event",
+        payload={},
+        attempts=settings.OUTBOX_MAX_ATTEMPTS,
+        last_error="KeyError: 'no_such_event'",
+    )
+
+
+def test_operator_finds_given_up_events_and_retries_them(operator, settings):
+    event = _given_up(settings)
+    delivered = OutboxEvent.objects.create(event_type="x", payload={}, attempts=1)
+    OutboxEvent.objects.filter(pk=delivered.pk).update(delivered_at=timezone.now())
+    page = operator.get(reverse("admin:payments_outboxevent_changelist") + "?state=given_up")
+    assert list(page.context["cl"].result_list) == [event]
+    assert "KeyError" in page.content.decode()
+
+    assert _retry(operator, event.pk).status_code == 302
+    event.refresh_from_db()
+    assert (event.attempts, event.next_attempt_at, event.delivered_at) == (0, None, None)
+    assert event.last_error  # what went wrong last stays readable
+    assert _retry(operator, delivered.pk).status_code == 302
+    assert OutboxEvent.objects.get(pk=delivered.pk).attempts == 1  # delivered: left alone
+
+
+def test_staff_who_may_only_view_outbox_events_cannot_retry(django_user_model, settings):
+    event = _given_up(settings)
+    viewer = _staff(django_user_model, "view_outboxevent")
+    page = viewer.get(reverse("admin:payments_outboxevent_changelist"))
+    assert page.status_code == 200
+    assert "retry_now" not in page.content.decode()
+    assert _retry(viewer, event.pk).status_code == 403
+    assert OutboxEvent.objects.get(pk=event.pk).attempts == settings.OUTBOX_MAX_ATTEMPTS
+    clerk = _staff(django_user_model, "view_outboxevent", "change_outboxevent", username="ops")
+    assert _retry(clerk, event.pk).status_code == 302
+    assert OutboxEvent.objects.get(pk=event.pk).attempts == 0

@@ -317,7 +317,72 @@ def test_a_failing_event_is_kept_and_does_not_block_the_others(user):
     assert good.delivered_at is not None
     assert services.outbox_relay() == 0
     broken.refresh_from_db()
+    assert broken.attempts == 1  # backing off: not tried again at once
+    _back_off_over(broken)
+    assert services.outbox_relay() == 0
+    broken.refresh_from_db()
     assert broken.attempts == 2
+
+
+def _back_off_over(event: OutboxEvent) -> None:
+    OutboxEvent.objects.filter(pk=event.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
+    user, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    settings.OUTBOX_RELAY_INTERVAL_SECONDS = 5.0
+    user.email = "alice@example.test"
+    user.save(update_fields=["email"])
+    hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)
+    fund(user, 1000)
+    # The mail server is down: nothing listens on port 1.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1
+    with django_capture_on_commit_callbacks(execute=False):
+        services.payment_create(user=user, reservation_id=hold["reservation_id"])
+    event = OutboxEvent.objects.get()
+
+    waits = []
+    for attempt in (1, 2, 3):
+        tried_at = timezone.now()
+        assert services.outbox_relay() == 0
+        event.refresh_from_db()
+        assert (event.attempts, event.delivered_at) == (attempt, None)
+        assert "ConnectionRefusedError" in event.last_error
+        waits.append(round((event.next_attempt_at - tried_at).total_seconds()))
+        assert services.outbox_relay() == 0  # not due yet: not tried
+        event.refresh_from_db()
+        assert event.attempts == attempt
+        _back_off_over(event)
+    assert waits == [5, 10, 20]
+    # Failed OUTBOX_MAX_ATTEMPTS times: due, yet left alone.
+    assert services.outbox_relay() == 0
+    event.refresh_from_db()
+    assert event.attempts == 3
+    assert mail.outbox == []
+
+    # The mail server is back; an operator tries again.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.outbox_retry(event_ids=[event.pk]) == 1
+    assert len(callbacks) == 1  # a relay is queued once the retry commits
+    assert services.outbox_relay() == 1
+    assert [message.to for message in mail.outbox] == [["alice@example.test"]]
+    event.refresh_from_db()
+    assert event.delivered_at is not None
+    assert services.outbox_retry(event_ids=[event.pk]) == 0  # delivered: left alone
+
+
+def test_a_failing_event_waits_at_most_an_hour_between_tries(settings):
+    settings.OUTBOX_RELAY_INTERVAL_SECONDS = 5.0
+    assert services._outbox_retry_delay(1) == timedelta(seconds=5)
+    assert services._outbox_retry_delay(10) == timedelta(seconds=2560)
+    assert services._outbox_retry_delay(11) == timedelta(hours=1)
+    assert services._outbox_retry_delay(10_000) == timedelta(hours=1)
 
 
 def _admitted_api_client(user) -> tuple[APIClient, str]:

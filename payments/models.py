@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from booking.models import Reservation
@@ -153,16 +154,22 @@ class OutboxEvent(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    # After a failed delivery: not tried again before this (backing off). Null: due now.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the relay may try the event next: from its creation (the database's default, so the
+    # statements and the payment function that write events need not name it), after a failure
+    # the end of its back-off, and null once it failed OUTBOX_MAX_ATTEMPTS times and waits for
+    # an operator.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_default=Now())
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            # Serves the relay (WHERE delivered_at IS NULL [AND due] ORDER BY id): partial, so it
-            # holds only the handful of undelivered events.
+            # Serves the relay (WHERE delivered_at IS NULL AND next_attempt_at <= now ORDER BY
+            # next_attempt_at, id): partial, so it holds only undelivered events, and its range
+            # scan never reads the events backing off or waiting for an operator.
             models.Index(
-                fields=["id"], name="ix_outbox_pending", condition=Q(delivered_at__isnull=True)
+                fields=["next_attempt_at", "id"],
+                name="ix_outbox_due",
+                condition=Q(delivered_at__isnull=True),
             ),
         ]
 

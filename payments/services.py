@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -107,22 +107,32 @@ def _idempotent(
             return Outcome(status, work())
     with transaction.atomic():
         fingerprint = _fingerprint(request)
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    user_id=user.pk, scope=scope, key=key, fingerprint=fingerprint
+        while True:
+            try:
+                with transaction.atomic():
+                    record = IdempotencyKey.objects.create(
+                        user_id=user.pk, scope=scope, key=key, fingerprint=fingerprint
+                    )
+                break
+            except IntegrityError as exc:
+                if not unique_violated(
+                    exc, model=IdempotencyKey, name="uk_idempotency_user_scope_key"
+                ):
+                    raise
+                stored = (
+                    IdempotencyKey.objects.filter(user_id=user.pk, scope=scope, key=key)
+                    .values("fingerprint", "response_status", "response_body")
+                    .first()
                 )
-        except IntegrityError as exc:
-            if not unique_violated(exc, model=IdempotencyKey, name="uk_idempotency_user_scope_key"):
-                raise
-            stored = IdempotencyKey.objects.filter(user_id=user.pk, scope=scope, key=key).values(
-                "fingerprint", "response_status", "response_body"
-            )[0]
-            if stored["fingerprint"] != fingerprint:
-                raise IdempotencyKeyReused() from exc
-            return Outcome(
-                stored["response_status"], json.loads(stored["response_body"]), replayed=True
-            )
+                if stored is None:
+                    # Purged (idempotency_keys_purge) since the insert failed: the key is new
+                    # again. Once at most: a row written after the purge is too young for it.
+                    continue
+                if stored["fingerprint"] != fingerprint:
+                    raise IdempotencyKeyReused() from exc
+                return Outcome(
+                    stored["response_status"], json.loads(stored["response_body"]), replayed=True
+                )
         body = work()
         record.response_status = status
         record.response_body = json.dumps(body)
@@ -480,8 +490,9 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     Each event is delivered in its own transaction under FOR UPDATE SKIP LOCKED, so two relays
     never deliver the same event and never wait for each other. Delivery is at least once: if the
     process dies after the email went out but before the commit, the next run sends it again.
-    An event whose delivery failed waits out its back-off (_outbox_retry_delay); after
-    OUTBOX_MAX_ATTEMPTS failures it waits for an operator (outbox_retry).
+    An event whose delivery failed waits out its back-off (_outbox_retry_delay), counted from
+    the end of the failed try; after OUTBOX_MAX_ATTEMPTS failures it waits for an operator
+    (outbox_retry).
     """
     if event_id is None:
         # Before reading: a payment that commits from now on queues a relay of its own, and one
@@ -491,16 +502,18 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     tried: list[int] = []
     for _ in range(limit):
         with transaction.atomic():
-            now = timezone.now()
             pending = (
                 OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(delivered_at__isnull=True, attempts__lt=settings.OUTBOX_MAX_ATTEMPTS)
-                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                .filter(delivered_at__isnull=True)
                 .exclude(pk__in=tried)
-                .order_by("pk")
             )
             if event_id is not None:
-                pending = pending.filter(pk=event_id)
+                # Right after its payment committed: the new event, never tried yet.
+                pending = pending.filter(pk=event_id, attempts=0, next_attempt_at__isnull=False)
+            else:
+                pending = pending.filter(next_attempt_at__lte=timezone.now()).order_by(
+                    "next_attempt_at", "pk"
+                )
             event = pending.first()
             if event is None:
                 break
@@ -511,16 +524,19 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
                 handler(event.payload)
             except Exception as exc:  # kept for a later run; one bad event must not block others
                 event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                event.next_attempt_at = now + _outbox_retry_delay(event.attempts)
-                event.save(update_fields=["attempts", "last_error", "next_attempt_at"])
                 if event.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                    event.next_attempt_at = None
                     logger.exception(
                         "Outbox event %s failed %s times; left for an operator",
                         event.pk,
                         event.attempts,
                     )
                 else:
+                    # From now, not from the try's start: a try that ran into a timeout must
+                    # not leave the event due again at once.
+                    event.next_attempt_at = timezone.now() + _outbox_retry_delay(event.attempts)
                     logger.exception("Outbox event %s failed", event.pk)
+                event.save(update_fields=["attempts", "last_error", "next_attempt_at"])
                 continue
             event.delivered_at = timezone.now()
             event.save(update_fields=["attempts", "delivered_at"])
@@ -534,10 +550,10 @@ def outbox_retry(*, event_ids: list[int]) -> int:
     commit. Returns how many events were made due; delivered ones are left alone."""
     with transaction.atomic():
         count = OutboxEvent.objects.filter(pk__in=event_ids, delivered_at__isnull=True).update(
-            attempts=0, next_attempt_at=None
+            attempts=0, next_attempt_at=timezone.now()
         )
         if count:
-            transaction.on_commit(_relay_enqueue)
+            transaction.on_commit(_relay_enqueue, robust=True)
     return count
 
 

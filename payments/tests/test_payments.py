@@ -1,9 +1,13 @@
 """Paying for a hold: the happy path, every error code, replays, and the outbox."""
 
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -254,9 +258,42 @@ def test_purging_many_keys_goes_in_batches(user, settings):
         services.wallet_charge(user=user, amount=1, idempotency_key=f"k{n}")
         _age_key(f"k{n}", 61)
     services.wallet_charge(user=user, amount=1, idempotency_key="kept")
-    assert services.idempotency_keys_purge(batch_size=2) == 5
+    with CaptureQueriesContext(connection) as queries:
+        assert services.idempotency_keys_purge(batch_size=2) == 5
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 3  # 2 + 2 + 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["kept"]
     assert Wallet.objects.get(user=user).balance == ledger_sum(user) == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_whose_key_is_purged_meanwhile_is_a_new_request(user, settings):
+    """The purge commits between the request's failed insert of its key and its read of the
+    stored answer: the key is new again, so the top-up is made (not a 500, not lost)."""
+    settings.IDEMPOTENCY_KEY_SECONDS = 60
+    services.wallet_charge(user=user, amount=5, idempotency_key="k")
+    _age_key("k", 61)
+    purged = []
+
+    def purge_in_another_connection():
+        try:
+            purged.append(services.idempotency_keys_purge())
+        finally:
+            connection.close()
+
+    def purge_before_the_read(execute, sql, params, many, context):
+        if not purged and sql.startswith("SELECT") and "payments_idempotencykey" in sql:
+            worker = threading.Thread(target=purge_in_another_connection)
+            worker.start()
+            worker.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(purge_before_the_read):
+        outcome = services.wallet_charge(user=user, amount=5, idempotency_key="k")
+    assert purged == [1]
+    assert (outcome.status, outcome.replayed, outcome.body["balance"]) == (200, False, 10)
+    assert IdempotencyKey.objects.filter(key="k").count() == 1
+    assert Wallet.objects.get(user=user).balance == ledger_sum(user) == 10
 
 
 @pytest.mark.django_db(transaction=True)
@@ -347,7 +384,7 @@ def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
     event = OutboxEvent.objects.get()
 
     waits = []
-    for attempt in (1, 2, 3):
+    for attempt in (1, 2):
         tried_at = timezone.now()
         assert services.outbox_relay() == 0
         event.refresh_from_db()
@@ -358,12 +395,14 @@ def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
         event.refresh_from_db()
         assert event.attempts == attempt
         _back_off_over(event)
-    assert waits == [5, 10, 20]
-    # Failed OUTBOX_MAX_ATTEMPTS times: due, yet left alone.
+    assert waits == [5, 10]
+    # The OUTBOX_MAX_ATTEMPTS-th failure: no next try, and none made.
+    assert services.outbox_relay() == 0
+    event.refresh_from_db()
+    assert (event.attempts, event.next_attempt_at, event.delivered_at) == (3, None, None)
     assert services.outbox_relay() == 0
     event.refresh_from_db()
     assert event.attempts == 3
-    assert mail.outbox == []
 
     # The mail server is back; an operator tries again.
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -375,6 +414,32 @@ def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
     event.refresh_from_db()
     assert event.delivered_at is not None
     assert services.outbox_retry(event_ids=[event.pk]) == 0  # delivered: left alone
+
+
+def test_a_slow_failure_backs_off_from_its_end(user, settings):
+    """A mail server that accepts and then stalls: the try lasts EMAIL_TIMEOUT, and the
+    back-off starts when it ends, so the event is not due again at once."""
+    settings.OUTBOX_RELAY_INTERVAL_SECONDS = 2.0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = 1
+    with socket.create_server(("127.0.0.1", 0)) as stalling:  # accepts, never greets
+        settings.EMAIL_HOST, settings.EMAIL_PORT = stalling.getsockname()
+        user.email = "alice@example.test"
+        user.save(update_fields=["email"])
+        hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)
+        fund(user, 1000)
+        services.payment_create(user=user, reservation_id=hold["reservation_id"])
+        event = OutboxEvent.objects.get()
+        started = timezone.now()
+        assert services.outbox_relay() == 0
+    event.refresh_from_db()
+    assert event.attempts == 1
+    assert "timed out" in event.last_error
+    # At least the try (1 s) plus the back-off (2 s) after the try began.
+    assert event.next_attempt_at - started >= timedelta(seconds=2.9)
+    assert services.outbox_relay() == 0
+    event.refresh_from_db()
+    assert event.attempts == 1
 
 
 def test_a_failing_event_waits_at_most_an_hour_between_tries(settings):

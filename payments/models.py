@@ -147,6 +147,7 @@ class OutboxEvent(models.Model):
     """An event written in the transaction that caused it, relayed to its consumer afterwards."""
 
     PAYMENT_COMPLETED = "payment_completed"
+    PAYMENT_REFUNDED = "payment_refunded"
 
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()

@@ -433,8 +433,9 @@ def _pay_statements(*, user_id: int, reservation_id: int, now: datetime) -> tupl
     return payment_id, reservation.price, balance
 
 
-def _payment_completed_email(payload: dict[str, Any]) -> None:
-    """Send the buyer's confirmation; a buyer without an email address gets none."""
+def _payment_email(payload: dict[str, Any], *, subject: str, opening: str) -> None:
+    """Email the buyer about their payment: `opening` (formatted with the amount), then the
+    ticket. A buyer without an email address gets none."""
     payment = (
         Payment.objects.filter(pk=payload["payment_id"])
         .values(
@@ -455,10 +456,10 @@ def _payment_completed_email(payload: dict[str, Any]) -> None:
         return
     starts_at = timezone.localtime(payment["starts_at"])
     send_mail(
-        subject=f"Your ticket: {payment['title']}",
+        subject=subject.format(title=payment["title"]),
         message=(
             f"Hello {payment['username']},\n\n"
-            f"your payment of {payment['amount']:,} is complete.\n\n"
+            f"{opening.format(amount=payment['amount'])}\n\n"
             f"{payment['title']} at {payment['venue']}\n"
             f"{starts_at:%A %d %B %Y, %H:%M}\n"
             f"Row {payment['seat_row']}, seat {payment['seat_number']}\n"
@@ -469,8 +470,26 @@ def _payment_completed_email(payload: dict[str, Any]) -> None:
     )
 
 
+def _payment_completed_email(payload: dict[str, Any]) -> None:
+    _payment_email(
+        payload, subject="Your ticket: {title}", opening="your payment of {amount:,} is complete."
+    )
+
+
+def _payment_refunded_email(payload: dict[str, Any]) -> None:
+    _payment_email(
+        payload,
+        subject="Refunded: {title}",
+        opening=(
+            "this ticket was cancelled and its {amount:,} paid back to your balance; "
+            "the seat is on sale again."
+        ),
+    )
+
+
 EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     OutboxEvent.PAYMENT_COMPLETED: _payment_completed_email,
+    OutboxEvent.PAYMENT_REFUNDED: _payment_refunded_email,
 }
 
 
@@ -624,8 +643,9 @@ def payment_refund(*, reservation_id: int) -> int:
     """Refund a paid reservation to the buyer's wallet and put the seat back on sale.
 
     One transaction, locks in the project's order (reservation, seat, wallet): the reservation
-    is cancelled, the seat freed, the wallet credited with what was paid, and a refund ledger
-    row written beside the payment it reverses. Returns the new balance.
+    is cancelled, the seat freed, the wallet credited with what was paid, a refund ledger row
+    written beside the payment it reverses, and the buyer's email queued in the outbox. Returns
+    the new balance.
     """
     with transaction.atomic():
         now = timezone.now()
@@ -640,6 +660,12 @@ def payment_refund(*, reservation_id: int) -> int:
             payment=payment,
             created_at=now,
         )
+        OutboxEvent.objects.create(
+            event_type=OutboxEvent.PAYMENT_REFUNDED,
+            payload={"payment_id": payment.pk},
+            created_at=now,
+        )
+        transaction.on_commit(_relay_enqueue, robust=True)
     return balance
 
 

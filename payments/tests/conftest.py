@@ -5,6 +5,7 @@ import pytest
 from booking import services as booking_services
 from booking.models import Reservation, Seat
 from booking.tests.factories import SeatFactory
+from concertbooking.celery import app as celery_app
 from payments import services
 from payments.models import IdempotencyKey, LedgerEntry, OutboxEvent, Payment, Wallet
 from queueing.errors import QueueTokenInvalid
@@ -39,3 +40,12 @@ def held(user):
     """A seat priced 80,000 held by `user`; returns the hold as the API answered it."""
     seat = SeatFactory(price=80_000)
     return booking_services.reservation_hold(user=user, seat_id=seat.id)
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks inline, the way `make run` does, so an on-commit enqueue delivers at once."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -55,6 +56,54 @@ def test_refund_cancels_frees_the_seat_and_credits_with_a_ledger_row(user):
     # The seat can be sold again.
     other = get_user_model().objects.create_user("again", password="x")
     booking_services.reservation_hold(user=other, seat_id=reservation.seat_id)
+
+
+def test_a_refund_emails_the_buyer_once_it_commits(
+    user, celery_eager, django_capture_on_commit_callbacks
+):
+    user.email = "alice@example.test"
+    user.save(update_fields=["email"])
+    reservation_id = _paid(user)
+    services.outbox_relay()  # the payment's own confirmation, out of the way
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.payment_refund(reservation_id=reservation_id)
+    assert mail.outbox == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.test"]
+    assert message.subject.startswith("Refunded: ")
+    assert "80,000 paid back" in message.body
+    assert f"Reservation {reservation_id}" in message.body
+    event = OutboxEvent.objects.get(event_type=OutboxEvent.PAYMENT_REFUNDED)
+    assert event.delivered_at is not None
+    assert services.outbox_relay() == 0  # delivered once
+
+
+def test_a_refund_whose_email_is_lost_is_sent_by_the_beat_relay(
+    user, django_capture_on_commit_callbacks
+):
+    user.email = "alice@example.test"
+    user.save(update_fields=["email"])
+    reservation_id = _paid(user)
+    services.outbox_relay()  # the payment's own confirmation, out of the way
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False):  # the process dies after commit
+        services.payment_refund(reservation_id=reservation_id)
+    assert mail.outbox == []
+    assert services.outbox_relay() == 1  # the beat relay
+    assert [m.subject.split(":")[0] for m in mail.outbox] == ["Refunded"]
+
+
+def test_a_failed_refund_queues_no_email(user):
+    reservation_id = _paid(user)
+    services.payment_refund(reservation_id=reservation_id)
+    before = OutboxEvent.objects.count()
+    with pytest.raises(Conflict):
+        services.payment_refund(reservation_id=reservation_id)
+    assert OutboxEvent.objects.count() == before
 
 
 def test_only_a_paid_reservation_can_be_refunded(user):

@@ -14,7 +14,6 @@ from rest_framework.test import APIClient
 from booking import services as booking_services
 from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
 from booking.tests.factories import SeatFactory
-from concertbooking.celery import app as celery_app
 from payments import services, tasks
 from payments.errors import InsufficientBalance
 from payments.models import (
@@ -38,15 +37,6 @@ def run_out(reservation_id: int) -> None:
     past = timezone.now() - timedelta(seconds=1)
     Reservation.objects.filter(pk=reservation_id).update(expires_at=past)
     Seat.objects.filter(reservations__pk=reservation_id).update(held_until=past)
-
-
-@pytest.fixture
-def celery_eager():
-    """Run tasks inline, the way `make run` does, so an on-commit enqueue delivers at once."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def test_payment_sells_the_seat_and_debits_the_balance(admitted_client, user, held):

@@ -156,7 +156,7 @@ def idempotency_keys_purge(*, now: datetime | None = None, batch_size: int = 500
         )
         if not batch:
             return purged
-        purged += IdempotencyKey.objects.filter(pk__in=batch, created_at__lt=cutoff).delete()[0]
+        purged += IdempotencyKey.objects.filter(pk__in=batch).delete()[0]
         if len(batch) < batch_size:
             return purged
 
@@ -528,7 +528,7 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
             )
             if event_id is not None:
                 # Right after its payment committed: the new event, never tried yet.
-                pending = pending.filter(pk=event_id, attempts=0, next_attempt_at__isnull=False)
+                pending = pending.filter(pk=event_id, attempts=0)
             else:
                 pending = pending.filter(next_attempt_at__lte=timezone.now()).order_by(
                     "next_attempt_at", "pk"

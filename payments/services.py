@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -433,9 +434,12 @@ def _pay_statements(*, user_id: int, reservation_id: int, now: datetime) -> tupl
     return payment_id, reservation.price, balance
 
 
-def _payment_email(payload: dict[str, Any], *, subject: str, opening: str) -> None:
+def _payment_email(
+    payload: dict[str, Any], *, subject: str, opening: str, only_while_paid: bool = False
+) -> None:
     """Email the buyer about their payment: `opening` (formatted with the amount), then the
-    ticket. A buyer without an email address gets none."""
+    ticket. A buyer without an email address gets none; with `only_while_paid`, neither does a
+    reservation no longer paid."""
     payment = (
         Payment.objects.filter(pk=payload["payment_id"])
         .values(
@@ -449,10 +453,13 @@ def _payment_email(payload: dict[str, Any], *, subject: str, opening: str) -> No
             starts_at=F("reservation__seat__schedule__starts_at"),
             title=F("reservation__seat__schedule__concert__title"),
             venue=F("reservation__seat__schedule__concert__venue"),
+            reservation_status=F("reservation__status"),
         )
         .first()
     )
     if payment is None or not payment["email"]:
+        return
+    if only_while_paid and payment["reservation_status"] != ReservationStatus.PAID:
         return
     starts_at = timezone.localtime(payment["starts_at"])
     send_mail(
@@ -471,8 +478,13 @@ def _payment_email(payload: dict[str, Any], *, subject: str, opening: str) -> No
 
 
 def _payment_completed_email(payload: dict[str, Any]) -> None:
+    # A confirmation held up (a mail outage) until after a refund would contradict the refund's
+    # email: by then it is not sent.
     _payment_email(
-        payload, subject="Your ticket: {title}", opening="your payment of {amount:,} is complete."
+        payload,
+        subject="Your ticket: {title}",
+        opening="your payment of {amount:,} is complete.",
+        only_while_paid=True,
     )
 
 
@@ -527,10 +539,12 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
                 .exclude(pk__in=tried)
             )
             if event_id is not None:
-                # Right after its payment committed: the new event, never tried yet.
+                # One given event, if it was never tried, whatever its due time.
                 pending = pending.filter(pk=event_id, attempts=0)
             else:
-                pending = pending.filter(next_attempt_at__lte=timezone.now()).order_by(
+                # Due by the database's clock, which also stamped new events' due time: a
+                # worker whose clock lags must not leave a fresh event for the next beat.
+                pending = pending.filter(next_attempt_at__lte=Now()).order_by(
                     "next_attempt_at", "pk"
                 )
             event = pending.first()
@@ -551,9 +565,9 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
                         event.attempts,
                     )
                 else:
-                    # From now, not from the try's start: a try that ran into a timeout must
-                    # not leave the event due again at once.
-                    event.next_attempt_at = timezone.now() + _outbox_retry_delay(event.attempts)
+                    # From now (the database's clock, as above), not from the try's start: a
+                    # try that ran into a timeout must not leave the event due again at once.
+                    event.next_attempt_at = Now() + _outbox_retry_delay(event.attempts)
                     logger.exception("Outbox event %s failed", event.pk)
                 event.save(update_fields=["attempts", "last_error", "next_attempt_at"])
                 continue
@@ -569,7 +583,7 @@ def outbox_retry(*, event_ids: list[int]) -> int:
     commit. Returns how many events were made due; delivered ones are left alone."""
     with transaction.atomic():
         count = OutboxEvent.objects.filter(pk__in=event_ids, delivered_at__isnull=True).update(
-            attempts=0, next_attempt_at=timezone.now()
+            attempts=0, next_attempt_at=Now()
         )
         if count:
             transaction.on_commit(_relay_enqueue, robust=True)

@@ -7,7 +7,7 @@ from payments import services
 
 @shared_task(name="payments.outbox_relay", ignore_result=True)
 def outbox_relay(event_id: int | None = None) -> int:
-    """Deliver one event right after its payment commits, or (from beat) whatever is left."""
+    """Deliver the due events (queued after a payment or refund commits, and from beat)."""
     return services.outbox_relay(event_id=event_id)
 
 

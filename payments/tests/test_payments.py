@@ -432,6 +432,15 @@ def test_a_slow_failure_backs_off_from_its_end(user, settings):
     assert event.attempts == 1
 
 
+def test_the_relay_goes_by_the_database_clock(monkeypatch):
+    """A new event is due from the database's now(); a worker whose clock runs behind still
+    delivers it at once instead of leaving it to the next beat."""
+    OutboxEvent.objects.create(event_type=OutboxEvent.PAYMENT_COMPLETED, payload={"payment_id": 0})
+    lagging = timezone.now() - timedelta(seconds=30)
+    monkeypatch.setattr(timezone, "now", lambda: lagging)
+    assert services.outbox_relay() == 1
+
+
 def test_a_failing_event_waits_at_most_an_hour_between_tries(settings):
     settings.OUTBOX_RELAY_INTERVAL_SECONDS = 5.0
     assert services._outbox_retry_delay(1) == timedelta(seconds=5)

@@ -434,12 +434,8 @@ def _pay_statements(*, user_id: int, reservation_id: int, now: datetime) -> tupl
     return payment_id, reservation.price, balance
 
 
-def _payment_email(
-    payload: dict[str, Any], *, subject: str, opening: str, only_while_paid: bool = False
-) -> None:
-    """Email the buyer about their payment: `opening` (formatted with the amount), then the
-    ticket. A buyer without an email address gets none; with `only_while_paid`, neither does a
-    reservation no longer paid."""
+def _payment_for_email(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """What an email about the event's payment shows; None if its buyer has no address."""
     payment = (
         Payment.objects.filter(pk=payload["payment_id"])
         .values(
@@ -457,10 +453,11 @@ def _payment_email(
         )
         .first()
     )
-    if payment is None or not payment["email"]:
-        return
-    if only_while_paid and payment["reservation_status"] != ReservationStatus.PAID:
-        return
+    return payment if payment is not None and payment["email"] else None
+
+
+def _send_payment_email(payment: dict[str, Any], *, subject: str, opening: str) -> None:
+    """`opening` (formatted with the amount), then the ticket."""
     starts_at = timezone.localtime(payment["starts_at"])
     send_mail(
         subject=subject.format(title=payment["title"]),
@@ -478,25 +475,28 @@ def _payment_email(
 
 
 def _payment_completed_email(payload: dict[str, Any]) -> None:
+    payment = _payment_for_email(payload)
     # A confirmation held up (a mail outage) until after a refund would contradict the refund's
     # email: by then it is not sent.
-    _payment_email(
-        payload,
-        subject="Your ticket: {title}",
-        opening="your payment of {amount:,} is complete.",
-        only_while_paid=True,
-    )
+    if payment is not None and payment["reservation_status"] == ReservationStatus.PAID:
+        _send_payment_email(
+            payment,
+            subject="Your ticket: {title}",
+            opening="your payment of {amount:,} is complete.",
+        )
 
 
 def _payment_refunded_email(payload: dict[str, Any]) -> None:
-    _payment_email(
-        payload,
-        subject="Refunded: {title}",
-        opening=(
-            "this ticket was cancelled and its {amount:,} paid back to your balance; "
-            "the seat is on sale again."
-        ),
-    )
+    payment = _payment_for_email(payload)
+    if payment is not None:
+        _send_payment_email(
+            payment,
+            subject="Refunded: {title}",
+            opening=(
+                "this ticket was cancelled and its {amount:,} paid back to your balance; "
+                "the seat is on sale again."
+            ),
+        )
 
 
 EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {

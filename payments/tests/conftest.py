@@ -1,6 +1,9 @@
 """Fixtures for the money tests: funded buyers, held seats and table snapshots."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from booking import services as booking_services
 from booking.models import Reservation, Seat
@@ -49,3 +52,16 @@ def celery_eager():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+def mail_server_down(settings, *, port: int = 1) -> None:
+    """Send email over SMTP to 127.0.0.1:port: by default a port nothing listens on."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+
+
+def back_offs_over(**lookup) -> None:
+    """Time passes: the matching events' back-off is over."""
+    OutboxEvent.objects.filter(**lookup).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )

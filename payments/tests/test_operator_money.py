@@ -1,7 +1,6 @@
 """Operator money moves: refunds of paid seats and balance adjustments, services and console."""
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,7 +21,13 @@ from payments import services
 from payments.audit import invariants_audit
 from payments.errors import InsufficientBalance, InvalidAmount
 from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
-from payments.tests.conftest import fund, ledger_sum, snapshot
+from payments.tests.conftest import (
+    back_offs_over,
+    fund,
+    ledger_sum,
+    mail_server_down,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,13 +108,12 @@ def test_a_refund_whose_email_is_lost_is_sent_by_the_beat_relay(
 def test_a_confirmation_held_up_until_after_the_refund_is_not_sent(user, settings):
     user.email = "alice@example.test"
     user.save(update_fields=["email"])
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1  # the mail server is down
+    mail_server_down(settings)
     reservation_id = _paid(user)
     assert services.outbox_relay() == 0  # the confirmation fails and backs off
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # back up
     services.payment_refund(reservation_id=reservation_id)
-    OutboxEvent.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    back_offs_over()
     assert services.outbox_relay() == 2
     assert [m.subject.split(":")[0] for m in mail.outbox] == ["Refunded"]
 

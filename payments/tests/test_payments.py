@@ -24,7 +24,14 @@ from payments.models import (
     Payment,
     Wallet,
 )
-from payments.tests.conftest import fund, ledger_sum, queue_token_active, snapshot
+from payments.tests.conftest import (
+    back_offs_over,
+    fund,
+    ledger_sum,
+    mail_server_down,
+    queue_token_active,
+    snapshot,
+)
 from queueing.testing import admit
 
 # Every test runs on both forms of the writes (conftest.write_path).
@@ -345,16 +352,10 @@ def test_a_failing_event_is_kept_and_does_not_block_the_others(user):
     assert services.outbox_relay() == 0
     broken.refresh_from_db()
     assert broken.attempts == 1  # backing off: not tried again at once
-    _back_off_over(broken)
+    back_offs_over(pk=broken.pk)
     assert services.outbox_relay() == 0
     broken.refresh_from_db()
     assert broken.attempts == 2
-
-
-def _back_off_over(event: OutboxEvent) -> None:
-    OutboxEvent.objects.filter(pk=event.pk).update(
-        next_attempt_at=timezone.now() - timedelta(seconds=1)
-    )
 
 
 def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
@@ -367,8 +368,7 @@ def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
     hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)
     fund(user, 1000)
     # The mail server is down: nothing listens on port 1.
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1
+    mail_server_down(settings)
     with django_capture_on_commit_callbacks(execute=False):
         services.payment_create(user=user, reservation_id=hold["reservation_id"])
     event = OutboxEvent.objects.get()
@@ -384,7 +384,7 @@ def test_a_failing_delivery_backs_off_then_waits_for_an_operator(
         assert services.outbox_relay() == 0  # not due yet: not tried
         event.refresh_from_db()
         assert event.attempts == attempt
-        _back_off_over(event)
+        back_offs_over(pk=event.pk)
     assert waits == [5, 10]
     # The OUTBOX_MAX_ATTEMPTS-th failure: no next try, and none made.
     assert services.outbox_relay() == 0
@@ -410,10 +410,9 @@ def test_a_slow_failure_backs_off_from_its_end(user, settings):
     """A mail server that accepts and then stalls: the try lasts EMAIL_TIMEOUT, and the
     back-off starts when it ends, so the event is not due again at once."""
     settings.OUTBOX_RELAY_INTERVAL_SECONDS = 2.0
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_TIMEOUT = 1
     with socket.create_server(("127.0.0.1", 0)) as stalling:  # accepts, never greets
-        settings.EMAIL_HOST, settings.EMAIL_PORT = stalling.getsockname()
+        mail_server_down(settings, port=stalling.getsockname()[1])
         user.email = "alice@example.test"
         user.save(update_fields=["email"])
         hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)

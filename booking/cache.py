@@ -9,9 +9,6 @@ An entry also lives no longer than the first moment its answer could turn wrong 
 all (a hold running out frees its seat), which the computing selector reports.
 
 The cache may fail (it is an accelerator): on a Redis error reads go to the database.
-
-Behind the queue gate (API reads), the gate's check is sent in the same pipeline as the read
-(queueing.gate), so a gated read costs one round trip, not two.
 """
 
 import logging
@@ -25,8 +22,6 @@ from django.db import transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
-
-from queueing import gate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,12 +92,7 @@ def cached(*, concert_id: int, field: str, compute: Callable[[], tuple[T, dateti
     args = [field, _generation_lifetime()]
     try:
         client, scripts = _client()
-        pending = gate.pending_check()
-        if pending is not None:
-            # Behind the queue gate: the gate's check rides in this read's round trip.
-            generation, entry = gate.run_with_check(pending, scripts["read"], keys, args)
-        else:
-            generation, entry = scripts["read"](keys=keys, args=args)
+        generation, entry = scripts["read"](keys=keys, args=args)
         if entry is not None:
             return pickle.loads(entry)
     except RedisError:

@@ -45,10 +45,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Above the fast path, so its answers carry the framing header like every other.
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Plain API polls and catalog reads are answered here, before the rest of the stack.
-    "concertbooking.fastpath.ApiFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,7 +52,9 @@ MIDDLEWARE = [
     # Django's, checking accounts.backends' memory of the user against the session first.
     "accounts.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # After auth: the gate checks that the queue token belongs to the signed-in user.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Checks views marked queueing.gate.queue_gated, once the URL has resolved and the
+    # session's user is known.
     "queueing.middleware.QueueGateMiddleware",
 ]
 

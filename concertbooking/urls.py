@@ -28,6 +28,7 @@ urlpatterns = [
     # Anything else under /api/ (unknown paths, malformed ids) is a JSON 404.
     re_path(r"^api/", api_not_found),
     path("accounts/", include("accounts.urls")),
+    path("", include("queueing.urls")),
     path("", include("booking.urls")),
     path("", include("payments.urls")),
 ]

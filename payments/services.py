@@ -32,7 +32,7 @@ from payments.errors import (
 )
 from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
 from queueing import gate
-from queueing.services import queue_release_user, queue_release_user_in
+from queueing.services import queue_release_user
 
 logger = logging.getLogger(__name__)
 
@@ -287,8 +287,6 @@ def _after_paid(user_id: int, *, release: bool) -> None:
     from payments.tasks import outbox_relay
 
     pipe = queue_redis().pipeline(transaction=False)
-    if release:
-        queue_release_user_in(pipe, user_id=user_id)
     lifetime_ms = int(settings.OUTBOX_RELAY_INTERVAL_SECONDS * 1000)  # as cache.add's timeout
     pipe.set(cache.make_key(RELAY_QUEUED_KEY), 1, nx=True, px=lifetime_ms)
     try:
@@ -350,7 +348,7 @@ def payment_create(
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.
         # Named functions, not partials: Django logs a robust callback's failure by __qualname__.
-        if holds_left is not None and gate.can_share_round_trips():
+        if False:  # interim until the writes branch lands
 
             def slot_and_relay_mark() -> None:
                 _after_paid(user.pk, release=not holds_left)

@@ -1,4 +1,4 @@
-"""Paying pages. Checkout keeps its /book/ path and names, so the queue gate covers it."""
+"""Paying pages; checkout's views are marked queue_gated."""
 
 from django.urls import path
 

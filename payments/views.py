@@ -20,6 +20,7 @@ from concertbooking.errors import ApplicationError
 from concertbooking.pages import local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
+from queueing.gate import queue_gated
 
 
 def _reservation(request, reservation_id: int) -> dict | None:
@@ -46,6 +47,7 @@ def _form_key(request) -> str | None:
     return key if 0 < len(key) <= 64 and key.startswith("page-") else None
 
 
+@queue_gated
 @login_required
 def checkout(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
@@ -71,6 +73,7 @@ def checkout(request, reservation_id: int):
     )
 
 
+@queue_gated
 @login_required
 @require_POST
 def checkout_pay(request, reservation_id: int):
@@ -87,6 +90,7 @@ def checkout_pay(request, reservation_id: int):
     return redirect("ticket-detail", reservation_id=reservation_id)
 
 
+@queue_gated
 @login_required
 @require_POST
 def checkout_release(request, reservation_id: int):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from queueing import api_user, store
+from queueing import store
 from queueing.errors import QueueTokenInvalid
 from queueing.models import QueueSettings
 
@@ -128,22 +128,6 @@ def queue_token_status(*, token: str, user_id: int) -> QueueTicket:
     """The fresh state of `token`, which must be `user_id`'s live token; counts as a poll."""
     config = queue_config()
     state = store.status(token=token, user_id=user_id, abandon_ms=config.abandon_seconds * 1000)
-    if state is None:
-        raise QueueTokenInvalid()
-    return ticket_from_state(state, config)
-
-
-def queue_token_status_for_caller(request, *, token: str, api_key: str) -> QueueTicket | None:
-    """queue_token_status for the user `request`'s API token `api_key` authenticates, the key
-    looked up in the poll's own round trip when it can be (queueing.api_user); None when the key
-    authenticates nobody."""
-    config = queue_config()
-    ran = api_user.run_for_caller(
-        request, "status", api_key, token, "", config.abandon_seconds * 1000
-    )
-    if ran is None:
-        return None
-    state = store.status_state(token, ran[1])
     if state is None:
         raise QueueTokenInvalid()
     return ticket_from_state(state, config)

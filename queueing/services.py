@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from django.db import transaction
 
-from queueing import api_user, store
+from queueing import store
 from queueing.errors import QueueTokenInvalid
 from queueing.models import QueueSettings
 from queueing.selectors import (
@@ -36,16 +36,6 @@ def queue_token_issue(*, user_id: int) -> QueueTicket:
     return ticket_from_state(state, config)
 
 
-def queue_token_issue_for_caller(request, *, api_key: str) -> QueueTicket | None:
-    """queue_token_issue for the user `request`'s API token `api_key` authenticates, the key
-    looked up in the issue's own round trip when it can be (queueing.api_user); None when the
-    key authenticates nobody."""
-    config = queue_config()
-    fresh, abandon_ms = secrets.token_urlsafe(TOKEN_BYTES), config.abandon_seconds * 1000
-    ran = api_user.run_for_caller(request, "issue", api_key, "", fresh, abandon_ms)
-    return None if ran is None else ticket_from_state(store.issue_state(ran[1]), config)
-
-
 def queue_token_leave(*, token: str, user_id: int) -> None:
     """Give up the place `token` holds, waiting or active; it must be the user's live token."""
     if not store.release(user_id=user_id, token=token):
@@ -55,12 +45,6 @@ def queue_token_leave(*, token: str, user_id: int) -> None:
 def queue_release_user(*, user_id: int) -> None:
     """End the user's active token so the slot is admitted on the next tick."""
     store.release(user_id=user_id, only_active=True)
-
-
-def queue_release_user_in(pipe, *, user_id: int) -> None:
-    """queue_release_user as one command of a caller's pipeline on the queue's Redis (its reply
-    is 1 or 0, or NoScriptError if the server lost the script: then call queue_release_user)."""
-    store.release_in(pipe, user_id=user_id, only_active=True)
 
 
 def queue_promote(*, config: QueueConfig | None = None) -> int:

@@ -1,6 +1,6 @@
 """Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
@@ -18,9 +18,8 @@ from booking.api.serializers import (
     ReservationListOutput,
     ReservationOutput,
 )
-from concertbooking import fastpath
 from concertbooking.api import api_datetime
-from queueing.middleware import read_behind_gate_for_caller, write_behind_gate_for_caller
+from queueing.gate import queue_gated
 
 
 class ConcertPagination(PageNumberPagination):
@@ -40,49 +39,27 @@ class ConcertListApi(APIView):
         return paginator.get_paginated_response(ConcertOutput(page, many=True).data)
 
 
-# The catalog reads answer the JSON body the cache keeps already rendered (the same bytes a
-# Response of the selector's list would carry); the serializers document the shape. Behind the
-# queue gate (queueing.middleware), which a plain call's fast handler passes itself.
+# The catalog reads answer the JSON body the cache keeps already rendered; the serializers
+# document its shape.
+@queue_gated
 class AvailableDatesApi(APIView):
     @extend_schema(responses=AvailableDateOutput(many=True), operation_id="available_dates")
     def get(self, request: Request, concert_id: int) -> HttpResponse:
-        return self._read(concert_id=concert_id)
-
-    @classmethod
-    def _read(cls, *, concert_id: int) -> HttpResponse:
         body = selectors.concert_available_dates_json(concert_id=concert_id)
-        return fastpath.json_response(cls, body)
-
-    @classmethod
-    def fast_get(cls, request: HttpRequest, api_key: str, concert_id: int) -> HttpResponse | None:
-        return read_behind_gate_for_caller(
-            request, api_key, lambda: cls._read(concert_id=concert_id)
-        )
+        return HttpResponse(body, content_type="application/json")
 
 
+@queue_gated
 class AvailableSeatsApi(APIView):
     @extend_schema(responses=AvailableSeatOutput(many=True), operation_id="available_seats")
     def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
-        return self._read(concert_id=concert_id, schedule_id=schedule_id)
-
-    @classmethod
-    def _read(cls, *, concert_id: int, schedule_id: int) -> HttpResponse:
         body = selectors.schedule_available_seats_json(
             concert_id=concert_id, schedule_id=schedule_id
         )
-        return fastpath.json_response(cls, body)
-
-    @classmethod
-    def fast_get(
-        cls, request: HttpRequest, api_key: str, concert_id: int, schedule_id: int
-    ) -> HttpResponse | None:
-        return read_behind_gate_for_caller(
-            request,
-            api_key,
-            lambda: cls._read(concert_id=concert_id, schedule_id=schedule_id),
-        )
+        return HttpResponse(body, content_type="application/json")
 
 
+@queue_gated
 class ReservationCreateApi(APIView):
     """Hold a seat for a few minutes (behind the queue gate)."""
 
@@ -94,26 +71,10 @@ class ReservationCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = ReservationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        body = self._hold(user=request.user, **data.validated_data)
+        reservation = services.reservation_hold(user=request.user, **data.validated_data)
+        # ReservationOutput documents the service's answer; a test keeps the two equal.
+        body = {**reservation, "expires_at": api_datetime(reservation["expires_at"])}
         return Response(body, status=status.HTTP_201_CREATED)
-
-    @staticmethod
-    def _hold(*, user, seat_id: int) -> dict:
-        reservation = services.reservation_hold(user=user, seat_id=seat_id)
-        # The service answers the output shape; ReservationOutput documents it (a test keeps
-        # them equal) and costs more than the rest of this view to instantiate.
-        return {**reservation, "expires_at": api_datetime(reservation["expires_at"])}
-
-    @classmethod
-    def fast_post_json(cls, request: HttpRequest, api_key: str, data) -> HttpResponse | None:
-        """`post` for a plain call (concertbooking.fastpath) whose body is exactly a valid
-        seat id; any other body is DRF's to validate."""
-
-        def hold(user, seat_id: int) -> HttpResponse:
-            body = fastpath.render(cls._hold(user=user, seat_id=seat_id))
-            return fastpath.json_response(cls, body, status=status.HTTP_201_CREATED)
-
-        return write_behind_gate_for_caller(request, api_key, data, "seat_id", hold)
 
 
 class ReservationPagination(PageNumberPagination):

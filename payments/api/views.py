@@ -1,16 +1,14 @@
 """Money API: the balance, top-ups and seat payments; one view per operation."""
 
-from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from concertbooking import fastpath
 from payments import selectors, services
 from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
-from queueing.middleware import write_behind_gate_for_caller
+from queueing.gate import queue_gated
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -21,9 +19,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _idempotency_key(request: Request | HttpRequest) -> str | None:
-    # From WSGI's environ: request.headers would build a mapping of every header first.
-    return request.META.get("HTTP_IDEMPOTENCY_KEY")
+def _idempotency_key(request: Request) -> str | None:
+    return request.headers.get("Idempotency-Key")
 
 
 def _outcome_response(outcome: services.Outcome) -> Response:
@@ -57,6 +54,7 @@ class BalanceChargeApi(APIView):
         return _outcome_response(outcome)
 
 
+@queue_gated
 class PaymentCreateApi(APIView):
     """Pay for one's own held seat from the balance (behind the queue gate)."""
 
@@ -75,21 +73,3 @@ class PaymentCreateApi(APIView):
             idempotency_key=_idempotency_key(request),
         )
         return _outcome_response(outcome)
-
-    @classmethod
-    def fast_post_json(cls, request: HttpRequest, api_key: str, data) -> HttpResponse | None:
-        """`post` for a plain call (concertbooking.fastpath) whose body is exactly a valid
-        reservation id; any other body is DRF's to validate."""
-
-        def pay(user, reservation_id: int) -> HttpResponse:
-            outcome = services.payment_create(
-                user=user, reservation_id=reservation_id, idempotency_key=_idempotency_key(request)
-            )
-            return fastpath.json_response(
-                cls,
-                fastpath.render(outcome.body),
-                status=outcome.status,
-                headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
-            )
-
-        return write_behind_gate_for_caller(request, api_key, data, "reservation_id", pay)

@@ -1,13 +1,11 @@
 """Queue API: take a place, check it, give it up. One handler per operation."""
 
-from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from concertbooking import fastpath
 from concertbooking.api import api_datetime
 from queueing import selectors, services
 from queueing.api.serializers import QueueTicketOutput, QueueTokenIssueInput
@@ -21,10 +19,8 @@ _TOKEN_HEADER = OpenApiParameter(
 
 
 def ticket_body(ticket: QueueTicket) -> dict:
-    """QueueTicketOutput's JSON, built directly: issue and polls are the API's busiest calls, and
-    a serializer instance per response (fields deep-copied, then walked) cost more than the
-    queue's Redis round trip. QueueTicketOutput still documents the shape; a test keeps the two
-    equal."""
+    """QueueTicketOutput's JSON, built directly for the API's busiest calls; QueueTicketOutput
+    documents the shape and a test keeps the two equal."""
     return {
         "token": ticket.token,
         "status": ticket.status,
@@ -55,22 +51,8 @@ class QueueTokenIssueApi(APIView):
         if request.data:  # an empty body has no unknown fields to refuse
             QueueTokenIssueInput(data=request.data).is_valid(raise_exception=True)
         ticket = services.queue_token_issue(user_id=request.user.pk)
-        return Response(ticket_body(ticket), status=_issue_status(ticket))
-
-    @classmethod
-    def fast_post(cls, request: HttpRequest, api_key: str) -> HttpResponse | None:
-        """`post` for a plain call (concertbooking.fastpath), which has no body to validate;
-        the API token is looked up in the issue's own round trip when it can be."""
-        ticket = services.queue_token_issue_for_caller(request, api_key=api_key)
-        if ticket is None:  # nobody authenticated, nothing issued: DRF answers the 401
-            return None
-        return fastpath.json_response(
-            cls, fastpath.render(ticket_body(ticket)), status=_issue_status(ticket)
-        )
-
-
-def _issue_status(ticket: QueueTicket) -> int:
-    return status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK
+        code = status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK
+        return Response(ticket_body(ticket), status=code)
 
 
 class QueueTokenCurrentApi(APIView):
@@ -84,19 +66,6 @@ class QueueTokenCurrentApi(APIView):
     def get(self, request: Request) -> Response:
         ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)
         return Response(ticket_body(ticket))
-
-    @classmethod
-    def fast_get(cls, request: HttpRequest, api_key: str) -> HttpResponse | None:
-        """`get` for a plain call (concertbooking.fastpath): the caller's queue token is the
-        header's (no cookie, no session); the API token is looked up in the poll's own round
-        trip when it can be."""
-        token = queue_token_from_request(request)
-        if token is None or len(token) > MAX_TOKEN_LENGTH:
-            return None  # refused only once the caller is authenticated: DRF decides
-        ticket = selectors.queue_token_status_for_caller(request, token=token, api_key=api_key)
-        if ticket is None:
-            return None
-        return fastpath.json_response(cls, fastpath.render(ticket_body(ticket)))
 
     @extend_schema(
         parameters=[_TOKEN_HEADER],

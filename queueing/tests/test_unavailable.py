@@ -26,7 +26,7 @@ def test_unreachable_redis(auth_client, user, queue_redis_at):
     _assert_unavailable(
         auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN="x" * 32)
     )
-    _assert_unavailable(auth_client.post("/api/reservation/holds", HTTP_QUEUE_TOKEN="x" * 32))
+    _assert_unavailable(auth_client.post("/api/reservation/concerts", HTTP_QUEUE_TOKEN="x" * 32))
     with pytest.raises(QueueUnavailable):
         services.queue_promote()
     with pytest.raises(QueueUnavailable):

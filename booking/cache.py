@@ -1,14 +1,9 @@
 """Redis cache of the catalog reads (free dates and seats), one generation per concert.
 
-A read is one round trip: a Lua script reads the concert's generation and the cached entry of that
-generation together. A write bumps the generation after its transaction commits, so every read
-that starts after the writer's response sees the change. A reader that raced the write can only
-store its stale answer under the generation just abandoned, where nobody looks again.
-
-An entry also lives no longer than the first moment its answer could turn wrong with no write at
-all (a hold running out frees its seat), which the computing selector reports.
-
-The cache may fail (it is an accelerator): on a Redis error reads go to the database.
+A read is one Lua round trip (the generation and its entry). A write bumps the generation after
+commit, so a reader that raced it can only store its answer under an abandoned generation. An
+entry never outlives the first moment its answer could turn wrong by itself (a hold running out).
+On a Redis error reads go to the database: the cache is an accelerator.
 """
 
 import logging

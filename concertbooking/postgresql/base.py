@@ -1,15 +1,8 @@
-"""Django's PostgreSQL backend with a health check that costs no round trip while it can.
+"""Django's PostgreSQL backend, its CONN_HEALTH_CHECKS made without a round trip while it can.
 
-With CONN_HEALTH_CHECKS, Django checks a persistent connection once per request before its
-first query by sending SELECT 1: one more round trip on every request that touches the
-database, which for a hold or a payment (one function call each) doubles their round trips.
-
-A server that ends a session (a restart, pg_terminate_backend, idle_session_timeout) sends its
-FATAL notice and closes the socket, so the socket turns readable. An idle connection that is
-sound has nothing to read. So: the socket is polled without waiting; nothing to read means
-sound, anything to read (or a connection not idle) falls back to Django's SELECT 1, which fails
-and reconnects where the session is gone. A peer that vanished without closing (a cut cable)
-is caught by neither check until the query itself times out, as before.
+A server that ends a session sends its FATAL notice and closes the socket, which turns it
+readable; an idle, sound connection has nothing to read. So the socket is polled without
+waiting, and anything to read falls back to Django's own SELECT 1.
 """
 
 import select

@@ -6,7 +6,8 @@ from django.db import migrations
 def drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
-            "DROP FUNCTION IF EXISTS booking_hold(integer, bigint, timestamptz, timestamptz, integer)"
+            "DROP FUNCTION IF EXISTS "
+            "booking_hold(integer, bigint, timestamptz, timestamptz, integer)"
         )
 
 

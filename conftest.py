@@ -46,17 +46,6 @@ def _clean_redis():
     yield
 
 
-@pytest.fixture(params=["function", "statements"])
-def write_path(request, monkeypatch):
-    """Run a test on both forms of the hot writes: the PostgreSQL functions production uses, and
-    the statements `make run`'s SQLite sends (concertbooking.db.functions_installed)."""
-    if request.param == "statements":
-        from concertbooking import db
-
-        monkeypatch.setattr(db, "functions_installed", lambda: False)
-    return request.param
-
-
 @pytest.fixture
 def redis_round_trips(monkeypatch):
     """Counts what every Redis client writes to a socket: one write per round trip (a pipeline

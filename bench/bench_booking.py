@@ -34,7 +34,7 @@ HOLD_SQL = """
 \\set uid :user_base + :i / 4
 BEGIN;
 SELECT id FROM "auth_user" WHERE id = :uid FOR NO KEY UPDATE;
-SELECT (SELECT COUNT(*) FROM booking_reservation WHERE user_id = :uid AND status = 'held' AND expires_at > now()), seat.price, seat.schedule_id, schedule.concert_id, schedule.starts_at > now(), EXISTS (SELECT 1 FROM booking_reservation WHERE seat_id = :sid AND status = 'held' AND expires_at <= now()) FROM (SELECT 1) AS one LEFT JOIN booking_seat AS seat ON seat.id = :sid LEFT JOIN booking_concertschedule AS schedule ON schedule.id = seat.schedule_id;
+SELECT seat.price, seat.schedule_id, schedule.concert_id, schedule.starts_at, COALESCE((SELECT COUNT(id) FROM booking_reservation WHERE expires_at > now() AND status = 'held' AND user_id = :uid GROUP BY user_id), 0), EXISTS (SELECT 1 FROM booking_reservation WHERE expires_at <= now() AND seat_id = :sid AND status = 'held' LIMIT 1) FROM booking_seat AS seat JOIN booking_concertschedule AS schedule ON schedule.id = seat.schedule_id WHERE seat.id = :sid ORDER BY 2, seat.number LIMIT 1;
 UPDATE booking_seat SET status = 'held', held_until = now() + interval '300 seconds', version = version + 1 WHERE id = :sid AND (status = 'available' OR (status = 'held' AND held_until <= now()));
 INSERT INTO booking_reservation (user_id, seat_id, price, status, expires_at, paid_at, created_at) VALUES (:uid, :sid, 80000, 'held', now() + interval '300 seconds', NULL, now()) RETURNING id;
 COMMIT;
@@ -47,13 +47,14 @@ PAYMENT_SQL = """
 \\set rid :reservation_base + :i
 \\set uid :user_base + :i
 BEGIN;
-SELECT id, user_id, seat_id, price, status, expires_at > now() AS live FROM booking_reservation WHERE id = :rid AND user_id = :uid FOR UPDATE \\gset r_
+SELECT id, user_id, seat_id, price, status, expires_at, paid_at, created_at FROM booking_reservation WHERE id = :rid AND user_id = :uid ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE \\gset r_
 UPDATE booking_seat SET status = 'sold', held_until = NULL, version = version + 1 WHERE id = :r_seat_id AND status = 'held' AND held_until > now();
 UPDATE booking_reservation SET status = 'paid', paid_at = now() WHERE id = :rid;
-UPDATE payments_wallet SET balance = balance + -:r_price, updated_at = now() WHERE user_id = :uid AND balance + -:r_price >= 0 RETURNING id, balance \\gset w_
+UPDATE payments_wallet SET balance = balance + -:r_price, updated_at = now() WHERE user_id = :uid AND balance >= :r_price;
+SELECT id, balance FROM payments_wallet WHERE user_id = :uid LIMIT 21 \\gset w_
 INSERT INTO payments_payment (reservation_id, user_id, amount, paid_at) VALUES (:rid, :uid, :r_price, now()) RETURNING id \\gset p_
-INSERT INTO payments_ledgerentry (wallet_id, kind, amount, balance_after, payment_id, created_at) VALUES (:w_id, 'payment', -:r_price, :w_balance, :p_id, now());
-INSERT INTO payments_outboxevent (event_type, payload, created_at, delivered_at, attempts, last_error) VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '');
+INSERT INTO payments_ledgerentry (wallet_id, kind, amount, balance_after, payment_id, created_at) VALUES (:w_id, 'payment', -:r_price, :w_balance, :p_id, now()) RETURNING id;
+INSERT INTO payments_outboxevent (event_type, payload, created_at, delivered_at, attempts, last_error, next_attempt_at) VALUES ('payment_completed', jsonb_build_object('payment_id', :p_id), now(), NULL, 0, '', DEFAULT) RETURNING id, next_attempt_at;
 COMMIT;
 """  # noqa: E501
 

@@ -89,9 +89,9 @@ class PostgresWriteFloorApi(APIView):
 class HoldFloorApi(APIView):
     """The I/O a hold cannot do without, and nothing else: authentication, one EVALSHA (the
     gate's check), one single-statement write in autocommit (its own transaction, one round
-    trip, a WAL flush at commit, as booking_hold's call) and one EVALSHA after it (the catalog's
-    bump). No body, no validation, no business logic: what a hold could score if its Python cost
-    nothing beyond its I/O."""
+    trip, a WAL flush at commit) and one EVALSHA after it (the catalog's bump). No body, no
+    validation, no business logic: what a hold could score if its Python cost nothing beyond
+    its I/O."""
 
     def get(self, request, user_id: int):
         _one_redis_call()

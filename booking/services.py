@@ -1,14 +1,14 @@
 """Booking writes. Bulk catalog creation for demos and scale tests lives here too."""
 
-import functools
 import random
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from booking import cache
@@ -27,9 +27,9 @@ from booking.models import (
     ReservationStatus,
     Seat,
     SeatStatus,
+    seat_free_q,
 )
-from concertbooking import db
-from concertbooking.db import sql_datetime, unique_violated
+from concertbooking.db import unique_violated
 from concertbooking.errors import Conflict, InvalidInput, NotFound
 
 _ADJECTIVES = ["Midnight", "Electric", "Silver", "Golden", "Velvet", "Neon", "Wild", "Quiet"]
@@ -263,164 +263,89 @@ def _catalog_changed_for(*, seat_ids: list[int]) -> None:
     cache.catalog_changed(concert_ids=list(concert_ids))
 
 
-# The hold's statements, written out once. Through the ORM a hold compiled six statements afresh
-# on every request, ~0.5 ms of CPU each here: most of the hold's cost, and more than the work
-# PostgreSQL does for it. Named parameters; datetimes go through sql_datetime() (SQLite, used by
-# `make run`, stores them as naive UTC text). Tables and columns are the models'.
-_HOLD_LOCK_USER = "SELECT id FROM {user_table} WHERE id = %(user_id)s {for_update}"
-# After the lock, in one round trip: the user's live holds, the seat with its date, and whether
-# a run-out hold on the seat is still marked held (it would trip uk_reservation_seat_active).
-# LEFT JOINs from a one-row table, so an unknown seat still answers the count.
-_HOLD_READ = """
-SELECT
-    (SELECT COUNT(*) FROM booking_reservation
-     WHERE user_id = %(user_id)s AND status = %(held)s AND expires_at > %(now)s),
-    seat.price, seat.schedule_id, schedule.concert_id, schedule.starts_at > %(now)s,
-    EXISTS (SELECT 1 FROM booking_reservation
-            WHERE seat_id = %(seat_id)s AND status = %(held)s AND expires_at <= %(now)s)
-FROM (SELECT 1) AS one
-LEFT JOIN booking_seat AS seat ON seat.id = %(seat_id)s
-LEFT JOIN booking_concertschedule AS schedule ON schedule.id = seat.schedule_id
-"""
-_HOLD_RETIRE = """
-UPDATE booking_reservation SET status = %(expired)s
-WHERE seat_id = %(seat_id)s AND status = %(held)s AND expires_at <= %(now)s
-"""
-# The seat is taken by this one conditional statement (booking.models.seat_free_q); no join, so
-# PostgreSQL re-checks the condition on the row after waiting for its lock.
-_HOLD_TAKE_SEAT = """
-UPDATE booking_seat SET status = %(held)s, held_until = %(expires_at)s, version = version + 1
-WHERE id = %(seat_id)s
-  AND (status = %(available)s OR (status = %(held)s AND held_until <= %(now)s))
-"""
-_HOLD_INSERT = """
-INSERT INTO booking_reservation (user_id, seat_id, price, status, expires_at, paid_at, created_at)
-VALUES (%(user_id)s, %(seat_id)s, %(price)s, %(held)s, %(expires_at)s, NULL, %(now)s)
-RETURNING id
-"""
-
-
 def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | None = None) -> dict:
     """Hold a free seat for HOLD_SECONDS and return the new reservation as the API shows it.
 
-    The seat is taken by one conditional UPDATE (free, or held with the hold run out), so of any
-    number of parallel requests for one seat exactly one changes the row; the partial unique
-    constraint uk_reservation_seat_active backs it up in the reservation table. The steps: lock
-    the user, count their live holds and read the seat, retire a run-out hold still on the seat,
-    take the seat, insert the reservation. On PostgreSQL they run as the function booking_hold
-    (migration 0003) in one round trip; elsewhere as statements in a transaction.
+    Of any number of parallel requests for one seat exactly one takes it (one conditional
+    UPDATE); uk_reservation_seat_active backs that up in the reservation table.
     """
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
+    live_holds = Reservation.objects.filter(
+        user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
+    )
+    run_out_holds = Reservation.objects.filter(
+        seat_id=seat_id, status=ReservationStatus.HELD, expires_at__lte=now
+    )
     try:
-        if db.functions_installed():
-            outcome, reservation_id, price, schedule_id, concert_id, active = _hold_call(
-                user_id=user.pk, seat_id=seat_id, now=now, expires_at=expires_at
+        with transaction.atomic():
+            # The user's row is the per-user lock: one user's holds are counted one at a time.
+            # NO KEY UPDATE leaves rows that merely reference the user unblocked.
+            list(
+                get_user_model()
+                .objects.select_for_update(no_key=True)
+                .filter(pk=user.pk)
+                .values_list("pk", flat=True)
             )
-        else:
-            outcome, reservation_id, price, schedule_id, concert_id, active = _hold_statements(
-                user_id=user.pk, seat_id=seat_id, now=now, expires_at=expires_at
+            # A statement of its own, after the lock: in READ COMMITTED it then sees every hold
+            # the previous lock holder committed.
+            seat = (
+                Seat.objects.filter(pk=seat_id)
+                .values(
+                    "price",
+                    "schedule_id",
+                    concert_id=F("schedule__concert_id"),
+                    starts_at=F("schedule__starts_at"),
+                    active=Coalesce(
+                        Subquery(live_holds.values("user_id").annotate(n=Count("pk")).values("n")),
+                        0,
+                    ),
+                    run_out_hold=Exists(run_out_holds),
+                )
+                .first()
             )
+            # The limit answers first, even for an unknown seat.
+            active = live_holds.count() if seat is None else seat["active"]
+            if active >= settings.HOLD_LIMIT_PER_USER:
+                raise HoldLimitReached(
+                    f"You already hold {active} seats, the most allowed at once; "
+                    "pay for or release one first."
+                )
+            if seat is None:
+                raise SeatNotFound()
+            if seat["starts_at"] <= now:
+                raise SeatUnavailable("This date has already taken place.")
+            if seat["run_out_hold"]:
+                # Not swept yet, it still counts for uk_reservation_seat_active: retire it first
+                # (undone with the rest if the seat turns out not to be free).
+                run_out_holds.update(status=ReservationStatus.EXPIRED)
+            # No join here, so PostgreSQL re-checks the condition after waiting for the row lock.
+            taken = Seat.objects.filter(seat_free_q(now), pk=seat_id).update(
+                status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
+            )
+            if not taken:
+                raise SeatUnavailable()
+            reservation = Reservation.objects.create(
+                user_id=user.pk,
+                seat_id=seat_id,
+                price=seat["price"],
+                expires_at=expires_at,
+                created_at=now,
+            )
+            cache.catalog_changed(concert_ids=[seat["concert_id"]])
     except IntegrityError as exc:
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
         raise
-    except DatabaseError as exc:
-        if db.sqlstate(exc) == _SEAT_NOT_FREE:
-            raise SeatUnavailable() from exc
-        raise
-    if outcome != "held":
-        raise _hold_refusal(outcome, active)
-    cache.catalog_changed(concert_ids=[concert_id])
     return {
-        "reservation_id": reservation_id,
+        "reservation_id": reservation.pk,
         "seat_id": seat_id,
-        "schedule_id": schedule_id,
-        "concert_id": concert_id,
-        "price": price,
+        "schedule_id": seat["schedule_id"],
+        "concert_id": seat["concert_id"],
+        "price": seat["price"],
         "status": ReservationStatus.HELD.value,
         "expires_at": expires_at,
     }
-
-
-# What booking_hold raises when it must undo a step it took (see the migration).
-_SEAT_NOT_FREE = "CB001"
-
-
-def _hold_refusal(outcome: str, active: int) -> Exception:
-    if outcome == "hold_limit":
-        return HoldLimitReached(
-            f"You already hold {active} seats, the most allowed at once; "
-            "pay for or release one first."
-        )
-    if outcome == "seat_not_found":
-        return SeatNotFound()
-    if outcome == "date_past":
-        return SeatUnavailable("This date has already taken place.")
-    return SeatUnavailable()
-
-
-def _hold_call(*, user_id: int, seat_id: int, now: datetime, expires_at: datetime) -> tuple:
-    """booking_hold() in autocommit: the call is its own transaction, committed as it returns.
-    Inside an outer transaction it runs in a savepoint, so an error undoes only the call."""
-    with db.call_scope(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM booking_hold(%s, %s, %s, %s, %s)",
-            [user_id, seat_id, now, expires_at, settings.HOLD_LIMIT_PER_USER],
-        )
-        return cursor.fetchone()
-
-
-def _hold_statements(*, user_id: int, seat_id: int, now: datetime, expires_at: datetime) -> tuple:
-    """booking_hold()'s steps as statements in a transaction: (outcome, reservation id, price,
-    schedule id, concert id, live holds), as the function answers."""
-    params = {
-        "user_id": user_id,
-        "seat_id": seat_id,
-        "now": sql_datetime(now),
-        "expires_at": sql_datetime(expires_at),
-        "held": ReservationStatus.HELD.value,
-        "expired": ReservationStatus.EXPIRED.value,
-        "available": SeatStatus.AVAILABLE.value,
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        # NO KEY UPDATE leaves rows that merely reference the user (reservations, tokens)
-        # unblocked.
-        cursor.execute(_hold_lock_user_sql(), params)
-        # A statement of its own, after the lock: in READ COMMITTED it then sees every hold
-        # the previous lock holder committed (a subquery in the locking statement would not).
-        cursor.execute(_HOLD_READ, params)
-        active, price, schedule_id, concert_id, upcoming, run_out_hold = cursor.fetchone()
-        if active >= settings.HOLD_LIMIT_PER_USER:
-            return "hold_limit", None, None, None, None, active
-        if price is None:
-            return "seat_not_found", None, None, None, None, active
-        if not upcoming:
-            return "date_past", None, price, schedule_id, concert_id, active
-        if run_out_hold:
-            # Not swept yet, it still counts for uk_reservation_seat_active: retire it first
-            # (rolled back with us if we fail). A hold that runs out after our read carries a
-            # deadline past our `now`, so the seat stays unavailable to us.
-            cursor.execute(_HOLD_RETIRE, params)
-        cursor.execute(_HOLD_TAKE_SEAT, params)
-        if not cursor.rowcount:
-            raise SeatUnavailable()
-        cursor.execute(_HOLD_INSERT, {**params, "price": price})
-        (reservation_id,) = cursor.fetchone()
-    return "held", reservation_id, price, schedule_id, concert_id, active
-
-
-def _for_update_sql(*, no_key: bool = False) -> str:
-    """FOR [NO KEY] UPDATE, or nothing on SQLite: it has no row locks (it serialises writers)."""
-    if not connection.features.has_select_for_update:
-        return ""
-    return connection.ops.for_update_sql(no_key=no_key)
-
-
-@functools.cache
-def _hold_lock_user_sql() -> str:
-    table = connection.ops.quote_name(get_user_model()._meta.db_table)
-    return _HOLD_LOCK_USER.format(user_table=table, for_update=_for_update_sql(no_key=True))
 
 
 def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
@@ -449,62 +374,35 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
             _catalog_changed_for(seat_ids=[reservation.seat_id])
 
 
-# The payment's booking statements, written out for the same reason as the hold's.
-_PAYABLE_LOCK = """
-SELECT id, user_id, seat_id, price, status, expires_at > %(now)s
-FROM booking_reservation WHERE id = %(reservation_id)s AND user_id = %(user_id)s {for_update}
-"""
-_CONFIRM_SELL_SEAT = """
-UPDATE booking_seat SET status = %(sold)s, held_until = NULL, version = version + 1
-WHERE id = %(seat_id)s AND status = %(held)s AND held_until > %(now)s
-"""
-_CONFIRM_PAID = """
-UPDATE booking_reservation SET status = %(paid)s, paid_at = %(now)s WHERE id = %(reservation_id)s
-"""
-
-
 def reservation_lock_payable(*, user_id: int, reservation_id: int, now: datetime) -> Reservation:
     """Lock the caller's reservation for payment; it must be held and unexpired.
 
     Call inside the payment's transaction: the row lock keeps a new hold on the seat, a release
-    and the sweep away until that transaction ends. The reservation comes back with the fields
-    a payment uses (the others load on first access).
+    and the sweep away until that transaction ends.
     """
-    params = {"reservation_id": reservation_id, "user_id": user_id, "now": sql_datetime(now)}
-    with connection.cursor() as cursor:
-        cursor.execute(_PAYABLE_LOCK.format(for_update=_for_update_sql()), params)
-        row = cursor.fetchone()
-    if row is None:
-        raise ReservationNotFound()
-    *fields, live = row
-    reservation = Reservation.from_db(
-        connection.alias, ["id", "user_id", "seat_id", "price", "status"], fields
+    reservation = (
+        Reservation.objects.select_for_update().filter(pk=reservation_id, user_id=user_id).first()
     )
+    if reservation is None:
+        raise ReservationNotFound()
     if reservation.status == ReservationStatus.PAID:
         raise AlreadyPaid()
-    if reservation.status != ReservationStatus.HELD or not live:
+    if reservation.status != ReservationStatus.HELD or reservation.expires_at <= now:
         raise HoldExpired()
     return reservation
 
 
 def reservation_confirm(*, reservation: Reservation, now: datetime) -> None:
     """Mark a locked, payable reservation paid and its seat sold (in the payment transaction)."""
-    params = {
-        "reservation_id": reservation.pk,
-        "seat_id": reservation.seat_id,
-        "now": sql_datetime(now),
-        "held": SeatStatus.HELD.value,
-        "sold": SeatStatus.SOLD.value,
-        "paid": ReservationStatus.PAID.value,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_CONFIRM_SELL_SEAT, params)
-        if not cursor.rowcount:
-            # The sweep (on a clock a little ahead of ours) freed the seat first: the hold is over.
-            raise HoldExpired()
-        cursor.execute(_CONFIRM_PAID, params)
+    sold = Seat.objects.filter(
+        pk=reservation.seat_id, status=SeatStatus.HELD, held_until__gt=now
+    ).update(status=SeatStatus.SOLD, held_until=None, version=F("version") + 1)
+    if not sold:
+        # The sweep (on a clock a little ahead of ours) freed the seat first: the hold is over.
+        raise HoldExpired()
     reservation.status = ReservationStatus.PAID
     reservation.paid_at = now
+    reservation.save(update_fields=["status", "paid_at"])
 
 
 def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:

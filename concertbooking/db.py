@@ -1,9 +1,6 @@
 """Database helpers shared by the apps' services."""
 
-import contextlib
-from datetime import datetime
-
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models
 
 
 def unique_violated(exc: IntegrityError, *, model: type[models.Model], name: str) -> bool:
@@ -22,27 +19,3 @@ def unique_violated(exc: IntegrityError, *, model: type[models.Model], name: str
         for field in constraint.fields
     )
     return str(exc).endswith(f"UNIQUE constraint failed: {columns}")
-
-
-def sql_datetime(value: datetime):
-    """`value` as a parameter of hand-written SQL, stored the way the ORM stores it (PostgreSQL
-    takes the aware datetime; SQLite, used by `make run`, keeps naive UTC text)."""
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def functions_installed() -> bool:
-    """Whether the hot write paths run as the PostgreSQL functions the migrations install (one
-    round trip each). SQLite, used by `make run`, sends their statements one by one."""
-    return connection.vendor == "postgresql"
-
-
-def sqlstate(exc: Exception) -> str | None:
-    """The SQLSTATE code PostgreSQL answered with, if `exc` wraps a database error."""
-    return getattr(getattr(exc, "__cause__", None), "sqlstate", None)
-
-
-def call_scope():
-    """Where to call one of those functions: nothing around it in autocommit (the call is its own
-    transaction, one round trip), a savepoint inside a transaction (an error it raises then
-    undoes the call alone, and the outer transaction goes on)."""
-    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()

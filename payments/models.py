@@ -155,10 +155,9 @@ class OutboxEvent(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    # When the relay may try the event next: from its creation (the database's default, so the
-    # statements and the payment function that write events need not name it), after a failure
-    # the end of its back-off, and null once it failed OUTBOX_MAX_ATTEMPTS times and waits for
-    # an operator.
+    # When the relay may try the event next: from its creation (by the database's clock, which
+    # the relay compares with), after a failure the end of its back-off, and null once it failed
+    # OUTBOX_MAX_ATTEMPTS times and waits for an operator.
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_default=Now())
 
     class Meta:

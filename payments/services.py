@@ -12,18 +12,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from booking import services as booking_services
-from booking.errors import AlreadyPaid, HoldExpired, ReservationNotFound
 from booking.models import Reservation, ReservationStatus
-from concertbooking import db
-from concertbooking.db import sql_datetime, unique_violated
-from concertbooking.redis import queue_redis
+from concertbooking.db import unique_violated
 from payments.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
@@ -31,7 +27,6 @@ from payments.errors import (
     InvalidIdempotencyKey,
 )
 from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
-from queueing import gate
 from queueing.services import queue_release_user
 
 logger = logging.getLogger(__name__)
@@ -89,12 +84,8 @@ def _idempotent(
     request: dict[str, Any],
     status: int,
     work: Callable[[], dict[str, Any]],
-    atomic: bool = True,
 ) -> Outcome:
     """Run `work` in one transaction; with a key, at most once per (user, scope, key).
-
-    Without a key, `atomic=False` leaves out the transaction: for work that is a single database
-    call, which is a transaction by itself (BEGIN and COMMIT would add two round trips).
 
     The key row goes in first, inside the same transaction as the work. A second request with the
     same key blocks on uk_idempotency_user_scope_key until the first one ends: if it committed, the
@@ -102,8 +93,6 @@ def _idempotent(
     Failures are not stored (they change nothing), so a failed request may be retried with its key.
     """
     if key is None:
-        if not atomic:
-            return Outcome(status, work())
         with transaction.atomic():
             return Outcome(status, work())
     with transaction.atomic():
@@ -162,71 +151,22 @@ def idempotency_keys_purge(*, now: datetime | None = None, batch_size: int = 500
             return purged
 
 
-# The money statements, written out: through the ORM each cost ~0.5 ms of CPU to build here, and
-# a payment ran eight (see booking.services for the hold's). Named parameters; datetimes through
-# sql_datetime(). RETURNING reads the new balance in the same round trip as the change.
-_WALLET_ADD = """
-UPDATE payments_wallet SET balance = balance + %(delta)s, updated_at = %(now)s
-WHERE user_id = %(user_id)s AND balance + %(delta)s >= 0
-RETURNING id, balance
-"""
-_PAYMENT_INSERT = """
-INSERT INTO payments_payment (reservation_id, user_id, amount, paid_at)
-VALUES (%(reservation_id)s, %(user_id)s, %(amount)s, %(now)s)
-RETURNING id
-"""
-_LEDGER_INSERT = """
-INSERT INTO payments_ledgerentry (wallet_id, kind, amount, balance_after, payment_id, created_at)
-VALUES (%(wallet_id)s, %(kind)s, %(change)s, %(balance)s, %(payment_id)s, %(now)s)
-"""
-_OUTBOX_INSERT = """
-INSERT INTO payments_outboxevent
-    (event_type, payload, created_at, delivered_at, attempts, last_error)
-VALUES (%(event_type)s, %(payload)s, %(now)s, NULL, 0, '')
-"""
-
-
 def _wallet_add(*, user_id: int, delta: int, now: datetime) -> tuple[int, int] | None:
     """Add `delta` to the user's balance; returns (wallet id, new balance), or None on overdraft.
 
-    One conditional UPDATE, so parallel changes never lose each other and a debit never takes the
-    balance below zero (ck_wallet_balance_non_negative would refuse it anyway); it returns the
-    balance it produced. A missing wallet is created first (a free seat can be paid without one).
+    One conditional UPDATE with F(), so parallel changes never lose each other and a debit never
+    takes the balance below zero. The row stays locked until commit, so the balance read back is
+    the one this update produced. A credit to a missing wallet creates it first.
     """
-    params = {"user_id": user_id, "delta": delta, "now": sql_datetime(now)}
-    with connection.cursor() as cursor:
-        cursor.execute(_WALLET_ADD, params)
-        row = cursor.fetchone()
-        if row is None and (delta >= 0 or not Wallet.objects.filter(user_id=user_id).exists()):
-            wallet_ensure(user_id=user_id)
-            cursor.execute(_WALLET_ADD, params)
-            row = cursor.fetchone()
-    return tuple(row) if row else None
-
-
-def _payment_record(
-    *, reservation_id: int, user_id: int, amount: int, wallet_id: int, balance: int, now: datetime
-) -> int:
-    """Write the payment, its ledger row and its payment_completed event; the payment's id."""
-    params = {
-        "reservation_id": reservation_id,
-        "user_id": user_id,
-        "amount": amount,
-        "change": -amount,
-        "wallet_id": wallet_id,
-        "balance": balance,
-        "kind": LedgerKind.PAYMENT.value,
-        "event_type": OutboxEvent.PAYMENT_COMPLETED,
-        "now": sql_datetime(now),
-    }
-    payload = OutboxEvent._meta.get_field("payload")
-    with connection.cursor() as cursor:
-        cursor.execute(_PAYMENT_INSERT, params)
-        (payment_id,) = cursor.fetchone()
-        cursor.execute(_LEDGER_INSERT, {**params, "payment_id": payment_id})
-        prepared = payload.get_db_prep_save({"payment_id": payment_id}, connection)
-        cursor.execute(_OUTBOX_INSERT, {**params, "payload": prepared})
-    return payment_id
+    wallets = Wallet.objects.filter(user_id=user_id)
+    guarded = wallets.filter(balance__gte=-delta)
+    changes = {"balance": F("balance") + delta, "updated_at": now}
+    if not guarded.update(**changes):
+        if delta < 0:
+            return None
+        wallet_ensure(user_id=user_id)
+        guarded.update(**changes)
+    return wallets.values_list("pk", "balance").get()
 
 
 def wallet_ensure(*, user_id: int) -> None:
@@ -268,35 +208,13 @@ RELAY_QUEUED_KEY = "payments:outbox-relay-queued"
 def _relay_enqueue() -> None:
     """Have a worker relay the outbox now, unless a relay already queued will find our event.
 
-    Publishing a task cost ~0.6 ms of CPU in the request (Celery builds the message, kombu a
-    client); under load most payments find a relay queued and pay one SET NX instead. The mark
-    lives in the cache: if it is lost a payment publishes again, if the cache is away nothing is
-    published and the beat relay delivers within OUTBOX_RELAY_INTERVAL_SECONDS.
+    The mark lives in the cache: if it is lost a payment publishes again; if the cache is away
+    nothing is published and the beat relay delivers within OUTBOX_RELAY_INTERVAL_SECONDS.
     """
     # Imported here: payments.tasks imports this module.
     from payments.tasks import outbox_relay
 
     if cache.add(RELAY_QUEUED_KEY, 1, timeout=settings.OUTBOX_RELAY_INTERVAL_SECONDS):
-        outbox_relay.delay()
-
-
-def _after_paid(user_id: int, *, release: bool) -> None:
-    """After a payment whose remaining holds are known: the queue slot's release (when no live
-    hold is left) and the relay mark (as _relay_enqueue sets it) in one pipeline. Only where the
-    queue and the cache share a Redis server (gate.can_share_round_trips)."""
-    from payments.tasks import outbox_relay
-
-    pipe = queue_redis().pipeline(transaction=False)
-    lifetime_ms = int(settings.OUTBOX_RELAY_INTERVAL_SECONDS * 1000)  # as cache.add's timeout
-    pipe.set(cache.make_key(RELAY_QUEUED_KEY), 1, nx=True, px=lifetime_ms)
-    try:
-        *released, marked = pipe.execute(raise_on_error=False)
-    except RedisError:
-        logger.warning("queue slot and relay mark not sent after a payment", exc_info=True)
-        return
-    if released and isinstance(released[0], Exception):
-        queue_release_user(user_id=user_id)  # the script lost (NOSCRIPT): on its own, reloaded
-    if marked is True:
         outbox_relay.delay()
 
 
@@ -316,58 +234,54 @@ def payment_create(
 ) -> Outcome:
     """Pay for one's own held seat from the balance, in one transaction.
 
-    The steps: lock the reservation (held, unexpired, the caller's), sell the seat, mark the
-    reservation paid, debit the wallet, write the payment, its ledger row and its
-    payment_completed event. On PostgreSQL they run as the function payments_pay (migration
-    0003) in one round trip, which also answers whether the buyer has live holds left;
-    elsewhere as statements. Locks in the project's order: the reservation, then the seat,
-    then the wallet.
-    After commit the event is relayed; the event row itself is written in the transaction, so
-    losing the enqueue loses nothing (the beat relay finds it).
-
-    Queue slot: after commit the user's active queue token is released only when they have no
-    other live hold left (held and not yet expired). A buyer holding several seats stays admitted
-    until the last one is paid, so the next payment (or a replay of this one with its
-    Idempotency-Key) still passes the gate; paying the last hold hands the slot to the next in
-    line, and from then on a replay meets the gate like any request without a slot. Holds that
-    run out or are released leave the slot to the queue's session limit.
+    The payment_completed event is written in the transaction, so a lost relay enqueue loses
+    nothing (the beat relay finds it). The buyer keeps their queue slot until their last live
+    hold is paid, so paying one of several holds (or replaying it with its key) still passes
+    the gate.
     """
     key = idempotency_key_check(idempotency_key)
 
     def work() -> dict[str, Any]:
         now = timezone.now()
-        if db.functions_installed():
-            payment_id, amount, balance, holds_left = _pay_call(
-                user_id=user.pk, reservation_id=reservation_id, now=now
-            )
-        else:
-            payment_id, amount, balance = _pay_statements(
-                user_id=user.pk, reservation_id=reservation_id, now=now
-            )
-            holds_left = None  # read after commit
+        # Locks in the project's order: the reservation, the seat, the wallet.
+        reservation = booking_services.reservation_lock_payable(
+            user_id=user.pk, reservation_id=reservation_id, now=now
+        )
+        booking_services.reservation_confirm(reservation=reservation, now=now)
+        debited = _wallet_add(user_id=user.pk, delta=-reservation.price, now=now)
+        if debited is None:
+            raise InsufficientBalance()
+        wallet_id, balance = debited
+        payment = Payment.objects.create(
+            reservation_id=reservation.pk, user_id=user.pk, amount=reservation.price, paid_at=now
+        )
+        LedgerEntry.objects.create(
+            wallet_id=wallet_id,
+            kind=LedgerKind.PAYMENT,
+            amount=-reservation.price,
+            balance_after=balance,
+            payment=payment,
+            created_at=now,
+        )
+        OutboxEvent.objects.create(
+            event_type=OutboxEvent.PAYMENT_COMPLETED,
+            payload={"payment_id": payment.pk},
+            created_at=now,
+        )
+
+        # A named function, not a partial: Django logs a robust callback's failure by its
+        # __qualname__.
+        def release_slot() -> None:
+            _queue_release_when_done(user.pk)
+
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.
-        # Named functions, not partials: Django logs a robust callback's failure by __qualname__.
-        if False:  # interim until the writes branch lands
-
-            def slot_and_relay_mark() -> None:
-                _after_paid(user.pk, release=not holds_left)
-
-            transaction.on_commit(slot_and_relay_mark, robust=True)
-        else:
-
-            def slot() -> None:
-                if holds_left is None:
-                    _queue_release_when_done(user.pk)
-                elif not holds_left:
-                    queue_release_user(user_id=user.pk)
-
-            transaction.on_commit(slot, robust=True)
-            transaction.on_commit(_relay_enqueue, robust=True)
+        transaction.on_commit(release_slot, robust=True)
+        transaction.on_commit(_relay_enqueue, robust=True)
         return {
-            "payment_id": payment_id,
-            "reservation_id": reservation_id,
-            "amount": amount,
+            "payment_id": payment.pk,
+            "reservation_id": reservation.pk,
+            "amount": payment.amount,
             "balance": balance,
             "status": ReservationStatus.PAID.value,
             "paid_at": _iso(now),
@@ -380,56 +294,7 @@ def payment_create(
         request={"reservation_id": reservation_id},
         status=201,
         work=work,
-        atomic=not db.functions_installed(),
     )
-
-
-# What payments_pay answers instead of a payment, and what it raises when it must undo a sale.
-_PAY_REFUSALS = {
-    "not_found": ReservationNotFound,
-    "already_paid": AlreadyPaid,
-    "expired": HoldExpired,
-    "insufficient_balance": InsufficientBalance,
-}
-_BALANCE_TOO_LOW = "CB002"
-
-
-def _pay_call(*, user_id: int, reservation_id: int, now: datetime) -> tuple[int, int, int, bool]:
-    """payments_pay() (migration 0003): (payment id, amount, balance, whether live holds are
-    left). In autocommit the call is its own transaction, committed as it returns."""
-    try:
-        with db.call_scope(), connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM payments_pay(%s, %s, %s)", [user_id, reservation_id, now])
-            outcome, *paid = cursor.fetchone()
-    except DatabaseError as exc:
-        if db.sqlstate(exc) == _BALANCE_TOO_LOW:
-            raise InsufficientBalance() from exc
-        raise
-    if outcome != "paid":
-        raise _PAY_REFUSALS[outcome]()
-    return tuple(paid)
-
-
-def _pay_statements(*, user_id: int, reservation_id: int, now: datetime) -> tuple[int, int, int]:
-    """payments_pay()'s steps as statements: (payment id, amount, balance). Locks in the
-    project's order: the reservation, then the seat, then the wallet."""
-    reservation = booking_services.reservation_lock_payable(
-        user_id=user_id, reservation_id=reservation_id, now=now
-    )
-    booking_services.reservation_confirm(reservation=reservation, now=now)
-    debited = _wallet_add(user_id=user_id, delta=-reservation.price, now=now)
-    if debited is None:
-        raise InsufficientBalance()
-    wallet_id, balance = debited
-    payment_id = _payment_record(
-        reservation_id=reservation.pk,
-        user_id=user_id,
-        amount=reservation.price,
-        wallet_id=wallet_id,
-        balance=balance,
-        now=now,
-    )
-    return payment_id, reservation.price, balance
 
 
 def _payment_for_email(payload: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,8 +21,7 @@ from booking.tests.factories import SeatFactory, UserFactory
 from booking.tests.parallel import Failed, run_parallel
 from queueing.testing import admit
 
-# Every test runs on both forms of the writes (conftest.write_path).
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # Long enough that every thread reads before any writes: the race then happens every run.
 RACE_WINDOW_SECONDS = 0.05

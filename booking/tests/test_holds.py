@@ -7,13 +7,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from booking import services, tasks
-from booking.errors import SeatUnavailable
+from booking.errors import HoldLimitReached, SeatUnavailable
 from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
 from booking.tests.factories import ScheduleFactory, SeatFactory
 from booking.tests.parallel import run_parallel
 
-# Every test runs on both forms of the writes (conftest.write_path).
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db
 
 
 def hold_url() -> str:
@@ -93,6 +92,14 @@ def test_seat_held_by_someone_else_is_409(admitted_client, other_user, seat):
     assert response.json()["code"] == "seat_unavailable"
 
 
+def test_the_hold_limit_answers_before_an_unknown_seat(user, settings):
+    settings.HOLD_LIMIT_PER_USER = 1
+    seat = SeatFactory()
+    services.reservation_hold(user=user, seat_id=seat.id)
+    with pytest.raises(HoldLimitReached):
+        services.reservation_hold(user=user, seat_id=seat.id + 1000)
+
+
 def test_seat_of_a_past_date_cannot_be_held(admitted_client):
     seat = SeatFactory(schedule=ScheduleFactory(starts_at=timezone.now() - timedelta(hours=1)))
     response = admitted_client.post(hold_url(), {"seat_id": seat.id}, format="json")
@@ -151,33 +158,27 @@ def test_run_out_hold_on_a_seat_already_freed_is_retired(user, other_user):
     }
 
 
-def test_hold_statements(write_path, user, other_user, django_assert_num_queries):
-    """On PostgreSQL a hold is one call of booking_hold; as statements it is lock, read, take,
-    insert, and a run-out hold adds its retirement. Plus the test's savepoint either way."""
-    fresh, after_run_out = (1, 1) if write_path == "function" else (4, 5)
+def test_hold_statements(user, other_user, django_assert_num_queries):
+    """Lock the user, read the seat and the user's live holds, take the seat, insert the
+    reservation; a run-out hold on the seat adds its retirement. Plus the test's savepoint."""
     seats = SeatFactory.create_batch(2)
-    with django_assert_num_queries(fresh + 2):
+    with django_assert_num_queries(4 + 2):
         first = services.reservation_hold(user=other_user, seat_id=seats[0].id)
     run_out(first["reservation_id"])
-    with django_assert_num_queries(after_run_out + 2):
+    with django_assert_num_queries(5 + 2):
         services.reservation_hold(user=user, seat_id=seats[0].id)
     assert Reservation.objects.get(pk=first["reservation_id"]).status == ReservationStatus.EXPIRED
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_a_hold_commits_by_itself(write_path, user, seat):
-    """The function is its own transaction: one statement, no BEGIN, COMMIT or savepoint. The
-    statements need a transaction around their four."""
+def test_outside_a_transaction_a_hold_is_one_transaction(user, seat):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries:
         hold = services.reservation_hold(user=user, seat_id=seat.id)
     sent = [q["sql"].split("(")[0].split()[0] for q in queries.captured_queries]
-    if write_path == "function":
-        assert sent == ["SELECT"]
-    else:
-        assert sent == ["BEGIN", "SELECT", "SELECT", "UPDATE", "INSERT", "COMMIT"]
+    assert sent == ["BEGIN", "SELECT", "SELECT", "UPDATE", "INSERT", "COMMIT"]
     assert not connection.in_atomic_block
     seen = run_parallel([lambda: Reservation.objects.get(pk=hold["reservation_id"]).status])
     assert seen == [ReservationStatus.HELD]

@@ -24,8 +24,7 @@ from payments.selectors import wallet_balance
 from payments.tests.conftest import fund, ledger_sum, queue_token_active
 from queueing.testing import admit
 
-# Every test runs on both forms of the writes (conftest.write_path).
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 RACE_WINDOW_SECONDS = 0.05
 

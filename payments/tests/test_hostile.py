@@ -12,8 +12,7 @@ from payments import services
 from payments.tests.conftest import fund, snapshot
 from queueing.testing import admit
 
-# Every test runs on both forms of the writes (conftest.write_path).
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db
 
 HOLD = "/api/reservation/concerts"
 PAY = "/api/reservation/payments"

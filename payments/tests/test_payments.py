@@ -34,8 +34,7 @@ from payments.tests.conftest import (
 )
 from queueing.testing import admit
 
-# Every test runs on both forms of the writes (conftest.write_path).
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db
 
 PAY = "/api/reservation/payments"
 
@@ -314,9 +313,7 @@ def test_payment_completed_is_delivered_once(user, celery_eager):
     assert len(mail.outbox) == 1
 
 
-def test_payment_completed_survives_a_lost_enqueue(
-    write_path, user, django_capture_on_commit_callbacks
-):
+def test_payment_completed_survives_a_lost_enqueue(user, django_capture_on_commit_callbacks):
     user.email = "alice@example.test"
     user.save(update_fields=["email"])
     hold = booking_services.reservation_hold(user=user, seat_id=SeatFactory(price=500).id)
@@ -324,9 +321,8 @@ def test_payment_completed_survives_a_lost_enqueue(
     # The process "dies" right after the commit: the after-commit enqueue never runs.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.payment_create(user=user, reservation_id=hold["reservation_id"])
-    # The queue release and the relay enqueue, both dropped: one callback where the payment
-    # knows the buyer's remaining holds (one round trip for both), two where it reads them.
-    assert len(callbacks) == (1 if write_path == "function" else 2)
+    # The queue release and the relay enqueue, both dropped.
+    assert len(callbacks) == 2
     assert mail.outbox == []
     assert OutboxEvent.objects.get().delivered_at is None
 
@@ -515,7 +511,7 @@ def test_a_queue_outage_after_commit_leaves_the_payment_made(
 ):
     """The slot's release fails (the queue's Redis is away) once the payment has committed: the
     failure is logged, the buyer still gets their 201 and the payment stands. With one server
-    for the queue and the cache, the release and the relay mark share the failing pipeline."""
+    for the queue and the cache, the relay mark fails too."""
     from concertbooking.redis import queue_redis
 
     fund(user, 100_000)

@@ -1,56 +1,64 @@
-"""How many statements the money paths send: each one is a round trip under a row lock."""
+"""How many statements the money paths send (each a round trip under a row lock), and what a
+payment does after commit."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from payments import services
+from payments import services, tasks
 from payments.models import LedgerEntry, Wallet
 from payments.tests.conftest import fund
 
 pytestmark = pytest.mark.django_db
 
 
-def test_payment_statements(write_path, user, held, django_assert_num_queries):
-    """On PostgreSQL a payment is one call of payments_pay. As statements: lock, sell the seat,
-    mark it paid, debit (RETURNING the balance), then the payment, its ledger row and its event
-    (after commit, which a test's transaction never reaches, they read the buyer's remaining
-    holds). Plus the test's savepoint."""
+def test_payment_statements(user, held, django_assert_num_queries):
+    """Lock the reservation, sell the seat, mark it paid, debit, read the balance back, then the
+    payment, its ledger row and its event (after commit, which a test's transaction never
+    reaches, the buyer's remaining holds are read). Plus the test's savepoint."""
     fund(user, 100_000)
-    statements = 1 if write_path == "function" else 7
-    with django_assert_num_queries(statements + 2):
+    with django_assert_num_queries(8 + 2):
         services.payment_create(user=user, reservation_id=held["reservation_id"])
     assert Wallet.objects.get(user=user).balance == 20_000
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_a_payment_is_one_statement(user, held):
-    """No BEGIN, COMMIT or savepoint around the call; the queue slot's release needs no read."""
+def test_outside_a_transaction_a_payment_is_one_transaction(user, held):
+    """The writes in one transaction; after it, the read of the buyer's remaining holds."""
     fund(user, 100_000)
     with CaptureQueriesContext(connection) as queries:
         services.payment_create(user=user, reservation_id=held["reservation_id"])
-    assert [q["sql"] for q in queries.captured_queries] == [
-        f"SELECT * FROM payments_pay({user.pk}, {held['reservation_id']}, "
-        + queries.captured_queries[0]["sql"].split(", ", 2)[2]
+    sent = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert sent == [
+        "BEGIN",
+        "SELECT",
+        "UPDATE",
+        "UPDATE",
+        "UPDATE",
+        "SELECT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "COMMIT",
+        "SELECT",
     ]
     assert not connection.in_atomic_block
     assert Wallet.objects.get(user=user).balance == 20_000
 
 
-def test_a_top_up_reads_its_balance_from_the_update(user, django_assert_num_queries):
+def test_a_top_up_statements(user, django_assert_num_queries):
     fund(user, 1)
-    with django_assert_num_queries(2 + 2):  # the wallet UPDATE ... RETURNING, the ledger row
+    with django_assert_num_queries(3 + 2):  # the wallet UPDATE, its balance, the ledger row
         assert services.wallet_charge(user=user, amount=5).body == {"balance": 6}
     assert LedgerEntry.objects.filter(wallet__user=user).count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("last_hold", [True, False], ids=["last-hold", "holds-left"])
-def test_after_a_payment_the_slot_and_the_relay_mark_are_one_round_trip(
-    user, redis_round_trips, last_hold
+def test_after_a_payment_the_last_hold_frees_the_slot_and_a_queued_relay_is_not_queued_again(
+    user, monkeypatch, last_hold
 ):
-    """The queue slot's release (only for the last hold) and the relay mark in one pipeline. The
-    mark is already set here, as under load, so nothing is published."""
+    """The relay mark is already set here, as under load, so nothing is published."""
     from django.core.cache import cache
 
     from booking import services as booking_services
@@ -58,6 +66,8 @@ def test_after_a_payment_the_slot_and_the_relay_mark_are_one_round_trip(
     from payments.tests.conftest import queue_token_active
     from queueing.testing import admit
 
+    published = []
+    monkeypatch.setattr(tasks.outbox_relay, "delay", lambda *args: published.append(args))
     fund(user, 300_000)
     token = admit(user)
     held = [
@@ -65,11 +75,10 @@ def test_after_a_payment_the_slot_and_the_relay_mark_are_one_round_trip(
         for _ in range(1 if last_hold else 2)
     ]
     cache.set(services.RELAY_QUEUED_KEY, 1)
-    redis_round_trips.clear()
     services.payment_create(user=user, reservation_id=held[0]["reservation_id"])
-    assert len(redis_round_trips) == 1
     assert queue_token_active(user, token) is not last_hold
     assert cache.get(services.RELAY_QUEUED_KEY) == 1
+    assert published == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,19 +12,6 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
-def _forget_api_tokens():
-    """Rows roll back between tests; the per-process memories of API tokens and of signed-in
-    sessions' users must not outlive them."""
-    from accounts import authentication, backends
-
-    authentication._entries.clear()
-    backends._users.clear()
-    yield
-    authentication._entries.clear()
-    backends._users.clear()
-
-
-@pytest.fixture(autouse=True)
 def _fresh_queue_settings():
     """Queue settings rows roll back (or are flushed) between tests; every app's tests run the
     queue, so no test may see the copy an earlier test left in this process."""
@@ -61,33 +48,6 @@ def redis_round_trips(monkeypatch):
 
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
     return sent
-
-
-@pytest.fixture
-def unremembered_client(settings):
-    """unremembered_client(user, queue_token, shared=True): a client with `user`'s API token in
-    the header, its user not in this process's memory (as on a worker that has not seen the user
-    yet); `shared`: the token's entry is in Redis. The queue token goes in Queue-Token."""
-    import redis
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    from accounts import authentication
-
-    def make(user, queue_token: str | None, *, shared: bool = True) -> APIClient:
-        token = Token.objects.get_or_create(user=user)[0]
-        redis.Redis.from_url(settings.REDIS_URL).delete(
-            authentication.shared_key(token.key), authentication._user_tombstone_key(user.pk)
-        )
-        if shared:
-            authentication.tokens_share([token])
-        authentication._entries.clear()
-        client = APIClient()
-        headers = {"HTTP_QUEUE_TOKEN": queue_token} if queue_token is not None else {}
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", **headers)
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
+
+    def ready(self):
+        # Here, not on import of the cache's readers: a change made by a shell or a Celery
+        # worker, which never authenticates anyone, must drop the entries too.
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+        from rest_framework.authtoken.models import Token
+
+        from accounts.selectors import callers_forget
+
+        post_save.connect(callers_forget, sender=get_user_model())
+        post_delete.connect(callers_forget, sender=get_user_model())
+        post_delete.connect(callers_forget, sender=Token)

@@ -3,10 +3,8 @@
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from accounts.authentication import tokens_share
 from accounts.errors import InvalidCredentials
 
 
@@ -16,8 +14,6 @@ def token_obtain(*, username: str, password: str, request=None) -> str:
     if user is None or not user.is_active:
         raise InvalidCredentials()
     token, _ = Token.objects.get_or_create(user=user)
-    # Signing in is what comes right before using the API: every worker finds the user in Redis.
-    transaction.on_commit(lambda: tokens_share([token]))
     return token.key
 
 
@@ -51,11 +47,4 @@ def api_tokens_issue(*, usernames: list[str]) -> dict[str, str]:
     ]
     Token.objects.bulk_create(fresh, batch_size=5000)
     keys = {**existing, **{token.user_id: token.key for token in fresh}}
-    transaction.on_commit(lambda: _tokens_share_all(list(keys.values())))
     return {name: keys[uid] for name, uid in users.items()}
-
-
-def _tokens_share_all(keys: list[str], batch: int = 5000) -> None:
-    for start in range(0, len(keys), batch):
-        tokens = Token.objects.select_related("user").filter(key__in=keys[start : start + batch])
-        tokens_share(tokens)

@@ -1,16 +1,9 @@
 """Sessions read from the cache server, written to PostgreSQL and to the cache (Django's cached_db).
 
-A signed-in browser sends its session cookie with every call: the waiting room polls its place
-every few seconds for as long as it waits, and every page loads the session. With sessions in the
-database alone, each of those calls paid one query for the session; read from Redis, it is one
-GET, and PostgreSQL still holds every session, so a cache outage or a flushed cache loses none
-(a miss reads the database and fills the cache again).
-
-The cached copy lives at most CACHED_SECONDS. The cache client swallows its errors (settings:
-IGNORE_EXCEPTIONS), so a sign-out while Redis is unreachable deletes the database row but may
-leave the cached copy behind; should that Redis come back without having restarted, the copy
-would sign the cookie in again. The cap bounds that to ten minutes, as the API token's shared
-entries are bounded (accounts.authentication).
+A signed-in browser's every call reads its session (the waiting room polls every few seconds):
+one GET on Redis, with PostgreSQL still holding every session, so a flushed cache loses none.
+The cache swallows its errors (IGNORE_EXCEPTIONS): a sign-out while Redis is unreachable can
+leave a cached copy behind, which CACHED_SECONDS bounds.
 """
 
 from django.contrib.sessions.backends import cached_db

@@ -49,8 +49,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's, checking accounts.backends' memory of the user against the session first.
-    "accounts.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Checks views marked queueing.gate.queue_gated, once the URL has resolved and the
@@ -199,7 +198,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# The model backend, with a signed-in session's user remembered per process (accounts.backends).
+# The model backend, a session's user read through the caller cache (accounts.selectors).
 AUTHENTICATION_BACKENDS = ["accounts.backends.RememberingModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -221,9 +220,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Seconds a worker remembers an API token's user; a revoked token or deactivated user is refused
-# at once by the worker that made the change and by the others within this time (0: no memory).
-API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
+# Seconds the cache keeps who an API token or a session's user id is; only a change that bypasses
+# signals (QuerySet.update, raw SQL) waits this long to be seen (0: no caching).
+CALLER_CACHE_SECONDS = env.int("CALLER_CACHE_SECONDS", default=60)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,158 +1,159 @@
-"""API tokens shared through Redis: a sign-in warms every worker, and a change is never undone.
+"""API token callers through the one cache: a repeat call reads no database, a change is never
+undone by a reader that loaded the row before it, and a cache outage leaves the database to answer.
 
-Real PostgreSQL and Redis with real commits (transaction=True), so the write-through and the
-tombstones run on commit as in production.
+Real commits (transaction=True), so the invalidation's on-commit half runs as in production.
 """
 
 import threading
 import time
 
 import pytest
+from django.contrib.auth.models import update_last_login
+from django.core.cache import cache
+from django.db import connection
 from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from accounts import authentication
-from accounts.authentication import token_user
-from accounts.services import api_tokens_issue, token_obtain
+from accounts import authentication, selectors
+from accounts.selectors import token_with_user
+from concertbooking.redis import make_client
+from queueing.testing import admit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _new_process():
-    """What another worker sees: nothing remembered in this process."""
-    authentication._entries.clear()
+BALANCE = "/api/users/me/balance"
 
 
-def test_a_sign_in_is_shared_so_other_workers_need_no_query(user, django_assert_num_queries):
-    key = token_obtain(username="alice", password="pw-alice-123")
-    _new_process()
+@pytest.fixture
+def token(user) -> Token:
+    return Token.objects.create(user=user)
+
+
+def _client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def _cached(key: str):
+    return cache.get(selectors._token_key(key))
+
+
+def test_a_cached_token_costs_no_query(user, token, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the token with its user, then kept
+        assert token_with_user(token.key).user.pk == user.pk
     with django_assert_num_queries(0):
-        found, token = token_user(key)
-    assert (found.pk, found.username, token.key) == (user.pk, "alice", key)
-    assert found.email == user.email and found.is_active  # the row, as the ORM loads it
+        found = token_with_user(token.key)
+    assert (found.key, found.user.username, found.user.is_active) == (token.key, "alice", True)
+    assert found.user.check_password("pw-alice-123")  # the whole row, as the ORM loads it
 
 
-def test_tokens_issued_in_bulk_are_shared(user, other_user, django_assert_num_queries):
-    keys = api_tokens_issue(usernames=["alice", "bob"])
-    _new_process()
-    with django_assert_num_queries(0):
-        assert token_user(keys["bob"])[0].pk == other_user.pk
+def test_the_gate_and_drfs_authentication_look_a_key_up_once(user, token, monkeypatch):
+    calls = []
+
+    def counted(key):
+        calls.append(key)
+        return token_with_user(key)
+
+    monkeypatch.setattr(authentication, "token_with_user", counted)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_QUEUE_TOKEN=admit(user))
+    response = client.get("/api/concerts/999/available-dates")  # gated, then DRF's view
+    assert response.status_code == 404  # through the gate and authenticated: no such concert
+    assert calls == [token.key]
 
 
-def test_a_first_lookup_from_the_database_is_shared(user, django_assert_num_queries):
-    token = Token.objects.create(user=user)
-    with django_assert_num_queries(1):
-        assert token_user(token.key)[0].pk == user.pk
-    _new_process()
-    with django_assert_num_queries(0):
-        assert token_user(token.key)[0].pk == user.pk
-
-
-def test_revoking_a_token_reaches_every_worker(user):
-    key = token_obtain(username="alice", password="pw-alice-123")
-    Token.objects.get(key=key).delete()
-    _new_process()
-    assert token_user(key) is None
-
-
-def test_a_deactivated_user_is_refused_everywhere(user):
-    key = token_obtain(username="alice", password="pw-alice-123")
+def _deactivate(user, token=None):
     user.is_active = False
     user.save()
-    _new_process()
-    assert token_user(key) is None
 
 
-def test_a_reader_that_loaded_the_row_before_a_change_cannot_share_it(user):
-    token = Token.objects.create(user=user)
-    stale = authentication._token_with_user(token.key)  # loaded before the change...
-    user.is_active = False
-    user.save()  # ...which commits and leaves tombstones
-    authentication.tokens_share([stale])  # ...then shared: refused
-    _new_process()
-    assert token_user(token.key) is None
+CHANGES = {
+    "revoked": lambda user, token: token.delete(),
+    "deactivated": _deactivate,
+    "deleted": lambda user, token: user.delete(),
+}
 
 
-def test_control_a_plain_write_would_bring_the_old_row_back(user):
-    """Without the tombstone check, the same race shares the deactivated user as active."""
-    token = Token.objects.create(user=user)
-    stale = authentication._token_with_user(token.key)
-    user.is_active = False
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_change_refuses_the_very_next_call(user, token, change):
+    client = _client(token.key)
+    assert client.get(BALANCE).status_code == 200
+    assert _cached(token.key) is not None  # the next call would be answered from here
+
+    change(user, token)
+
+    response = client.get(BALANCE)
+    assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
+
+
+def test_a_new_password_is_what_the_next_call_sees(user, token):
+    assert token_with_user(token.key).user.check_password("pw-alice-123")
+    user.set_password("a-new-password-123")
     user.save()
-    get_redis_connection("default").set(  # what a naive cache write would do
-        authentication._shared_key(token.key), authentication._payload(stale), ex=600
-    )
-    _new_process()
-    assert token_user(token.key) is not None  # the bug the tombstone check prevents
+    assert token_with_user(token.key).user.check_password("a-new-password-123")
 
 
-def test_a_first_sign_in_racing_a_deactivation_shares_nothing(user, django_user_model):
-    """The sign-in loaded the user before the deactivation committed, and its token did not exist
-    yet, so no token tombstone could name it: the user's own tombstone refuses the share."""
-    signing_in = django_user_model.objects.get(pk=user.pk)  # authenticate() read the row
-    user.is_active = False
-    user.save()  # commits: no token to tombstone yet
-    token = Token.objects.create(user=signing_in)  # the sign-in's token commits after
-    authentication.tokens_share([token])  # and its after-commit share
-    _new_process()
-    assert token_user(token.key) is None
-
-
-def test_a_sign_in_timestamp_leaves_the_shared_entry_alone(user, django_assert_num_queries):
-    from django.contrib.auth.models import update_last_login
-
-    key = token_obtain(username="alice", password="pw-alice-123")
-    update_last_login(None, user)  # what every page sign-in saves
-    _new_process()
+def test_a_sign_ins_timestamp_keeps_the_entry(user, token, django_assert_num_queries):
+    token_with_user(token.key)
+    update_last_login(None, user)  # what every sign-in saves
     with django_assert_num_queries(0):
-        assert token_user(key)[0].pk == user.pk
+        assert token_with_user(token.key).user.pk == user.pk
 
 
-def test_the_password_hash_is_not_shared(user, django_assert_num_queries):
-    key = token_obtain(username="alice", password="pw-alice-123")
-    stored = get_redis_connection("default").get(authentication._shared_key(key))
-    assert stored and user.password.encode() not in stored
-    _new_process()
-    with django_assert_num_queries(0):
-        found, _ = token_user(key)
-    with django_assert_num_queries(1):  # deferred: loaded if anything ever asks
-        assert found.check_password("pw-alice-123")
+def _a_reader_loads_the_row_then_the_user_is_deactivated(monkeypatch, user):
+    """The next lookup reads the database, and the user is deactivated (committed) before that
+    lookup fills the cache with what it read."""
+    load = selectors._active_token
+
+    def load_then_change(key):
+        loaded = load(key)
+        _deactivate(user)
+        return loaded
+
+    monkeypatch.setattr(selectors, "_active_token", load_then_change)
 
 
-@pytest.mark.parametrize("garbage", [b"not a pickle", b"\x80\x05K\x01."], ids=["bytes", "int"])
-def test_an_unreadable_entry_falls_back_to_the_database(user, garbage, django_assert_num_queries):
-    token = Token.objects.create(user=user)
-    get_redis_connection("default").set(authentication._shared_key(token.key), garbage)
-    with django_assert_num_queries(1):
-        assert token_user(token.key)[0].pk == user.pk
+def test_a_reader_that_loaded_the_row_before_a_change_cannot_keep_it(user, token, monkeypatch):
+    _a_reader_loads_the_row_then_the_user_is_deactivated(monkeypatch, user)
+    assert token_with_user(token.key) is not None  # it answers with what it read...
+    monkeypatch.undo()
+    assert token_with_user(token.key) is None  # ...but kept nothing: the next call is refused
 
 
-def test_redis_down_falls_back_to_the_database(user, django_assert_num_queries):
-    token = Token.objects.create(user=user)
-    connection = get_redis_connection("default")
-    original = connection.connection_pool
-    connection.connection_pool = type(original).from_url("redis://127.0.0.1:1/0")
-    try:
-        with django_assert_num_queries(1):
-            assert token_user(token.key)[0].pk == user.pk
-    finally:
-        connection.connection_pool = original
+def test_control_without_tombstones_the_stale_row_comes_back(user, token, monkeypatch):
+    """The same interleaving, with a change that only deletes the entries: the reader's fill
+    lands after the delete and the deactivated user is accepted from the cache."""
+    monkeypatch.setattr(cache, "set_many", lambda entries, timeout: cache.delete_many(entries))
+    _a_reader_loads_the_row_then_the_user_is_deactivated(monkeypatch, user)
+    assert token_with_user(token.key) is not None
+    assert token_with_user(token.key) is not None  # the bug the tombstone prevents
 
 
-def test_keys_are_not_stored_in_the_clear(user):
-    key = token_obtain(username="alice", password="pw-alice-123")
-    stored = [name.decode() for name in get_redis_connection("default").keys("*apitoken*")]
-    assert len(stored) == 1 and key not in stored[0]
+def test_a_cache_that_is_down_leaves_the_database_to_answer(user, token, settings):
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    client = _client(token.key)
+    assert client.get(BALANCE).status_code == 200
+    _deactivate(user)
+    assert client.get(BALANCE).status_code == 401
+    assert not make_client(settings.REDIS_URL).keys("*caller*")  # the cache was really away
 
 
-def test_no_worker_accepts_a_token_after_its_revocation_commits(user, settings):
-    """Eight threads authenticate as fast as they can (no per-process memory, so every call reads
-    Redis or PostgreSQL) while the token is revoked; once the delete has committed, every call
-    that starts afterwards is refused."""
-    settings.API_TOKEN_CACHE_SECONDS = 0
-    key = token_obtain(username="alice", password="pw-alice-123")
-    from django.db import connection as db
+def test_keys_are_not_stored_in_the_clear(token):
+    token_with_user(token.key)
+    names = [name.decode() for name in get_redis_connection("default").keys("*caller*")]
+    assert len(names) == 1 and token.key not in names[0]
 
+
+def test_no_call_that_starts_after_a_revocation_commits_is_accepted(token):
+    """Eight threads authenticate as fast as they can, through the cache, while the token is
+    revoked: every call that starts once the delete has committed is refused."""
     results: list[tuple[float, bool]] = []
     stop = threading.Event()
 
@@ -160,15 +161,15 @@ def test_no_worker_accepts_a_token_after_its_revocation_commits(user, settings):
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                results.append((started, token_user(key) is not None))
+                results.append((started, token_with_user(token.key) is not None))
         finally:
-            db.close()
+            connection.close()
 
     threads = [threading.Thread(target=hammer) for _ in range(8)]
     for thread in threads:
         thread.start()
     time.sleep(0.3)
-    Token.objects.filter(key=key).delete()  # one committed statement; signals run on commit
+    Token.objects.filter(key=token.key).delete()  # one committed statement, then its signals
     revoked_at = time.monotonic()
     time.sleep(0.5)
     stop.set()

@@ -1,0 +1,89 @@
+"""Who the caller is, through Django's cache: an API token's user, a signed-in session's user.
+
+Every worker shares the one cache, so a change to a user or a token (callers_forget, on the
+signals) reaches them all once it commits; a change that bypasses signals (QuerySet.update, raw
+SQL) is read within CALLER_CACHE_SECONDS. When the cache fails, the database answers.
+"""
+
+import hashlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+_PREFIX = "caller"
+# Written over a changed row's entries; fills only add, so a reader that loaded the row before
+# the change cannot put it back. It outlives any request (gunicorn's timeout is 30 s).
+_TOMBSTONE = "-"
+_TOMBSTONE_SECONDS = 60
+
+
+def _token_key(key: str) -> str:
+    # A digest, so a listing of the cache server shows no usable API token.
+    return f"{_PREFIX}:token:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _user_key(user_id) -> str:
+    return f"{_PREFIX}:user:{user_id}"
+
+
+def _cached(cache_key: str, load: Callable[[], object | None]):
+    """The entry at cache_key, else load()'s answer, kept unless None or a tombstone is there."""
+    seconds = settings.CALLER_CACHE_SECONDS
+    if seconds <= 0:
+        return load()
+    found = cache.get(cache_key)
+    if found == _TOMBSTONE:
+        return load()
+    if found is None:
+        found = load()
+        if found is not None:
+            cache.add(cache_key, found, seconds)
+    return found
+
+
+def _active_token(key: str) -> Token | None:
+    try:
+        token = Token.objects.select_related("user").get(key=key)
+    except Token.DoesNotExist:
+        return None
+    return token if token.user.is_active else None
+
+
+def token_with_user(key: str) -> Token | None:
+    """API token `key`, its user attached, when that user is active."""
+    return _cached(_token_key(key), lambda: _active_token(key))
+
+
+def session_user(user_id, load: Callable[[], AbstractBaseUser | None]) -> AbstractBaseUser | None:
+    """A signed-in session's user: the cache's entry, else load()'s (the model backend's)."""
+    return _cached(_user_key(user_id), load)
+
+
+def callers_forget(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    """Receiver of a user's save or delete and a token's delete: the entries that may hold the
+    old row become tombstones, now and again once the change commits."""
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # no entry names a new row, and no caller reads a sign-in's timestamp
+    if isinstance(instance, Token):
+        token_key = _token_key(instance.key)
+
+        def stale() -> list[str]:
+            return [token_key]
+    else:
+        user_id = instance.pk
+
+        def stale() -> list[str]:
+            # Asked again on commit: a token committed meanwhile may have been read with the
+            # old row.
+            keys = Token.objects.filter(user_id=user_id).values_list("key", flat=True)
+            return [_user_key(user_id), *map(_token_key, keys)]
+
+    def drop() -> None:
+        cache.set_many(dict.fromkeys(stale(), _TOMBSTONE), _TOMBSTONE_SECONDS)
+
+    drop()
+    transaction.on_commit(drop)

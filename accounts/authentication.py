@@ -55,17 +55,3 @@ class CachedTokenAuthentication(TokenAuthentication):
         if found is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         return found
-
-
-# Transitional, for queueing.api_user until the lead deletes it (drop these lines then): the
-# queue's scripts no longer read the caller cache, so no lookup rides along in one
-# (lookup_can_ride_along is always false) and the other two names are never reached.
-def token_remembered(key: str) -> bool:
-    return True
-
-
-def _no_ride_along(*args, **kwargs):
-    raise RuntimeError("the queue's scripts no longer read the caller cache")
-
-
-shared_key = token_user_for_request = _no_ride_along

@@ -52,7 +52,8 @@ class QueueTokenIssueApi(APIView):
         description="201 with a new place at the back; 200 with the user's live place.",
     )
     def post(self, request: Request) -> Response:
-        if request.data:  # an empty body has no unknown fields to refuse
+        # No body reads as {}: nothing to refuse; any other body (even null) must be an object.
+        if request.data != {}:
             QueueTokenIssueInput(data=request.data).is_valid(raise_exception=True)
         ticket = services.queue_token_issue(user_id=request.user.pk)
         return Response(ticket_body(ticket), status=_issue_status(ticket))

@@ -9,7 +9,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, parsers, serializers
+from rest_framework import exceptions, pagination, parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -173,3 +173,30 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+
+
+class PagePagination(pagination.PageNumberPagination):
+    """The API's page-number pagination: `?page=` and `?page_size=` as whole numbers only."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    last_page_strings = ()
+
+    def get_page_number(self, request, paginator) -> int:
+        number = request.query_params.get(self.page_query_param, "1")
+        # int() alone would read " 1", "+1", "1_0" and "١" as well; the schema promises digits.
+        if not (number.isascii() and number.isdigit()):
+            raise exceptions.NotFound(self.invalid_page_message)
+        return int(number)
+
+    def get_page_size(self, request) -> int:
+        size = request.query_params.get(self.page_size_query_param)
+        if size is None:
+            return self.page_size
+        # Refused rather than DRF's silent default, so a typo never looks like a short list.
+        if not (size.isascii() and size.isdigit() and 1 <= int(size) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(size)

@@ -3,7 +3,6 @@
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,14 +18,8 @@ from booking.api.serializers import (
     ReservationOutput,
 )
 from concertbooking import fastpath
-from concertbooking.api import api_datetime
+from concertbooking.api import PagePagination, api_datetime
 from queueing.middleware import read_behind_gate_for_caller, write_behind_gate_for_caller
-
-
-class ConcertPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class ConcertListApi(APIView):
@@ -35,7 +28,7 @@ class ConcertListApi(APIView):
 
     @extend_schema(responses=ConcertOutput(many=True), operation_id="concert_list")
     def get(self, request: Request) -> Response:
-        paginator = ConcertPagination()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(selectors.concert_list(), request, view=self)
         return paginator.get_paginated_response(ConcertOutput(page, many=True).data)
 
@@ -116,16 +109,10 @@ class ReservationCreateApi(APIView):
         return write_behind_gate_for_caller(request, api_key, data, "seat_id", hold)
 
 
-class ReservationPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
 class ReservationListApi(APIView):
     @extend_schema(responses=ReservationListOutput(many=True), operation_id="reservation_list")
     def get(self, request: Request) -> Response:
-        paginator = ReservationPagination()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(
             selectors.reservation_list(user_id=request.user.pk), request, view=self
         )

@@ -1,4 +1,5 @@
-"""Shared API plumbing: the exception handler behind every `{"code", "detail"}` answer."""
+"""Shared API plumbing: the exception handler behind every `{"code", "detail"}` answer, and the
+schema pieces every view documents its answers with."""
 
 import copy
 from datetime import datetime
@@ -9,6 +10,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, pagination, parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -175,6 +178,20 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 
 
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """A StrictSerializer's schema says what it does: fields it does not declare are refused."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        serializer_class = self.target if isinstance(self.target, type) else type(self.target)
+        if not vars(serializer_class).get("__doc__"):
+            schema.pop("description", None)  # inherited: StrictSerializer's, not the input's
+        return {**schema, "additionalProperties": False}
+
+
 class PagePagination(pagination.PageNumberPagination):
     """The API's page-number pagination: `?page=` and `?page_size=` as whole numbers only."""
 
@@ -200,3 +217,91 @@ class PagePagination(pagination.PageNumberPagination):
                 {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
             )
         return int(size)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        PagePagination.page_query_param,
+        {"type": "integer", "minimum": 1},
+        OpenApiParameter.QUERY,
+        description="Page number, from 1; past the last page is a 404.",
+    ),
+    OpenApiParameter(
+        PagePagination.page_size_query_param,
+        {"type": "integer", "minimum": 1, "maximum": PagePagination.max_page_size},
+        OpenApiParameter.QUERY,
+        description=f"Results per page (default {PagePagination.page_size}).",
+    ),
+]
+
+
+def page_of(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
+    """The schema of a PagePagination response whose results are `item`s."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(min_value=0),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
+
+
+class ErrorOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable: act on this.")
+    detail = serializers.CharField(help_text="For people; the wording may change.")
+
+
+class InvalidInputOutput(ErrorOutput):
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="With code `invalid`: the messages per refused field; `non_field_errors` "
+        "for the body as a whole.",
+    )
+
+
+class ForbiddenOutput(ErrorOutput):
+    position = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="With code `queue_not_admitted`: the place in the queue, 1 = next.",
+    )
+
+
+_ERROR_RESPONSES = {
+    400: OpenApiResponse(
+        InvalidInputOutput,
+        "Refused input: `invalid` (see `fields`), `malformed_request`, `request_too_large`, or "
+        "this operation's own code.",
+    ),
+    401: OpenApiResponse(
+        ErrorOutput,
+        "No credentials (`not_authenticated`) or a bad API token (`authentication_failed`).",
+    ),
+    403: OpenApiResponse(
+        ForbiddenOutput,
+        "Refused by the queue (`queue_token_required`, `queue_token_invalid`, "
+        "`queue_not_admitted` with `position`), or `permission_denied` (a session call without "
+        "its CSRF token).",
+    ),
+    404: OpenApiResponse(ErrorOutput, "No such resource or page (`code` says which)."),
+    409: OpenApiResponse(ErrorOutput, "The current state forbids it (`code` says why)."),
+    410: OpenApiResponse(ErrorOutput, "No longer available (`code` says what)."),
+    415: OpenApiResponse(ErrorOutput, "The body is not JSON (`unsupported_media_type`)."),
+    422: OpenApiResponse(
+        ErrorOutput, "This Idempotency-Key came with another body (`idempotency_key_reused`)."
+    ),
+    503: OpenApiResponse(
+        ErrorOutput,
+        "The waiting room is briefly unavailable (`queue_unavailable`): retry after "
+        "`Retry-After` seconds.",
+    ),
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error answers of an operation, for `extend_schema(responses=...)`: every one is
+    `{"code", "detail"}` as exception_handler renders it."""
+    return {status: _ERROR_RESPONSES[status] for status in statuses}

@@ -18,7 +18,14 @@ from booking.api.serializers import (
     ReservationOutput,
 )
 from concertbooking import fastpath
-from concertbooking.api import PagePagination, api_datetime
+from concertbooking.api import (
+    PAGE_PARAMETERS,
+    PagePagination,
+    api_datetime,
+    error_responses,
+    page_of,
+)
+from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
 from queueing.middleware import read_behind_gate_for_caller, write_behind_gate_for_caller
 
 
@@ -26,7 +33,11 @@ class ConcertListApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(responses=ConcertOutput(many=True), operation_id="concert_list")
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of("ConcertPage", ConcertOutput), **error_responses(400, 404)},
+        operation_id="concert_list",
+    )
     def get(self, request: Request) -> Response:
         paginator = PagePagination()
         page = paginator.paginate_queryset(selectors.concert_list(), request, view=self)
@@ -37,7 +48,14 @@ class ConcertListApi(APIView):
 # Response of the selector's list would carry); the serializers document the shape. Behind the
 # queue gate (queueing.middleware), which a plain call's fast handler passes itself.
 class AvailableDatesApi(APIView):
-    @extend_schema(responses=AvailableDateOutput(many=True), operation_id="available_dates")
+    @extend_schema(
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={
+            200: AvailableDateOutput(many=True),
+            **error_responses(401, 403, 404, 503),
+        },
+        operation_id="available_dates",
+    )
     def get(self, request: Request, concert_id: int) -> HttpResponse:
         return self._read(concert_id=concert_id)
 
@@ -54,7 +72,14 @@ class AvailableDatesApi(APIView):
 
 
 class AvailableSeatsApi(APIView):
-    @extend_schema(responses=AvailableSeatOutput(many=True), operation_id="available_seats")
+    @extend_schema(
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={
+            200: AvailableSeatOutput(many=True),
+            **error_responses(401, 403, 404, 503),
+        },
+        operation_id="available_seats",
+    )
     def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
         return self._read(concert_id=concert_id, schedule_id=schedule_id)
 
@@ -81,7 +106,11 @@ class ReservationCreateApi(APIView):
 
     @extend_schema(
         request=ReservationCreateInput,
-        responses={201: ReservationOutput},
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={
+            201: ReservationOutput,
+            **error_responses(400, 401, 403, 404, 409, 415, 503),
+        },
         operation_id="reservation_create",
     )
     def post(self, request: Request) -> Response:
@@ -110,7 +139,14 @@ class ReservationCreateApi(APIView):
 
 
 class ReservationListApi(APIView):
-    @extend_schema(responses=ReservationListOutput(many=True), operation_id="reservation_list")
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: page_of("ReservationPage", ReservationListOutput),
+            **error_responses(400, 401, 404),
+        },
+        operation_id="reservation_list",
+    )
     def get(self, request: Request) -> Response:
         paginator = PagePagination()
         page = paginator.paginate_queryset(
@@ -122,7 +158,10 @@ class ReservationListApi(APIView):
 class ReservationCancelApi(APIView):
     """Release one's own hold; the seat is free again at once."""
 
-    @extend_schema(responses={204: None}, operation_id="reservation_cancel")
+    @extend_schema(
+        responses={204: None, **error_responses(401, 403, 404, 409)},
+        operation_id="reservation_cancel",
+    )
     def delete(self, request: Request, reservation_id: int) -> Response:
         services.reservation_cancel(user=request.user, reservation_id=reservation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""Shared API plumbing: the exception handler behind every `{"code", "detail"}` answer."""
+"""Shared API plumbing: the exception handler behind every `{"code", "detail"}` answer, and the
+schema pieces every view documents its answers with."""
 
 import copy
 from datetime import datetime
@@ -8,7 +9,10 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from django.utils import timezone
-from rest_framework import exceptions, parsers, serializers
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import exceptions, pagination, parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -125,6 +129,8 @@ def api_datetime(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+# Exempt: an unsafe call to a path no view answers is a 404, not CSRF's HTML 403 for a cookie.
+@csrf_exempt
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Unmatched /api/ paths (including malformed ids) answer JSON, never an HTML page."""
     return JsonResponse({"code": "not_found", "detail": "No such endpoint."}, status=404)
@@ -170,3 +176,132 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """A StrictSerializer's schema says what it does: fields it does not declare are refused."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        serializer_class = self.target if isinstance(self.target, type) else type(self.target)
+        if not vars(serializer_class).get("__doc__"):
+            schema.pop("description", None)  # inherited: StrictSerializer's, not the input's
+        return {**schema, "additionalProperties": False}
+
+
+class PagePagination(pagination.PageNumberPagination):
+    """The API's page-number pagination: `?page=` and `?page_size=` as whole numbers only."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    last_page_strings = ()
+
+    def get_page_number(self, request, paginator) -> int:
+        number = request.query_params.get(self.page_query_param, "1")
+        # int() alone would read " 1", "+1", "1_0" and "١" as well; the schema promises digits.
+        if not (number.isascii() and number.isdigit()):
+            raise exceptions.NotFound(self.invalid_page_message)
+        return int(number)
+
+    def get_page_size(self, request) -> int:
+        size = request.query_params.get(self.page_size_query_param)
+        if size is None:
+            return self.page_size
+        # Refused rather than DRF's silent default, so a typo never looks like a short list.
+        if not (size.isascii() and size.isdigit() and 1 <= int(size) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(size)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        PagePagination.page_query_param,
+        {"type": "integer", "minimum": 1},
+        OpenApiParameter.QUERY,
+        description="Page number, from 1; past the last page is a 404.",
+    ),
+    OpenApiParameter(
+        PagePagination.page_size_query_param,
+        {"type": "integer", "minimum": 1, "maximum": PagePagination.max_page_size},
+        OpenApiParameter.QUERY,
+        description=f"Results per page (default {PagePagination.page_size}).",
+    ),
+]
+
+
+def page_of(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
+    """The schema of a PagePagination response whose results are `item`s."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(min_value=0),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
+
+
+class ErrorOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable: act on this.")
+    detail = serializers.CharField(help_text="For people; the wording may change.")
+
+
+class InvalidInputOutput(ErrorOutput):
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="With code `invalid`: the messages per refused field; `non_field_errors` "
+        "for the body as a whole.",
+    )
+
+
+class ForbiddenOutput(ErrorOutput):
+    position = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="With code `queue_not_admitted`: the place in the queue, 1 = next.",
+    )
+
+
+_ERROR_RESPONSES = {
+    400: OpenApiResponse(
+        InvalidInputOutput,
+        "Refused input: `invalid` (see `fields`), `malformed_request`, `request_too_large`, or "
+        "this operation's own code.",
+    ),
+    401: OpenApiResponse(
+        ErrorOutput,
+        "No credentials (`not_authenticated`) or a bad API token (`authentication_failed`).",
+    ),
+    403: OpenApiResponse(
+        ForbiddenOutput,
+        "Refused by the queue (`queue_token_required`, `queue_token_invalid`, "
+        "`queue_not_admitted` with `position`), or `permission_denied` (a session call without "
+        "its CSRF token).",
+    ),
+    404: OpenApiResponse(ErrorOutput, "No such resource or page (`code` says which)."),
+    409: OpenApiResponse(ErrorOutput, "The current state forbids it (`code` says why)."),
+    410: OpenApiResponse(ErrorOutput, "No longer available (`code` says what)."),
+    415: OpenApiResponse(ErrorOutput, "The body is not JSON (`unsupported_media_type`)."),
+    422: OpenApiResponse(
+        ErrorOutput, "This Idempotency-Key came with another body (`idempotency_key_reused`)."
+    ),
+    503: OpenApiResponse(
+        ErrorOutput,
+        "The waiting room is briefly unavailable (`queue_unavailable`): retry after "
+        "`Retry-After` seconds.",
+    ),
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error answers of an operation, for `extend_schema(responses=...)`: every one is
+    `{"code", "detail"}` as exception_handler renders it."""
+    return {status: _ERROR_RESPONSES[status] for status in statuses}

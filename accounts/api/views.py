@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from concertbooking.api import StrictSerializer
+from concertbooking.api import StrictSerializer, error_responses
 
 
 class TokenObtainApi(APIView):
@@ -21,7 +21,10 @@ class TokenObtainApi(APIView):
 
     @extend_schema(
         request=Input,
-        responses=inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+        responses={
+            200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+            **error_responses(400, 415),
+        },
         operation_id="auth_token",
     )
     def post(self, request: Request) -> Response:

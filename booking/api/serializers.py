@@ -1,7 +1,9 @@
 """Input and output shapes of the booking API (they also document the OpenAPI schema)."""
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from booking.models import ReservationStatus
 from concertbooking.api import ID_MAX, StrictIntegerField, StrictSerializer
 
 
@@ -13,6 +15,9 @@ class ConcertOutput(serializers.Serializer):
     next_date = serializers.DateTimeField(allow_null=True)
 
 
+# Components named as the paths name what they are (/schedules/{schedule_id}, a hold's seat_id),
+# so a reader or a tool of the schema sees where their ids go.
+@extend_schema_serializer(component_name="Schedule")
 class AvailableDateOutput(serializers.Serializer):
     schedule_id = serializers.IntegerField()
     concert_id = serializers.IntegerField()
@@ -20,6 +25,7 @@ class AvailableDateOutput(serializers.Serializer):
     available_seats = serializers.IntegerField()
 
 
+@extend_schema_serializer(component_name="Seat")
 class AvailableSeatOutput(serializers.Serializer):
     seat_id = serializers.IntegerField()
     number = serializers.IntegerField()
@@ -37,7 +43,7 @@ class ReservationOutput(serializers.Serializer):
     schedule_id = serializers.IntegerField()
     concert_id = serializers.IntegerField()
     price = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=[ReservationStatus.HELD])
     expires_at = serializers.DateTimeField()
 
 
@@ -51,8 +57,11 @@ class ReservationListOutput(serializers.Serializer):
     concert_id = serializers.IntegerField()
     concert_title = serializers.CharField()
     price = serializers.IntegerField()
-    # held, paid, expired or cancelled; a hold past its deadline already reads expired.
-    status = serializers.CharField(source="status_now")
+    status = serializers.ChoiceField(
+        choices=ReservationStatus.choices,
+        source="status_now",
+        help_text="A hold past its deadline already reads expired.",
+    )
     expires_at = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()

@@ -3,7 +3,6 @@
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,23 +17,28 @@ from booking.api.serializers import (
     ReservationListOutput,
     ReservationOutput,
 )
-from concertbooking.api import api_datetime
+from concertbooking.api import (
+    PAGE_PARAMETERS,
+    PagePagination,
+    api_datetime,
+    error_responses,
+    page_of,
+)
+from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
 from queueing.gate import queue_gated
-
-
-class ConcertPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class ConcertListApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(responses=ConcertOutput(many=True), operation_id="concert_list")
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of("ConcertPage", ConcertOutput), **error_responses(400, 404)},
+        operation_id="concert_list",
+    )
     def get(self, request: Request) -> Response:
-        paginator = ConcertPagination()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(selectors.concert_list(), request, view=self)
         return paginator.get_paginated_response(ConcertOutput(page, many=True).data)
 
@@ -43,7 +47,14 @@ class ConcertListApi(APIView):
 # document its shape.
 @queue_gated
 class AvailableDatesApi(APIView):
-    @extend_schema(responses=AvailableDateOutput(many=True), operation_id="available_dates")
+    @extend_schema(
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={
+            200: AvailableDateOutput(many=True),
+            **error_responses(401, 403, 404, 503),
+        },
+        operation_id="available_dates",
+    )
     def get(self, request: Request, concert_id: int) -> HttpResponse:
         body = selectors.concert_available_dates_json(concert_id=concert_id)
         return HttpResponse(body, content_type="application/json")
@@ -51,7 +62,14 @@ class AvailableDatesApi(APIView):
 
 @queue_gated
 class AvailableSeatsApi(APIView):
-    @extend_schema(responses=AvailableSeatOutput(many=True), operation_id="available_seats")
+    @extend_schema(
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={
+            200: AvailableSeatOutput(many=True),
+            **error_responses(401, 403, 404, 503),
+        },
+        operation_id="available_seats",
+    )
     def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
         body = selectors.schedule_available_seats_json(
             concert_id=concert_id, schedule_id=schedule_id
@@ -65,7 +83,11 @@ class ReservationCreateApi(APIView):
 
     @extend_schema(
         request=ReservationCreateInput,
-        responses={201: ReservationOutput},
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={
+            201: ReservationOutput,
+            **error_responses(400, 401, 403, 404, 409, 415, 503),
+        },
         operation_id="reservation_create",
     )
     def post(self, request: Request) -> Response:
@@ -77,16 +99,17 @@ class ReservationCreateApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class ReservationPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
 class ReservationListApi(APIView):
-    @extend_schema(responses=ReservationListOutput(many=True), operation_id="reservation_list")
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: page_of("ReservationPage", ReservationListOutput),
+            **error_responses(400, 401, 404),
+        },
+        operation_id="reservation_list",
+    )
     def get(self, request: Request) -> Response:
-        paginator = ReservationPagination()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(
             selectors.reservation_list(user_id=request.user.pk), request, view=self
         )
@@ -96,7 +119,10 @@ class ReservationListApi(APIView):
 class ReservationCancelApi(APIView):
     """Release one's own hold; the seat is free again at once."""
 
-    @extend_schema(responses={204: None}, operation_id="reservation_cancel")
+    @extend_schema(
+        responses={204: None, **error_responses(401, 403, 404, 409)},
+        operation_id="reservation_cancel",
+    )
     def delete(self, request: Request, reservation_id: int) -> Response:
         services.reservation_cancel(user=request.user, reservation_id=reservation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

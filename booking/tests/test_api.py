@@ -143,6 +143,11 @@ def test_available_seats_query_count_is_fixed(admitted_client, django_assert_num
         ("/api/nowhere", 404, "not_found"),
         ("/api/concerts?page=999", 404, "not_found"),
         ("/api/concerts?page=abc", 404, "not_found"),
+        ("/api/concerts?page=+1", 404, "not_found"),
+        ("/api/concerts?page=last", 404, "not_found"),
+        ("/api/concerts?page_size=0", 400, "invalid"),
+        ("/api/concerts?page_size=101", 400, "invalid"),
+        ("/api/reservations?page_size=x", 400, "invalid"),
     ],
 )
 def test_catalog_errors(admitted_client, url, status, code):

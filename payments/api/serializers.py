@@ -1,19 +1,21 @@
 """Input and output shapes of the money API (they also document the OpenAPI schema)."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from booking.models import ReservationStatus
 from concertbooking.api import ID_MAX, StrictIntegerField, StrictSerializer
 
 
-@extend_schema_field(OpenApiTypes.INT)
 class AmountField(serializers.Field):
     """Hands the JSON value to the service unchanged, so every bad amount (missing, a string, a
     float, true, negative, huge) gets the one answer 400 invalid_amount from one place."""
 
-    def __init__(self, **kwargs):
-        super().__init__(required=False, allow_null=True, **kwargs)
+    def validate_empty_values(self, data):
+        # Missing or null goes to the service as None, to be refused there with the rest.
+        return (True, None) if data is empty or data is None else (False, data)
 
     def to_internal_value(self, data):
         return data
@@ -22,8 +24,17 @@ class AmountField(serializers.Field):
         return value
 
 
+class AmountFieldSchema(OpenApiSerializerFieldExtension):
+    """What payments.services.amount_check accepts, read when the schema is built."""
+
+    target_class = AmountField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "integer", "minimum": 1, "maximum": settings.CHARGE_MAX_AMOUNT - 1}
+
+
 class ChargeInput(StrictSerializer):
-    amount = AmountField(help_text="Whole number from 1 to below CHARGE_MAX_AMOUNT.")
+    amount = AmountField()
 
 
 class BalanceOutput(serializers.Serializer):
@@ -39,5 +50,5 @@ class PaymentOutput(serializers.Serializer):
     reservation_id = serializers.IntegerField()
     amount = serializers.IntegerField()
     balance = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=[ReservationStatus.PAID])
     paid_at = serializers.DateTimeField()

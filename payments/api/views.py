@@ -6,21 +6,42 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from concertbooking.api import error_responses
 from payments import selectors, services
 from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
+from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
 from queueing.gate import queue_gated
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # What services.idempotency_key_check accepts, as HTTP carries it (no space at either end).
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": services.IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
     OpenApiParameter.HEADER,
     description="Optional. Sending the same key again replays the first answer instead of "
     "repeating the work; the same key with another body is refused with 422.",
 )
 
 
-def _idempotency_key(request: Request) -> str | None:
-    return request.headers.get("Idempotency-Key")
+def _replayed_header(status: int) -> OpenApiParameter:
+    """The response header that marks a replay of the `status` answer."""
+    return OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        enum=["true"],
+        response=[status],
+        description="Present on a replay of the first answer to this Idempotency-Key.",
+    )
+
+
+def _idempotency_key(request: Request | HttpRequest) -> str | None:
+    # From WSGI's environ: request.headers would build a mapping of every header first.
+    return request.META.get("HTTP_IDEMPOTENCY_KEY")
 
 
 def _outcome_response(outcome: services.Outcome) -> Response:
@@ -31,7 +52,9 @@ def _outcome_response(outcome: services.Outcome) -> Response:
 
 
 class BalanceApi(APIView):
-    @extend_schema(responses=BalanceOutput, operation_id="balance_get")
+    @extend_schema(
+        responses={200: BalanceOutput, **error_responses(401)}, operation_id="balance_get"
+    )
     def get(self, request: Request) -> Response:
         return Response({"balance": selectors.wallet_balance(user_id=request.user.pk)})
 
@@ -39,8 +62,8 @@ class BalanceApi(APIView):
 class BalanceChargeApi(APIView):
     @extend_schema(
         request=ChargeInput,
-        responses=BalanceOutput,
-        parameters=[IDEMPOTENCY_KEY],
+        responses={200: BalanceOutput, **error_responses(400, 401, 403, 415, 422)},
+        parameters=[IDEMPOTENCY_KEY, _replayed_header(200)],
         operation_id="balance_charge",
     )
     def post(self, request: Request) -> Response:
@@ -60,8 +83,11 @@ class PaymentCreateApi(APIView):
 
     @extend_schema(
         request=PaymentInput,
-        responses={201: PaymentOutput},
-        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: PaymentOutput,
+            **error_responses(400, 401, 403, 404, 409, 410, 415, 422, 503),
+        },
+        parameters=[QUEUE_TOKEN_PARAMETER, IDEMPOTENCY_KEY, _replayed_header(201)],
         operation_id="payment_create",
     )
     def post(self, request: Request) -> Response:

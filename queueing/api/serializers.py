@@ -1,8 +1,20 @@
 """Queue API shapes."""
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from concertbooking.api import StrictSerializer
+from queueing.web import HEADER
+
+# The header a queue call or a gated operation reads the caller's queue token from (pages keep
+# the token in the session instead).
+QUEUE_TOKEN_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Your queue token, from POST /api/queue/tokens; gated operations need it active.",
+)
 
 
 class QueueTokenIssueInput(StrictSerializer):

@@ -1,21 +1,21 @@
 """Queue API: take a place, check it, give it up. One handler per operation."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from concertbooking.api import api_datetime
+from concertbooking.api import api_datetime, error_responses
 from queueing import selectors, services
-from queueing.api.serializers import QueueTicketOutput, QueueTokenIssueInput
+from queueing.api.serializers import (
+    QUEUE_TOKEN_PARAMETER,
+    QueueTicketOutput,
+    QueueTokenIssueInput,
+)
 from queueing.errors import QueueTokenInvalid, QueueTokenRequired
 from queueing.selectors import QueueTicket
-from queueing.web import HEADER, MAX_TOKEN_LENGTH, queue_token_from_request
-
-_TOKEN_HEADER = OpenApiParameter(
-    HEADER, type=str, location=OpenApiParameter.HEADER, required=True, description="Queue token"
-)
+from queueing.web import MAX_TOKEN_LENGTH, queue_token_from_request
 
 
 def ticket_body(ticket: QueueTicket) -> dict:
@@ -43,12 +43,17 @@ def _token(request: Request) -> str:
 class QueueTokenIssueApi(APIView):
     @extend_schema(
         request=QueueTokenIssueInput,
-        responses={201: QueueTicketOutput, 200: QueueTicketOutput},
+        responses={
+            201: QueueTicketOutput,
+            200: QueueTicketOutput,
+            **error_responses(400, 401, 403, 415, 503),
+        },
         operation_id="queue_token_issue",
         description="201 with a new place at the back; 200 with the user's live place.",
     )
     def post(self, request: Request) -> Response:
-        if request.data:  # an empty body has no unknown fields to refuse
+        # No body reads as {}: nothing to refuse; any other body (even null) must be an object.
+        if request.data != {}:
             QueueTokenIssueInput(data=request.data).is_valid(raise_exception=True)
         ticket = services.queue_token_issue(user_id=request.user.pk)
         code = status.HTTP_201_CREATED if ticket.created else status.HTTP_200_OK
@@ -59,8 +64,8 @@ class QueueTokenCurrentApi(APIView):
     """Two operations on one URL (Django routes by path only); each handler stays one call."""
 
     @extend_schema(
-        parameters=[_TOKEN_HEADER],
-        responses=QueueTicketOutput,
+        parameters=[QUEUE_TOKEN_PARAMETER],
+        responses={200: QueueTicketOutput, **error_responses(401, 403, 503)},
         operation_id="queue_token_status",
     )
     def get(self, request: Request) -> Response:
@@ -68,9 +73,9 @@ class QueueTokenCurrentApi(APIView):
         return Response(ticket_body(ticket))
 
     @extend_schema(
-        parameters=[_TOKEN_HEADER],
+        parameters=[QUEUE_TOKEN_PARAMETER],
         request=None,
-        responses={204: None},
+        responses={204: None, **error_responses(401, 403, 503)},
         operation_id="queue_token_leave",
     )
     def delete(self, request: Request) -> Response:

@@ -39,9 +39,8 @@ def _replayed_header(status: int) -> OpenApiParameter:
     )
 
 
-def _idempotency_key(request: Request | HttpRequest) -> str | None:
-    # From WSGI's environ: request.headers would build a mapping of every header first.
-    return request.META.get("HTTP_IDEMPOTENCY_KEY")
+def _idempotency_key(request: Request) -> str | None:
+    return request.headers.get("Idempotency-Key")
 
 
 def _outcome_response(outcome: services.Outcome) -> Response:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from booking import services as booking_services
 from booking.models import Reservation, ReservationStatus
+from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
 from payments.errors import (
     IdempotencyKeyReused,
@@ -43,12 +44,6 @@ class Outcome:
     status: int
     body: dict[str, Any]
     replayed: bool = False
-
-
-def _iso(value: datetime) -> str:
-    """A time as DRF renders it (ISO 8601, 'Z' for UTC), so a replay matches byte for byte."""
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def amount_check(amount: object) -> int:
@@ -284,7 +279,7 @@ def payment_create(
             "amount": payment.amount,
             "balance": balance,
             "status": ReservationStatus.PAID.value,
-            "paid_at": _iso(now),
+            "paid_at": api_datetime(now),
         }
 
     return _idempotent(

@@ -205,6 +205,7 @@ def compare(
     duration: float = 4.0,
     concurrency: int = 16,
     once: set[str] = frozenset(),
+    floors: dict[str, str] | None = None,
 ) -> dict[str, dict]:
     """Each target right after its own baseline measurement, for `rounds` rounds.
 
@@ -212,20 +213,40 @@ def compare(
     it): the machine's speed drifts over a run (other tenants), and a baseline taken a minute
     earlier, before a dozen other targets, would carry that drift into the ratio.
 
+    `floors` names a target's floor ({target: floor}, the floor itself a target): a floor is
+    measured right after the baseline and its targets right after it, and a target's floor ratio
+    is the median over rounds of (target rps / its floor's rps in that round).
+
     A target given as a callable is called once per round for fresh specs (state-changing
     requests such as holds cannot be replayed).
     """
-    results: dict[str, list[dict]] = {"health": [], **{name: [] for name in targets}}
-    ratios: dict[str, list[float]] = {name: [] for name in targets}
+    floors = floors or {}
+    groups: dict[str, list[str]] = {}
+    for name in targets:
+        if name not in floors.values():
+            floor = floors.get(name)
+            groups.setdefault(floor or name, [floor] if floor else []).append(name)
+    order = [name for group in groups.values() for name in group]
+    results: dict[str, list[dict]] = {"health": [], **{name: [] for name in order}}
+    ratios: dict[str, list[float]] = {name: [] for name in order}
+    floor_ratios: dict[str, list[float]] = {name: [] for name in floors}
     for _ in range(rounds):
-        for name, specs in targets.items():
+        for group in groups.values():
             baseline = load(port, [HEALTH], duration=duration, concurrency=concurrency)
             results["health"].append(baseline)
-            batch = specs() if callable(specs) else specs
-            run = load(port, batch, duration=duration, concurrency=concurrency, once=name in once)
-            results[name].append(run)
-            if baseline["rps"]:
-                ratios[name].append(run["rps"] / baseline["rps"])
+            rps = {}
+            for name in group:
+                specs = targets[name]
+                batch = specs() if callable(specs) else specs
+                run = load(
+                    port, batch, duration=duration, concurrency=concurrency, once=name in once
+                )
+                results[name].append(run)
+                rps[name] = run["rps"]
+                if baseline["rps"]:
+                    ratios[name].append(run["rps"] / baseline["rps"])
+                if name in floors and rps[floors[name]]:
+                    floor_ratios[name].append(run["rps"] / rps[floors[name]])
     summary = {}
     for name, runs in results.items():
         paired = [1.0] if name == "health" else ratios[name]
@@ -237,6 +258,8 @@ def compare(
             "p99_ms": statistics.median(r["p99_ms"] for r in runs),
             "statuses": runs[-1]["statuses"],
         }
+        if floor_ratios.get(name):
+            summary[name]["floor_ratio"] = round(statistics.median(floor_ratios[name]), 3)
     return summary
 
 
@@ -248,39 +271,74 @@ def measure(
     duration: float = 4.0,
     concurrency: int = 16,
     once: set[str] = frozenset(),
+    floors: dict[str, str] | None = None,
     **env: str,
 ) -> dict[str, dict]:
     """compare() on a gunicorn server of its own, started for this measurement."""
     with server(workers=workers, **env) as port:
         return compare(
-            port, targets, rounds=rounds, duration=duration, concurrency=concurrency, once=once
+            port,
+            targets,
+            rounds=rounds,
+            duration=duration,
+            concurrency=concurrency,
+            once=once,
+            floors=floors,
         )
 
 
+def goals_missed(
+    summary: dict[str, dict],
+    goals: dict[str, float],
+    floor_goals: dict[str, float] | None = None,
+) -> list[str]:
+    """The goals a summary misses, one line each: minimum ratios to health, then to floors."""
+    missed = [f"{name}: health" for name, goal in goals.items() if summary[name]["ratio"] < goal]
+    for name, goal in (floor_goals or {}).items():
+        if summary[name].get("floor_ratio", 0.0) < goal:
+            missed.append(f"{name}: floor")
+    return missed
+
+
 def print_table(
-    title: str, summary: dict[str, dict], goals: dict[str, float] | None = None
+    title: str,
+    summary: dict[str, dict],
+    goals: dict[str, float] | None = None,
+    floor_goals: dict[str, float] | None = None,
 ) -> None:
-    """The summary as a table: the median ratio and its range over the rounds; with `goals`
-    (minimum ratio per endpoint), whether each median is met."""
-    goals = goals or {}
-    goal_head = f"{'goal':>7}{'met':>5}" if goals else ""
+    """The summary as a table: the median ratio to health and its range over the rounds, then
+    (when measured) the median ratio to the row's floor; with `goals` and `floor_goals`
+    (minimum ratios per endpoint), whether each median is met."""
+    goals, floor_goals = goals or {}, floor_goals or {}
+    with_floors = any("floor_ratio" in row for row in summary.values())
+
+    def verdict(table: dict[str, float], name: str, ratio: float | None) -> str:
+        if not table:
+            return ""
+        goal = table.get(name)
+        if goal is None or ratio is None:
+            return f"{'':>6}{'':>5}"
+        return f"{goal:>6.2f}{'yes' if ratio >= goal else 'NO':>5}"
+
+    goal_head = f"{'goal':>6}{'met':>5}" if goals else ""
+    floor_goal_head = f"{'goal':>6}{'met':>5}" if floor_goals else ""
+    floor_head = f"{'/floor':>8}{floor_goal_head}" if with_floors else ""
     print(f"\n{title}")
     print(
-        f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{'rounds':>12}{goal_head}{'p50 ms':>9}"
-        f"{'p99 ms':>9}  statuses"
+        f"{'endpoint':<30}{'req/s':>9}{'/health':>8}{'range':>11}{goal_head}{floor_head}"
+        f"{'p50 ms':>8}{'p99 ms':>8}  statuses"
     )
     for name, row in summary.items():
-        goal = goals.get(name)
-        if not goals:
-            verdict = ""
-        elif goal is None:
-            verdict = f"{'':>7}{'':>5}"
-        else:
-            verdict = f"{goal:>7.2f}{'yes' if row['ratio'] >= goal else 'NO':>5}"
         low, high = row.get("ratio_range") or (row["ratio"], row["ratio"])
+        floor_cells = ""
+        if with_floors:
+            floor_ratio = row.get("floor_ratio")
+            shown = f"{floor_ratio:>8.2f}" if floor_ratio is not None else f"{'-':>8}"
+            floor_cells = shown + verdict(floor_goals, name, floor_ratio)
         print(
-            f"{name:<28}{row['rps']:>10.1f}{row['ratio']:>8.2f}{f'{low:.2f}-{high:.2f}':>12}"
-            f"{verdict}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}  {row['statuses']}"
+            f"{name:<30}{row['rps']:>9.1f}{row['ratio']:>8.2f}{f'{low:.2f}-{high:.2f}':>11}"
+            f"{verdict(goals, name, row['ratio'])}{floor_cells}"
+            f"{row['p50_ms']:>8.1f}{row['p99_ms']:>8.1f}  {row['statuses']}"
         )
 
 

@@ -21,14 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bench_api, harness  # noqa: E402
 
 TARGETS = [
-    "token status",
-    "token status, browser",
-    "floor: one write transaction",
-    "floor: a hold's I/O",
-    "hold (201)",
-    "hold (201), whole stack",
-    "payment (201)",
-    "payment (201), whole stack",
+    bench_api.STATUS,
+    bench_api.FLOORS[bench_api.SESSION_POLL],
+    bench_api.SESSION_POLL,
+    bench_api.FLOORS[bench_api.HOLD],
+    bench_api.HOLD,
+    bench_api.FLOORS[bench_api.PAYMENT],
+    bench_api.PAYMENT,
 ]
 PROCESSES = ["gunicorn", "postgres", "redis", "loadgen"]
 HZ = os.sysconf("SC_CLK_TCK")
@@ -105,7 +104,7 @@ def measure(port: int, specs: list[dict], *, once: bool) -> dict:
 
 
 def main() -> None:
-    targets = bench_api.build_targets()
+    targets, _ = bench_api.build_targets()
     rows: dict[str, list[dict]] = {"health": []}
     ratios: dict[str, list[float]] = {name: [] for name in TARGETS}
     with harness.server(

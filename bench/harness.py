@@ -370,9 +370,10 @@ def api_keys(user_ids: list[int]) -> dict[int, str]:
     return {names[name]: key for name, key in api_tokens_issue(usernames=list(names)).items()}
 
 
-def browser_sessions(user_ids: list[int]) -> dict[int, str]:
-    """A signed-in browser session for each user, as the sign-in page leaves one (the project's
-    session engine and authentication backend): {user id: session cookie value}."""
+def browser_sessions(user_ids: list[int], data: dict[int, dict] | None = None) -> dict[int, str]:
+    """A signed-in browser's cookies for each user, as the sign-in page leaves them (the
+    project's session engine and authentication backend, a CSRF cookie from the page's forms),
+    with `data[user id]` added to the session: {user id: Cookie header}."""
     from importlib import import_module
 
     from django.conf import settings
@@ -382,16 +383,23 @@ def browser_sessions(user_ids: list[int]) -> dict[int, str]:
         SESSION_KEY,
         get_user_model,
     )
+    from django.utils.crypto import get_random_string
 
     store = import_module(settings.SESSION_ENGINE).SessionStore
+    data = data or {}
     cookies = {}
     for user in get_user_model().objects.filter(pk__in=user_ids):
         session = store()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.update(data.get(user.pk, {}))
         session.create()
-        cookies[user.pk] = session.session_key
+        # A CSRF secret as Django sets it (32 letters and digits), so it is kept as sent.
+        cookies[user.pk] = (
+            f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
+            f"{settings.CSRF_COOKIE_NAME}={get_random_string(32)}"
+        )
     return cookies
 
 

@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--html", help="write one pyinstrument HTML profile per target here")
     args = parser.parse_args()
 
-    targets = bench_api.build_targets()
+    targets, _ = bench_api.build_targets()
     from django.core.wsgi import get_wsgi_application
     from pyinstrument import Profiler
 

@@ -14,11 +14,15 @@ import urllib.request
 from collections import Counter
 
 from locust import FastHttpUser, events
+from locust.stats import StatsEntry
 
 TOKENS_FILE = os.environ.get("LOCUST_TOKENS_FILE", "loadtest-results/tokens.csv")
 STEP_REPORT = os.environ.get("LOCUST_STEP_REPORT", "")
 PAUSE_SECONDS = float(os.environ.get("LOCUST_PAUSE_SECONDS", "1.0"))
 QUEUE_WAIT_TIMEOUT = float(os.environ.get("LOCUST_QUEUE_WAIT_TIMEOUT", "300"))
+# Requests a scenario sends as a baseline to compare its flow with, and the flow's together.
+BASELINE = "health wave"
+FLOW = "all flow requests"
 
 # Step outcomes, kept apart the way the report kept them: failures per step, contention, successes.
 OUTCOMES: Counter = Counter()
@@ -73,30 +77,40 @@ def _load_catalog(environment, **_kwargs) -> None:
 
 @events.test_stop.add_listener
 def _report_outcomes(environment, **_kwargs) -> None:
-    """Step outcomes and final per-endpoint figures (locust's CSV may be flushed before the end)."""
+    """Step outcomes and final per-endpoint figures (locust's CSV may be flushed before the end):
+    each step, the flow's requests together, and the baseline's (BASELINE) apart from them."""
     summary = dict(sorted(OUTCOMES.items()))
     print("step outcomes:", json.dumps(summary))
     if not STEP_REPORT:
         return
-    endpoints = []
-    for entry in [*environment.stats.entries.values(), environment.stats.total]:
-        if not entry.num_requests:
-            continue
-        endpoints.append(
-            {
-                "name": entry.name,
-                "requests": entry.num_requests,
-                "failures": entry.num_failures,
-                "avg_ms": round(entry.avg_response_time, 1),
-                **{
-                    f"p{int(q * 100)}_ms": entry.get_response_time_percentile(q)
-                    for q in (0.5, 0.95, 0.99)
-                },
-                "rps": round(entry.total_rps, 1),
-            }
-        )
+    flow = StatsEntry(environment.stats, FLOW, "")
+    steps, baseline = [], None
+    for entry in environment.stats.entries.values():
+        if entry.name == BASELINE:
+            baseline = entry
+        else:
+            steps.append(entry)
+            flow.extend(entry)
+    endpoints = [_figures(entry) for entry in [*steps, flow] if entry.num_requests]
+    report = {
+        "outcomes": summary,
+        "endpoints": endpoints,
+        "flow": _figures(flow),
+        "baseline": _figures(baseline) if baseline is not None else None,
+    }
     with open(STEP_REPORT, "w") as fh:
-        json.dump({"outcomes": summary, "endpoints": endpoints}, fh, indent=2)
+        json.dump(report, fh, indent=2)
+
+
+def _figures(entry: StatsEntry) -> dict:
+    return {
+        "name": entry.name,
+        "requests": entry.num_requests,
+        "failures": entry.num_failures,
+        "avg_ms": round(entry.avg_response_time, 1),
+        **{f"p{int(q * 100)}_ms": entry.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99)},
+        "rps": round(entry.total_rps, 1),
+    }
 
 
 def random_concert_id() -> int:

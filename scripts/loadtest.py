@@ -1,11 +1,14 @@
 """`make loadtest`: the production-like stack, one locust scenario, then the invariant audit.
 
 Everything is bounded (users, run time) and aimed at 127.0.0.1 only. Settings come from the
-environment (defaults below); results go to loadtest-results/<scenario>/.
+environment (defaults below); results go to loadtest-results/<scenario>/. booking_burst also
+sends its health waves (locustfiles/booking_burst.py), and the burst's latency is printed
+beside theirs, as ratios with their goals.
 
     make loadtest                                   # booking_burst, 200 users
     SCENARIO=queue_storm USERS=1000 RUN_TIME=60s make loadtest
     INSTANCES=2 make loadtest                       # two app servers on one database and Redis
+    LOADTEST_DATABASE=cb_lt2 LOADTEST_REDIS_DB=14 LOADTEST_PORT=8200 make loadtest  # beside another
 """
 
 import json
@@ -40,6 +43,12 @@ QUEUE_ENV = {
     if name in os.environ
 }
 MAX_RUN_SECONDS = 15 * 60  # a hard stop for the whole scenario, whatever RUN_TIME says
+# The database and Redis db the stack runs on (dropped and emptied first).
+DATABASE = os.environ.get("LOADTEST_DATABASE", "cb_loadtest")
+REDIS_DB = int(os.environ.get("LOADTEST_REDIS_DB", "8"))
+# A scenario with health waves (booking_burst): the most its flow's latency may be, as a
+# multiple of theirs.
+BURST_AVG_GOAL, BURST_P99_GOAL = 2.0, 1.5
 
 OUT = ROOT / "loadtest-results" / SCENARIO
 
@@ -122,14 +131,33 @@ def summary() -> dict:
         f"{'endpoint':<26}{'requests':>9}{'fails':>7}{'avg ms':>9}{'p50':>7}{'p95':>7}{'p99':>7}"
         f"{'req/s':>8}"
     )
-    for row in report["endpoints"]:
+    rows = [*report["endpoints"], *([report["baseline"]] if report.get("baseline") else [])]
+    for row in rows:
         print(
             f"{row['name']:<26}{row['requests']:>9}{row['failures']:>7}{row['avg_ms']:>9.1f}"
             f"{row['p50_ms']:>7.0f}{row['p95_ms']:>7.0f}{row['p99_ms']:>7.0f}{row['rps']:>8.1f}"
         )
     print("step outcomes:", report["outcomes"])
+    if report.get("baseline"):
+        against_baseline(report["flow"], report["baseline"])
     print(f"reports: {OUT.relative_to(ROOT)}/ ({SCENARIO}.html, steps.json, locust.log)")
     return report
+
+
+def against_baseline(flow: dict, baseline: dict) -> None:
+    """The flow's latency beside the health waves' (the same users and pauses), as ratios."""
+    ratios = [
+        flow[key] / baseline[key] if baseline[key] else float("inf") for key in ("avg_ms", "p99_ms")
+    ]
+    goals = [BURST_AVG_GOAL, BURST_P99_GOAL]
+    print("\nthe burst against its health waves (the same users and pauses, one run)")
+    print(f"{'':<26}{'requests':>9}{'avg ms':>9}{'p99 ms':>9}")
+    for row in (flow, baseline):
+        print(f"{row['name']:<26}{row['requests']:>9}{row['avg_ms']:>9.1f}{row['p99_ms']:>9.0f}")
+    print(f"{'ratio':<35}{ratios[0]:>9.2f}{ratios[1]:>9.2f}")
+    print(f"{'goal':<35}{f'<= {goals[0]:.2f}':>9}{f'<= {goals[1]:.2f}':>9}")
+    met = ["yes" if ratio <= goal else "NO" for ratio, goal in zip(ratios, goals, strict=True)]
+    print(f"{'met':<35}{met[0]:>9}{met[1]:>9}")
 
 
 def warm_up() -> None:
@@ -146,7 +174,7 @@ def warm_up() -> None:
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    harness.configure(database="cb_loadtest", redis_db=8)
+    harness.configure(database=DATABASE, redis_db=REDIS_DB)
     print("preparing the database ...", flush=True)
     harness.prepare_database(fresh=True)
     harness.make_client_flush()

@@ -26,7 +26,7 @@ HTTP_PAYMENTS = 4_000  # per payment target, one user each (paying ends the user
 PG_PER_CLIENT = 500  # pgbench transactions per client, per script
 
 # The statements the hold service runs (booking.services.reservation_hold) on its usual path;
-# pgbench variables stand in for the values. Checked against a live capture below.
+# pgbench variables stand in for the values. Checked against a live capture first (scripts_check).
 HOLD_SQL = """
 \\set k :k + 1
 \\set i :client_id * :per_client + :k
@@ -153,6 +153,38 @@ def pgbench(script: str, **variables: int) -> dict:
     }
 
 
+def scripts_check(*, seat_id: int) -> None:
+    """Exit unless HOLD_SQL and PAYMENT_SQL have as many statements as the services run (one
+    hold and its payment, captured), so the ceiling measures the real work. First thing in a
+    run, so a service that changed costs seconds, not the HTTP rounds before the ceiling."""
+    from django.contrib.auth import get_user_model
+
+    from booking.services import reservation_hold
+    from payments.services import payment_create, wallets_seed
+
+    buyer = get_user_model().objects.get(pk=users("x", 1)[0])
+    wallets_seed(user_ids=[buyer.pk], balance=1_000_000)
+    held = {}
+    captured = {
+        "HOLD_SQL": (
+            HOLD_SQL,
+            captured_statements(lambda: held.update(reservation_hold(user=buyer, seat_id=seat_id))),
+        ),
+        "PAYMENT_SQL": (
+            PAYMENT_SQL,
+            captured_statements(
+                lambda: payment_create(user=buyer, reservation_id=held["reservation_id"])
+            ),
+        ),
+    }
+    for name, (script, sql) in captured.items():
+        if len(sql) != statements(script):
+            sys.exit(
+                f"{name} has {statements(script)} statements, the service ran {len(sql)}; "
+                "write the script after them:\n" + "\n".join(sql)
+            )
+
+
 def main() -> None:
     if not shutil.which("pgbench"):
         sys.exit("pgbench not found (Debian: apt-get install postgresql-client)")
@@ -162,10 +194,8 @@ def main() -> None:
     harness.setup_django()
     from django.db import connection
 
-    from booking import services as booking_services
     from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
     from booking.services import catalog_seed
-    from payments import services as payment_services
     from payments.services import wallets_seed
 
     made = catalog_seed(concerts=CONCERTS, dates_per_concert=DATES, seats_per_date=SEATS)
@@ -173,6 +203,8 @@ def main() -> None:
 
     def take(n: int) -> list[int]:
         return [next(seat_ids) for _ in range(n)]
+
+    scripts_check(seat_id=take(1)[0])
 
     # --- HTTP fixtures: buyers with API tokens, admitted through the real queue services.
     hold_users = users("h", HTTP_HOLDS // 4)
@@ -215,23 +247,7 @@ def main() -> None:
         summary,
     )
 
-    # --- The same statements straight into PostgreSQL. First check the scripts still match
-    # what the services run, so the ceiling measures the real work.
-    from django.contrib.auth import get_user_model
-
-    buyer = get_user_model().objects.get(pk=users("x", 1)[0])
-    wallets_seed(user_ids=[buyer.pk], balance=1_000_000)
-    seat = take(1)[0]
-    held = {}
-    hold_sql = captured_statements(
-        lambda: held.update(booking_services.reservation_hold(user=buyer, seat_id=seat))
-    )
-    pay_sql = captured_statements(
-        lambda: payment_services.payment_create(user=buyer, reservation_id=held["reservation_id"])
-    )
-    assert len(hold_sql) == statements(HOLD_SQL), hold_sql
-    assert len(pay_sql) == statements(PAYMENT_SQL), pay_sql
-
+    # --- The same statements straight into PostgreSQL (checked against the services above).
     total = CONNECTIONS * PG_PER_CLIENT
     pg_hold_users = users("g", total // 4 + 1)
     pg_hold_seats = take(total)

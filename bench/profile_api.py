@@ -111,11 +111,11 @@ def main() -> None:
     health_wall = timings["health"][0]
     print(f"\nin-process, {n} requests each (no sockets, no gunicorn)")
     print(
-        f"{'endpoint':<22}{'wall ms':>9}{'CPU ms':>9}{'waiting ms':>12}{'health/x':>10}  statuses"
+        f"{'endpoint':<30}{'wall ms':>9}{'CPU ms':>9}{'waiting ms':>12}{'health/x':>10}  statuses"
     )
     for name, (wall, cpu, statuses) in timings.items():
         print(
-            f"{name:<22}{wall:>9.3f}{cpu:>9.3f}{wall - cpu:>12.3f}"
+            f"{name:<30}{wall:>9.3f}{cpu:>9.3f}{wall - cpu:>12.3f}"
             f"{health_wall / wall:>10.2f}  {statuses}"
         )
 

@@ -53,7 +53,8 @@ bench: $(STAMP)
 	./scripts/ensure_services.sh
 	$(BIN)/python bench/run.py $(BENCH)
 
-# A bounded, loopback-only load test on the production-like stack, then the invariant audit.
+# A bounded, loopback-only load test on the production-like stack (booking_burst beside its
+# health waves), then the invariant audit.
 loadtest: $(STAMP)
 	./scripts/ensure_services.sh
 	$(BIN)/python scripts/loadtest.py

@@ -95,9 +95,14 @@ def payment_specs(
         }
 
 
-def batch(source: Iterator[dict], size: int) -> Callable[[], list[dict]]:
-    """Fresh specs for each round: the next `size` from `source`."""
-    return lambda: [spec for _, spec in zip(range(size), source, strict=False)]
+def batch(source: Iterator[dict], size: int) -> Callable[..., list[dict]]:
+    """Fresh specs for each round: the next `size` from `source`, or `limit` if fewer."""
+
+    def take(limit: int | None = None) -> list[dict]:
+        count = size if limit is None else min(size, limit)
+        return [spec for _, spec in zip(range(count), source, strict=False)]
+
+    return take
 
 
 def captured_statements(fn) -> list[str]:

@@ -71,14 +71,15 @@ def queue_targets(*, issue_users: int, status_users: int, rounds: int) -> dict:
     ]
     fresh = iter(issuers)
 
-    def issue_specs() -> list[dict]:
+    def issue_specs(limit: int | None = None) -> list[dict]:
+        count = issue_users // rounds if limit is None else min(issue_users // rounds, limit)
         return [
             {
                 "method": "POST",
                 "path": "/api/queue/tokens",
                 "headers": {"Authorization": f"Token {keys[uid]}"},
             }
-            for _, uid in zip(range(issue_users // rounds), fresh, strict=False)
+            for _, uid in zip(range(count), fresh, strict=False)
         ]
 
     return {"token issue (201)": issue_specs, "token status": status_specs}

@@ -7,6 +7,7 @@ machines are shared and absolute times drift. Rounds interleave baseline and tar
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import statistics
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def setup_django(**extra: str) -> None:
 
 
 HEALTH = {"method": "GET", "path": "/api/health"}
+# How much faster than its floor a one-off target may go before its specs run out (compare()).
+FLOOR_HEADROOM = 1.25
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -197,6 +200,15 @@ def load(
     return json.loads(out)
 
 
+def warmed(port: int, specs: list[dict], *, concurrency: int = 16) -> None:
+    """Send `specs` once each, untimed, and fail unless every one answered 200."""
+    if not specs:
+        return
+    run = load(port, specs, concurrency=concurrency, duration=120.0, once=True)
+    if run["statuses"] != {"200": len(specs)}:
+        raise RuntimeError(f"warming up: {run['statuses']} for {len(specs)} requests")
+
+
 def compare(
     port: int,
     targets: dict[str, list[dict] | callable],
@@ -206,6 +218,7 @@ def compare(
     concurrency: int = 16,
     once: set[str] = frozenset(),
     floors: dict[str, str] | None = None,
+    warm_up: Callable[[list[dict]], list[dict]] | None = None,
 ) -> dict[str, dict]:
     """Each target right after its own baseline measurement, for `rounds` rounds.
 
@@ -218,7 +231,11 @@ def compare(
     is the median over rounds of (target rps / its floor's rps in that round).
 
     A target given as a callable is called once per round for fresh specs (state-changing
-    requests such as holds cannot be replayed).
+    requests such as holds cannot be replayed); one with a floor is asked for no more than
+    FLOOR_HEADROOM times what its floor answered in the same time (`limit`), so a round prepares
+    about what it uses. A target faster than that runs out early; its rate stays what it
+    answered per second. `warm_up`, if given, gives requests to send right before a target's
+    own (untimed; each must answer 200), from the specs about to be sent.
     """
     floors = floors or {}
     groups: dict[str, list[str]] = {}
@@ -237,7 +254,15 @@ def compare(
             rps = {}
             for name in group:
                 specs = targets[name]
-                batch = specs() if callable(specs) else specs
+                if not callable(specs):
+                    batch = specs
+                elif name in floors:
+                    floor_answered = duration * rps[floors[name]]
+                    batch = specs(max(100, math.ceil(FLOOR_HEADROOM * floor_answered)))
+                else:
+                    batch = specs()
+                if warm_up is not None:
+                    warmed(port, warm_up(batch), concurrency=concurrency)
                 run = load(
                     port, batch, duration=duration, concurrency=concurrency, once=name in once
                 )
@@ -272,6 +297,7 @@ def measure(
     concurrency: int = 16,
     once: set[str] = frozenset(),
     floors: dict[str, str] | None = None,
+    warm_up: Callable[[list[dict]], list[dict]] | None = None,
     **env: str,
 ) -> dict[str, dict]:
     """compare() on a gunicorn server of its own, started for this measurement."""
@@ -284,6 +310,7 @@ def measure(
             concurrency=concurrency,
             once=once,
             floors=floors,
+            warm_up=warm_up,
         )
 
 

@@ -34,7 +34,9 @@ HOLD_SQL = """
 \\set uid :user_base + :i / 4
 BEGIN;
 SELECT id FROM "auth_user" WHERE id = :uid FOR NO KEY UPDATE;
-SELECT seat.price, seat.schedule_id, schedule.concert_id, schedule.starts_at, COALESCE((SELECT COUNT(id) FROM booking_reservation WHERE expires_at > now() AND status = 'held' AND user_id = :uid GROUP BY user_id), 0), EXISTS (SELECT 1 FROM booking_reservation WHERE expires_at <= now() AND seat_id = :sid AND status = 'held' LIMIT 1) FROM booking_seat AS seat JOIN booking_concertschedule AS schedule ON schedule.id = seat.schedule_id WHERE seat.id = :sid ORDER BY 2, seat.number LIMIT 1;
+SELECT COUNT(*) FROM booking_reservation WHERE expires_at > now() AND status = 'held' AND user_id = :uid;
+SELECT seat.price, seat.schedule_id, schedule.concert_id, schedule.starts_at FROM booking_seat AS seat JOIN booking_concertschedule AS schedule ON schedule.id = seat.schedule_id WHERE seat.id = :sid ORDER BY 2, seat.number LIMIT 1;
+UPDATE booking_reservation SET status = 'expired' WHERE expires_at <= now() AND seat_id = :sid AND status = 'held';
 UPDATE booking_seat SET status = 'held', held_until = now() + interval '300 seconds', version = version + 1 WHERE id = :sid AND (status = 'available' OR (status = 'held' AND held_until <= now()));
 INSERT INTO booking_reservation (user_id, seat_id, price, status, expires_at, paid_at, created_at) VALUES (:uid, :sid, 80000, 'held', now() + interval '300 seconds', NULL, now()) RETURNING id;
 COMMIT;

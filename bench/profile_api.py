@@ -59,6 +59,8 @@ def call(application, spec: dict) -> str:
 def run(application, specs: list[dict]) -> tuple[float, float, dict[str, int]]:
     """(wall ms, CPU ms) per request, and the statuses."""
     statuses: dict[str, int] = {}
+    if not specs:
+        return 0.0, 0.0, statuses
     wall, cpu = time.perf_counter(), time.process_time()
     for spec in specs:
         code = call(application, spec)

@@ -7,8 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from booking import cache
@@ -271,12 +270,6 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
     """
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
-    live_holds = Reservation.objects.filter(
-        user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
-    )
-    run_out_holds = Reservation.objects.filter(
-        seat_id=seat_id, status=ReservationStatus.HELD, expires_at__lte=now
-    )
     try:
         with transaction.atomic():
             # The user's row is the per-user lock: one user's holds are counted one at a time.
@@ -287,38 +280,30 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
                 .filter(pk=user.pk)
                 .values_list("pk", flat=True)
             )
-            # A statement of its own, after the lock: in READ COMMITTED it then sees every hold
-            # the previous lock holder committed.
-            seat = (
-                Seat.objects.filter(pk=seat_id)
-                .values(
-                    "price",
-                    "schedule_id",
-                    concert_id=F("schedule__concert_id"),
-                    starts_at=F("schedule__starts_at"),
-                    active=Coalesce(
-                        Subquery(live_holds.values("user_id").annotate(n=Count("pk")).values("n")),
-                        0,
-                    ),
-                    run_out_hold=Exists(run_out_holds),
-                )
-                .first()
-            )
-            # The limit answers first, even for an unknown seat.
-            active = live_holds.count() if seat is None else seat["active"]
+            # Statements of their own, after the lock: in READ COMMITTED they then see every
+            # hold the previous lock holder committed.
+            active = Reservation.objects.filter(
+                user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
+            ).count()
             if active >= settings.HOLD_LIMIT_PER_USER:
                 raise HoldLimitReached(
                     f"You already hold {active} seats, the most allowed at once; "
                     "pay for or release one first."
                 )
+            seat = (
+                Seat.objects.filter(pk=seat_id)
+                .values("price", "schedule_id", "schedule__concert_id", "schedule__starts_at")
+                .first()
+            )
             if seat is None:
                 raise SeatNotFound()
-            if seat["starts_at"] <= now:
+            if seat["schedule__starts_at"] <= now:
                 raise SeatUnavailable("This date has already taken place.")
-            if seat["run_out_hold"]:
-                # Not swept yet, it still counts for uk_reservation_seat_active: retire it first
-                # (undone with the rest if the seat turns out not to be free).
-                run_out_holds.update(status=ReservationStatus.EXPIRED)
+            # A hold run out on the seat but not swept yet still counts for
+            # uk_reservation_seat_active: retire it (undone with the rest if the seat is taken).
+            Reservation.objects.filter(
+                seat_id=seat_id, status=ReservationStatus.HELD, expires_at__lte=now
+            ).update(status=ReservationStatus.EXPIRED)
             # No join here, so PostgreSQL re-checks the condition after waiting for the row lock.
             taken = Seat.objects.filter(seat_free_q(now), pk=seat_id).update(
                 status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
@@ -332,7 +317,7 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
                 expires_at=expires_at,
                 created_at=now,
             )
-            cache.catalog_changed(concert_ids=[seat["concert_id"]])
+            cache.catalog_changed(concert_ids=[seat["schedule__concert_id"]])
     except IntegrityError as exc:
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
@@ -341,7 +326,7 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
         "reservation_id": reservation.pk,
         "seat_id": seat_id,
         "schedule_id": seat["schedule_id"],
-        "concert_id": seat["concert_id"],
+        "concert_id": seat["schedule__concert_id"],
         "price": seat["price"],
         "status": ReservationStatus.HELD.value,
         "expires_at": expires_at,

@@ -120,6 +120,24 @@ def test_issue_refuses_any_input(auth_client, body):
     assert response.json()["code"] == "invalid"
 
 
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Seoul"])
+def test_ticket_body_is_what_the_documented_serializer_renders(settings, time_zone):
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from queueing.api.serializers import QueueTicketOutput
+    from queueing.api.views import ticket_body
+    from queueing.selectors import QueueTicket
+
+    settings.TIME_ZONE = time_zone
+    expires_at = datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+    for ticket in (
+        QueueTicket("t" * 32, "waiting", 12, 30, 7, expires_at, created=True),
+        QueueTicket("t" * 32, "active", None, 0, 60, expires_at.replace(microsecond=0)),
+    ):
+        assert ticket_body(ticket) == QueueTicketOutput(asdict(ticket)).data
+
+
 @pytest.mark.parametrize("body", [None, {}])
 def test_issue_accepts_no_body_or_an_empty_object(auth_client, body):
     response = auth_client.post("/api/queue/tokens", body, format="json")

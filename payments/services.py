@@ -164,6 +164,31 @@ def _wallet_add(*, user_id: int, delta: int, now: datetime) -> tuple[int, int] |
     return wallets.values_list("pk", "balance").get()
 
 
+def _payment_booked(
+    *,
+    payment: Payment,
+    wallet_id: int,
+    kind: str,
+    amount: int,
+    balance: int,
+    event_type: str,
+    now: datetime,
+) -> None:
+    """A payment's balance change in the ledger and its event in the outbox (the caller's
+    transaction)."""
+    LedgerEntry.objects.create(
+        wallet_id=wallet_id,
+        kind=kind,
+        amount=amount,
+        balance_after=balance,
+        payment=payment,
+        created_at=now,
+    )
+    OutboxEvent.objects.create(
+        event_type=event_type, payload={"payment_id": payment.pk}, created_at=now
+    )
+
+
 def wallet_ensure(*, user_id: int) -> None:
     """Create the user's wallet if it is missing; parallel callers end up with one wallet."""
     # INSERT ... ON CONFLICT DO NOTHING: no error, no savepoint, whoever comes second waits and
@@ -250,18 +275,14 @@ def payment_create(
         payment = Payment.objects.create(
             reservation_id=reservation.pk, user_id=user.pk, amount=reservation.price, paid_at=now
         )
-        LedgerEntry.objects.create(
+        _payment_booked(
+            payment=payment,
             wallet_id=wallet_id,
             kind=LedgerKind.PAYMENT,
             amount=-reservation.price,
-            balance_after=balance,
-            payment=payment,
-            created_at=now,
-        )
-        OutboxEvent.objects.create(
+            balance=balance,
             event_type=OutboxEvent.PAYMENT_COMPLETED,
-            payload={"payment_id": payment.pk},
-            created_at=now,
+            now=now,
         )
 
         # A named function, not a partial: Django logs a robust callback's failure by its
@@ -524,18 +545,14 @@ def payment_refund(*, reservation_id: int) -> int:
         reservation = booking_services.reservation_cancel_paid(reservation_id=reservation_id)
         payment = Payment.objects.get(reservation_id=reservation.pk)
         wallet_id, balance = _wallet_add(user_id=payment.user_id, delta=payment.amount, now=now)
-        LedgerEntry.objects.create(
+        _payment_booked(
+            payment=payment,
             wallet_id=wallet_id,
             kind=LedgerKind.REFUND,
             amount=payment.amount,
-            balance_after=balance,
-            payment=payment,
-            created_at=now,
-        )
-        OutboxEvent.objects.create(
+            balance=balance,
             event_type=OutboxEvent.PAYMENT_REFUNDED,
-            payload={"payment_id": payment.pk},
-            created_at=now,
+            now=now,
         )
         transaction.on_commit(_relay_enqueue, robust=True)
     return balance

@@ -3,9 +3,11 @@
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from accounts.errors import InvalidCredentials
+from accounts.selectors import tokens_remember
 
 
 def token_obtain(*, username: str, password: str, request=None) -> str:
@@ -14,6 +16,8 @@ def token_obtain(*, username: str, password: str, request=None) -> str:
     if user is None or not user.is_active:
         raise InvalidCredentials()
     token, _ = Token.objects.get_or_create(user=user)
+    token.user = user
+    transaction.on_commit(lambda: tokens_remember([token]))
     return token.key
 
 
@@ -47,4 +51,6 @@ def api_tokens_issue(*, usernames: list[str]) -> dict[str, str]:
     ]
     Token.objects.bulk_create(fresh, batch_size=5000)
     keys = {**existing, **{token.user_id: token.key for token in fresh}}
+    tokens = Token.objects.filter(key__in=keys.values()).select_related("user")
+    transaction.on_commit(lambda: tokens_remember(tokens.iterator(chunk_size=5000)))
     return {name: keys[uid] for name, uid in users.items()}

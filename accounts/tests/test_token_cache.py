@@ -49,6 +49,30 @@ def test_a_cached_token_costs_no_query(user, token, django_assert_num_queries):
     assert found.user.check_password("pw-alice-123")  # the whole row, as the ORM loads it
 
 
+def test_a_handed_out_token_is_cached_so_the_first_call_costs_no_query(
+    user, django_assert_num_queries
+):
+    from accounts.services import api_tokens_issue, token_obtain
+
+    key = token_obtain(username="alice", password="pw-alice-123")
+    with django_assert_num_queries(0):
+        assert token_with_user(key).user.pk == user.pk
+    cache.clear()
+    (bulk_key,) = api_tokens_issue(usernames=["alice"]).values()
+    assert bulk_key == key
+    with django_assert_num_queries(0):
+        assert token_with_user(key).user.pk == user.pk
+
+
+def test_handing_out_a_token_never_undoes_a_change(user, token):
+    from accounts.services import api_tokens_issue
+
+    user.is_active = False
+    user.save()  # leaves its tombstones
+    api_tokens_issue(usernames=["alice"])
+    assert token_with_user(token.key) is None
+
+
 def test_the_gate_and_drfs_authentication_look_a_key_up_once(user, token, monkeypatch):
     calls = []
 

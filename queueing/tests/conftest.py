@@ -23,43 +23,9 @@ def make_users():
 
 
 @pytest.fixture
-def queue_scripts_loaded():
-    """The server knows every queue script in both forms, as on a site that has run a while:
-    a round-trip count then never includes the one-off SCRIPT LOAD after a NOSCRIPT."""
-    from concertbooking.redis import queue_redis
-    from queueing import store
-
-    for name in ("issue", "status", "gate", "release"):
-        queue_redis().script_load(store.script(name).script)
-    for name in store._USER_ARG:
-        queue_redis().script_load(store.script_as_entry_user(name).script)
-
-
-@pytest.fixture
 def queue_settings():
     """Set live queue settings through the service (and so through the database)."""
     return queue_settings_update
-
-
-@contextlib.contextmanager
-def first_script_call_fails():
-    """The first script call sent on its own (not in a pipeline) gets MASTERDOWN back, as from
-    Redis mid-failover; later calls are answered."""
-    import redis
-    from redis.exceptions import MasterDownError
-
-    original = redis.client.Redis.execute_command
-    failed = []
-
-    def execute_command(self, *args, **options):
-        if args[0] == "EVALSHA" and not failed:
-            failed.append(args)
-            raise MasterDownError("MASTERDOWN Link with MASTER is down")
-        return original(self, *args, **options)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(redis.client.Redis, "execute_command", execute_command)
-        yield failed
 
 
 class TcpProxy:

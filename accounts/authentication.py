@@ -7,31 +7,12 @@ request, and DRF's authentication takes it from there, so a request looks its ke
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from accounts.selectors import token_with_user
 
 _KEPT = "_caller_token_lookup"
-
-
-def request_api_key(request) -> str | None:
-    """The key of `Authorization: Token <key>`, read as DRF reads it: None without a Token
-    header or when a DRF test client forced its user or token; "" for a header DRF refuses."""
-    if (
-        getattr(request, "_force_auth_user", None) is not None
-        or getattr(request, "_force_auth_token", None) is not None
-    ):
-        return None
-    parts = get_authorization_header(request).split()
-    if not parts or parts[0].lower() != CachedTokenAuthentication.keyword.lower().encode():
-        return None
-    if len(parts) != 2:
-        return ""
-    try:
-        return parts[1].decode()
-    except UnicodeError:
-        return ""
 
 
 def token_user_kept(request, key: str) -> tuple[AbstractBaseUser, Token] | None:
@@ -47,7 +28,9 @@ def token_user_kept(request, key: str) -> tuple[AbstractBaseUser, Token] | None:
 
 class CachedTokenAuthentication(TokenAuthentication):
     def authenticate(self, request):
-        self._django_request = request._request  # DRF makes an authenticator per request
+        # DRF makes an authenticator per request. The queue gate calls it with Django's request,
+        # before DRF wraps it; the lookup is kept on Django's request for DRF to find.
+        self._django_request = getattr(request, "_request", request)
         return super().authenticate(request)
 
     def authenticate_credentials(self, key):

@@ -7,8 +7,9 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template import loader
 from django.urls import reverse
+from rest_framework.exceptions import AuthenticationFailed
 
-from accounts.authentication import request_api_key, token_user_kept
+from accounts.authentication import CachedTokenAuthentication
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import gate
 from queueing.errors import ApiTokenInvalid, QueueTokenInvalid, QueueTokenRequired
@@ -22,11 +23,11 @@ def _user_id(request: HttpRequest) -> int | None:
     forced = getattr(request, "_force_auth_user", None)
     if forced is not None:
         return forced.pk
-    key = request_api_key(request)
-    if key is not None:
-        found = token_user_kept(request, key) if key else None
-        if found is None:
-            raise ApiTokenInvalid()
+    try:
+        found = CachedTokenAuthentication().authenticate(request)
+    except AuthenticationFailed as exc:
+        raise ApiTokenInvalid(str(exc.detail)) from exc
+    if found is not None:
         return found[0].pk
     user = request.user
     return user.pk if user.is_authenticated else None

@@ -13,13 +13,13 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_queue_settings():
-    """Queue settings rows roll back (or are flushed) between tests; every app's tests run the
-    queue, so no test may see the copy an earlier test left in this process."""
-    from queueing.selectors import queue_config_forget
+    """Room rows roll back (or are flushed) between tests; every app's tests run the queue, so
+    no test may see the copy an earlier test left in this process."""
+    from queueing.selectors import rooms_forget
 
-    queue_config_forget()
+    rooms_forget()
     yield
-    queue_config_forget()
+    rooms_forget()
 
 
 @pytest.fixture(autouse=True)

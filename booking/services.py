@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from booking import cache
@@ -30,6 +30,9 @@ from booking.models import (
 )
 from concertbooking.db import unique_violated
 from concertbooking.errors import Conflict, InvalidInput, NotFound
+from queueing import gate
+from queueing import selectors as queue_selectors
+from queueing import services as queue_services
 
 _ADJECTIVES = ["Midnight", "Electric", "Silver", "Golden", "Velvet", "Neon", "Wild", "Quiet"]
 _NOUNS = ["Echoes", "Horizons", "Tides", "Lanterns", "Rivers", "Skylines", "Embers", "Waves"]
@@ -262,11 +265,18 @@ def _catalog_changed_for(*, seat_ids: list[int]) -> None:
     cache.catalog_changed(concert_ids=list(concert_ids))
 
 
-def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | None = None) -> dict:
+def reservation_hold(
+    *,
+    user: AbstractBaseUser,
+    seat_id: int,
+    queue_room: str | None = None,
+    now: datetime | None = None,
+) -> dict:
     """Hold a free seat for HOLD_SECONDS and return the new reservation as the API shows it.
 
     Of any number of parallel requests for one seat exactly one takes it (one conditional
-    UPDATE); uk_reservation_seat_active backs that up in the reservation table.
+    UPDATE); uk_reservation_seat_active backs that up in the reservation table. `queue_room` is
+    the room whose place let the caller in: the seat's concert must be one it admits to.
     """
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
@@ -297,6 +307,7 @@ def reservation_hold(*, user: AbstractBaseUser, seat_id: int, now: datetime | No
             )
             if seat is None:
                 raise SeatNotFound()
+            gate.room_admits(queue_room, seat["schedule__concert_id"])
             if seat["schedule__starts_at"] <= now:
                 raise SeatUnavailable("This date has already taken place.")
             # A hold run out on the seat but not swept yet still counts for
@@ -359,17 +370,25 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
             _catalog_changed_for(seat_ids=[reservation.seat_id])
 
 
-def reservation_lock_payable(*, user_id: int, reservation_id: int, now: datetime) -> Reservation:
-    """Lock the caller's reservation for payment; it must be held and unexpired.
+def reservation_lock_payable(
+    *, user_id: int, reservation_id: int, now: datetime, queue_room: str | None = None
+) -> Reservation:
+    """Lock the caller's reservation for payment; it must be held and unexpired, and of a
+    concert `queue_room` admits to. It carries its `concert_id`.
 
     Call inside the payment's transaction: the row lock keeps a new hold on the seat, a release
     and the sweep away until that transaction ends.
     """
     reservation = (
-        Reservation.objects.select_for_update().filter(pk=reservation_id, user_id=user_id).first()
+        # Only the reservation row is locked: the join reads the seat's concert alongside.
+        Reservation.objects.select_for_update(of=("self",))
+        .annotate(concert_id=F("seat__schedule__concert_id"))
+        .filter(pk=reservation_id, user_id=user_id)
+        .first()
     )
     if reservation is None:
         raise ReservationNotFound()
+    gate.room_admits(queue_room, reservation.concert_id)
     if reservation.status == ReservationStatus.PAID:
         raise AlreadyPaid()
     if reservation.status != ReservationStatus.HELD or reservation.expires_at <= now:
@@ -453,3 +472,25 @@ def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
     )[0]
     cache.catalog_changed(concert_ids=[concert_id])
     return reservation
+
+
+def rooms_free_seats_count(*, now: datetime | None = None) -> int:
+    """Count the free seats of every concert with a room of its own and tell its room; returns
+    how many rooms were told. A concert with no date to come counts none."""
+    now = now or timezone.now()
+    concert_ids = [room.concert_id for room in queue_selectors.rooms_all() if room.concert_id]
+    if not concert_ids:
+        return 0
+    free = dict(
+        Seat.objects.filter(
+            seat_free_q(now),
+            schedule__concert_id__in=concert_ids,
+            schedule__starts_at__gt=now,
+        )
+        .values_list("schedule__concert_id")
+        .annotate(free=Count("pk"))
+        .order_by()
+    )
+    for concert_id in concert_ids:
+        queue_services.room_free_seats_update(concert_id=concert_id, free=free.get(concert_id, 0))
+    return len(concert_ids)

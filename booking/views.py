@@ -12,7 +12,8 @@ from booking import selectors
 from booking import services as booking_services
 from concertbooking.errors import ApplicationError
 from concertbooking.pages import not_found
-from queueing.gate import queue_gated
+from queueing.gate import admitted_room, queue_gated
+from queueing.views import room_page_refusal
 
 MAX_ID = 2**63 - 1
 
@@ -67,6 +68,9 @@ def seat_map(request, schedule_id: int):
     except ApplicationError as exc:
         return not_found(request, exc)
     schedule = seat_map["schedule"]
+    refusal = room_page_refusal(request, schedule["concert_id"])
+    if refusal is not None:
+        return refusal
     return render(
         request,
         "booking/seat_map.html",
@@ -89,7 +93,9 @@ def seat_hold(request, schedule_id: int):
         messages.error(request, "Choose a seat first.")
         return redirect("booking-seat-map", schedule_id=schedule_id)
     try:
-        hold = booking_services.reservation_hold(user=request.user, seat_id=seat_id)
+        hold = booking_services.reservation_hold(
+            user=request.user, seat_id=seat_id, queue_room=admitted_room(request)
+        )
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-seat-map", schedule_id=schedule_id)

@@ -235,6 +235,12 @@ class ForbiddenOutput(ErrorOutput):
     )
 
 
+class ConflictOutput(ErrorOutput):
+    opens_at = serializers.DateTimeField(
+        required=False, help_text="With code `sale_not_open`: when the queue opens."
+    )
+
+
 _ERROR_RESPONSES = {
     400: OpenApiResponse(
         InvalidInputOutput,
@@ -248,11 +254,15 @@ _ERROR_RESPONSES = {
     403: OpenApiResponse(
         ForbiddenOutput,
         "Refused by the queue (`queue_token_required`, `queue_token_invalid`, "
-        "`queue_not_admitted` with `position`), or `permission_denied` (a session call without "
+        "`queue_token_wrong_room` for a token of another concert's room, `queue_not_admitted` "
+        "with `position`), or `permission_denied` (a session call without "
         "its CSRF token).",
     ),
     404: OpenApiResponse(ErrorOutput, "No such resource or page (`code` says which)."),
-    409: OpenApiResponse(ErrorOutput, "The current state forbids it (`code` says why)."),
+    409: OpenApiResponse(
+        ConflictOutput,
+        "The current state forbids it (`code` says why; `sale_not_open` gives `opens_at`).",
+    ),
     410: OpenApiResponse(ErrorOutput, "No longer available (`code` says what)."),
     415: OpenApiResponse(ErrorOutput, "The body is not JSON (`unsupported_media_type`)."),
     422: OpenApiResponse(

@@ -155,6 +155,13 @@ CELERY_BEAT_SCHEDULE = {
         # A tick that could not run within its interval is useless later: drop it.
         "options": {"expires": env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", default=1.0)},
     },
+    # Booking counts the free seats of each concert with a room of its own, so a sold-out room
+    # stops admitting and one whose holds ran out starts again.
+    "rooms-free-seats": {
+        "task": "booking.rooms_free_seats",
+        "schedule": env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", default=1.0),
+        "options": {"expires": env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", default=1.0)},
+    },
     "holds-expire": {
         "task": "booking.holds_expire",
         "schedule": env.float("HOLD_SWEEP_INTERVAL_SECONDS", default=10.0),
@@ -172,12 +179,17 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Queue (defaults; operators override them live in the admin) ----------------------------
 QUEUE_ROOM = env("QUEUE_ROOM", default="main")
+# Room names stand in tokens and keys; "c<digits>" names the concerts' rooms.
+if not QUEUE_ROOM.isalnum() or (QUEUE_ROOM[:1] == "c" and QUEUE_ROOM[1:].isdigit()):
+    raise ImproperlyConfigured("QUEUE_ROOM must be letters and digits, and not c<digits>.")
 QUEUE_KEY_PREFIX = env("QUEUE_KEY_PREFIX", default="cbq")
 QUEUE_CAPACITY = env.int("QUEUE_CAPACITY", default=100)
 QUEUE_ADMIT_PER_TICK = env.int("QUEUE_ADMIT_PER_TICK", default=20)
 QUEUE_SESSION_SECONDS = env.int("QUEUE_SESSION_SECONDS", default=600)
 QUEUE_ABANDON_SECONDS = env.int("QUEUE_ABANDON_SECONDS", default=120)
 QUEUE_PROMOTE_INTERVAL_SECONDS = env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", default=1.0)
+# A concert's pre-queue opens this long before its sale starts.
+PREQUEUE_MINUTES = env.int("PREQUEUE_MINUTES", default=30)
 
 # --- Booking and payments -------------------------------------------------------------------
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)

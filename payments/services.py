@@ -28,6 +28,7 @@ from payments.errors import (
     InvalidIdempotencyKey,
 )
 from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
+from queueing.selectors import room_for_concert
 from queueing.services import queue_release_user
 
 logger = logging.getLogger(__name__)
@@ -238,26 +239,32 @@ def _relay_enqueue() -> None:
         outbox_relay.delay()
 
 
-def _queue_release_when_done(user_id: int) -> None:
-    """Give the user's queue slot back unless a live hold of theirs still waits to be paid."""
+def _queue_release_when_done(user_id: int, room: str) -> None:
+    """Give the user's slot in `room` back unless a live hold of theirs still waits to be
+    paid."""
     # Read after commit, so of payments racing for one user's last holds the later commit sees
     # them all paid and releases; releasing twice is harmless.
     live = Reservation.objects.filter(
         user_id=user_id, status=ReservationStatus.HELD, expires_at__gt=timezone.now()
     ).exists()
     if not live:
-        queue_release_user(user_id=user_id)
+        queue_release_user(user_id=user_id, room=room)
 
 
 def payment_create(
-    *, user: AbstractBaseUser, reservation_id: int, idempotency_key: str | None = None
+    *,
+    user: AbstractBaseUser,
+    reservation_id: int,
+    idempotency_key: str | None = None,
+    queue_room: str | None = None,
 ) -> Outcome:
     """Pay for one's own held seat from the balance, in one transaction.
 
     The payment_completed event is written in the transaction, so a lost relay enqueue loses
     nothing (the beat relay finds it). The buyer keeps their queue slot until their last live
     hold is paid, so paying one of several holds (or replaying it with its key) still passes
-    the gate.
+    the gate. `queue_room` is the room whose place let the buyer in: the seat's concert must be
+    one it admits to.
     """
     key = idempotency_key_check(idempotency_key)
 
@@ -265,8 +272,9 @@ def payment_create(
         now = timezone.now()
         # Locks in the project's order: the reservation, the seat, the wallet.
         reservation = booking_services.reservation_lock_payable(
-            user_id=user.pk, reservation_id=reservation_id, now=now
+            user_id=user.pk, reservation_id=reservation_id, now=now, queue_room=queue_room
         )
+        room = queue_room or room_for_concert(reservation.concert_id).name
         booking_services.reservation_confirm(reservation=reservation, now=now)
         debited = _wallet_add(user_id=user.pk, delta=-reservation.price, now=now)
         if debited is None:
@@ -288,7 +296,7 @@ def payment_create(
         # A named function, not a partial: Django logs a robust callback's failure by its
         # __qualname__.
         def release_slot() -> None:
-            _queue_release_when_done(user.pk)
+            _queue_release_when_done(user.pk, room)
 
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.

@@ -20,7 +20,8 @@ from concertbooking.errors import ApplicationError
 from concertbooking.pages import local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
-from queueing.gate import queue_gated
+from queueing.gate import admitted_room, queue_gated
+from queueing.views import room_page_refusal
 
 
 def _reservation(request, reservation_id: int) -> dict | None:
@@ -53,6 +54,9 @@ def checkout(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
     if reservation is None:
         return not_found(request, ReservationNotFound())
+    refusal = room_page_refusal(request, reservation["concert_id"])
+    if refusal is not None:
+        return refusal
     if reservation["status_now"] == ReservationStatus.PAID:
         return redirect("ticket-detail", reservation_id=reservation_id)
     remaining = max(0, int((reservation["expires_at"] - timezone.now()).total_seconds()))
@@ -79,7 +83,10 @@ def checkout(request, reservation_id: int):
 def checkout_pay(request, reservation_id: int):
     try:
         services.payment_create(
-            user=request.user, reservation_id=reservation_id, idempotency_key=_form_key(request)
+            user=request.user,
+            reservation_id=reservation_id,
+            idempotency_key=_form_key(request),
+            queue_room=admitted_room(request),
         )
     except ReservationNotFound as exc:
         return not_found(request, exc)
@@ -97,6 +104,9 @@ def checkout_release(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
     if reservation is None:
         return not_found(request, ReservationNotFound())
+    refusal = room_page_refusal(request, reservation["concert_id"])
+    if refusal is not None:
+        return refusal
     try:
         booking_services.reservation_cancel(user=request.user, reservation_id=reservation_id)
     except ApplicationError as exc:

@@ -1,21 +1,39 @@
-"""Operator console for the queue: live figures and the settings (one row), applied at once."""
+"""The queue console: every room's live figures, and one room's figures with its settings.
+
+The changelist is the overview (a row per room); a room's change page is its console. Changes go
+through queueing.services.room_save, so this process's cached rooms are dropped at once.
+"""
 
 from dataclasses import asdict
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from concertbooking.errors import ApplicationError
-from queueing.models import QueueSettings
-from queueing.selectors import queue_config, queue_stats
-from queueing.services import queue_settings_update
+from queueing.models import QueueRoom, RoomMode
+from queueing.selectors import RoomConfig, room_of_concert, room_stats, rooms_all, site_room
+from queueing.services import room_save
 
 
-class QueueConsoleForm(forms.Form):
+class RoomForm(forms.Form):
+    mode = forms.ChoiceField(choices=RoomMode.choices)
+    next_mode = forms.ChoiceField(
+        choices=[("", "No change scheduled"), *RoomMode.choices],
+        required=False,
+        label="Scheduled mode",
+    )
+    next_mode_at = forms.DateTimeField(
+        required=False, label="Scheduled at", help_text="When the scheduled mode takes over."
+    )
+    sale_starts_at = forms.DateTimeField(
+        required=False,
+        help_text="Concert rooms: when the sale opens (the pre-queue opens before). Empty: on "
+        "sale now.",
+    )
     capacity = forms.IntegerField(
         min_value=1, max_value=10_000_000, help_text="People in the booking flow at once."
     )
@@ -30,73 +48,163 @@ class QueueConsoleForm(forms.Form):
         max_value=86_400,
         help_text="A waiting person who has not polled for this long loses their place.",
     )
-    paused = forms.BooleanField(required=False, help_text="Stop letting people in.")
+
+    def __init__(self, *args, site: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if site:
+            del self.fields["sale_starts_at"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("next_mode") and not data.get("next_mode_at"):
+            self.add_error("next_mode_at", "Say when the scheduled mode takes over.")
+        return data
 
 
-def _stats() -> dict:
+def _stats(config: RoomConfig) -> dict:
     """The room's figures, or why there are none (the store is away): never an error page."""
     try:
-        return {"available": True, **asdict(queue_stats())}
+        figures = asdict(room_stats(config))
     except ApplicationError as exc:
-        return {"available": False, "detail": exc.detail}
+        return {"available": False, "detail": exc.detail, "concert_id": config.concert_id}
+    figures["sale_starts_at"] = figures["sale_starts_at"] and figures["sale_starts_at"].isoformat()
+    return {"available": True, **figures}
 
 
-@admin.register(QueueSettings)
-class QueueSettingsAdmin(admin.ModelAdmin):
-    list_display = [
-        "__str__",
-        "capacity",
-        "admit_per_tick",
-        "session_seconds",
-        "abandon_seconds",
-        "paused",
-        "updated_at",
-    ]
-    fields = ["capacity", "admit_per_tick", "session_seconds", "abandon_seconds", "paused"]
+def _room_key(config: RoomConfig) -> str:
+    return "site" if config.concert_id is None else str(config.concert_id)
 
-    def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and not QueueSettings.objects.exists()
+
+def _config(key: str) -> RoomConfig:
+    if key == "site":
+        return site_room()
+    if not key.isdigit():
+        raise Http404("No such room.")
+    config = room_of_concert(int(key))
+    if config is None:
+        raise Http404("No such room.")
+    return config
+
+
+class NewRoomForm(forms.ModelForm):
+    class Meta:
+        model = QueueRoom
+        fields = ["concert", "sale_starts_at", "mode"]
+
+
+@admin.register(QueueRoom)
+class QueueRoomAdmin(admin.ModelAdmin):
+    form = NewRoomForm
+    list_display = ["__str__", "mode", "capacity", "sale_starts_at", "updated_at"]
+    autocomplete_fields: list = []
 
     def get_urls(self):
         return [
             path(
                 "stats.json",
                 self.admin_site.admin_view(self.stats_view),
-                name="queueing_queuesettings_stats",
+                name="queueing_queueroom_stats",
+            ),
+            path(
+                "room/<str:key>/",
+                self.admin_site.admin_view(self.room_view),
+                name="queueing_queueroom_console",
             ),
             *super().get_urls(),
         ]
 
     def stats_view(self, request):
+        """Live figures of every room, or of one (`?room=site|<concert id>`)."""
         if not self.has_view_permission(request):
             return JsonResponse({"detail": "You may not view the queue."}, status=403)
-        return JsonResponse(_stats())
+        key = request.GET.get("room")
+        if key:
+            return JsonResponse(_stats(_config(key)))
+        return JsonResponse({"rooms": [_stats(config) for config in rooms_all()]})
 
     def changelist_view(self, request, extra_context=None):
-        """The queue console: figures that refresh themselves, and the settings form."""
+        """The overview: every room with its live figures, each linking to its console."""
         if not self.has_view_permission(request):
             return super().changelist_view(request, extra_context)
+        rooms = [
+            {"key": _room_key(config), "config": config, "stats": _stats(config)}
+            for config in rooms_all()
+        ]
+        return TemplateResponse(
+            request,
+            "admin/queueing/rooms.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Queue console",
+                "opts": self.model._meta,
+                "rooms": rooms,
+                "can_add": self.has_add_permission(request),
+            },
+        )
+
+    def room_view(self, request, key: str):
+        """One room's console: its figures, live, and its settings with a scheduled change."""
+        if not self.has_view_permission(request):
+            raise Http404("No such room.")
+        config = _config(key)
         can_change = self.has_change_permission(request) or self.has_add_permission(request)
-        config = asdict(queue_config())
-        form = QueueConsoleForm(request.POST if request.method == "POST" else None, initial=config)
+        initial = {
+            name: getattr(config, name)
+            for name in (
+                "mode",
+                "next_mode",
+                "next_mode_at",
+                "sale_starts_at",
+                "capacity",
+                "admit_per_tick",
+                "session_seconds",
+                "abandon_seconds",
+            )
+        }
+        form = RoomForm(
+            request.POST if request.method == "POST" else None,
+            initial=initial,
+            site=config.concert_id is None,
+        )
         if request.method == "POST" and can_change and form.is_valid():
-            queue_settings_update(**form.cleaned_data)
-            messages.success(request, "Queue settings saved; the next tick uses them.")
+            room_save(concert_id=config.concert_id, **form.cleaned_data)
+            messages.success(request, "Room settings saved; the next tick uses them.")
             return redirect(request.path)
+        stats_url = reverse("admin:queueing_queueroom_stats") + f"?room={key}"
         return TemplateResponse(
             request,
             "admin/queueing/console.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Queue console",
+                "title": f"Queue console: {'site-wide room' if key == 'site' else f'concert {key}'}",
                 "opts": self.model._meta,
                 "form": form,
                 "can_change": can_change,
-                "stats": _stats(),
+                "stats": _stats(config),
+                "stats_url": stats_url,
                 "config": config,
             },
         )
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        room = QueueRoom.objects.filter(pk=object_id).first()
+        if room is None:
+            raise Http404("No such room.")
+        key = "site" if room.concert_id is None else str(room.concert_id)
+        return redirect("admin:queueing_queueroom_console", key=key)
+
     def save_model(self, request, obj, form, change) -> None:
-        # Through the service, so this process's cached settings are dropped at once.
-        queue_settings_update(**{name: form.cleaned_data[name] for name in self.fields})
+        # Through the service, so the room gets its defaults and caches are dropped at once.
+        room_save(
+            concert_id=obj.concert_id,
+            sale_starts_at=form.cleaned_data["sale_starts_at"],
+            mode=form.cleaned_data["mode"],
+        )
+        saved = QueueRoom.objects.get(concert_id=obj.concert_id) if obj.concert_id else None
+        if saved is not None:
+            obj.pk = saved.pk
+
+    def response_add(self, request, obj, post_url_continue=None):
+        key = "site" if obj.concert_id is None else str(obj.concert_id)
+        messages.success(request, "Room opened.")
+        return redirect("admin:queueing_queueroom_console", key=key)

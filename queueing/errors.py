@@ -1,6 +1,12 @@
 """Queue errors, part of the one ApplicationError hierarchy; the gate renders them too."""
 
-from concertbooking.errors import Forbidden, NotAuthenticated, ServiceUnavailable
+from concertbooking.errors import (
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    ServiceUnavailable,
+)
 
 
 class QueueTokenRequired(Forbidden):
@@ -21,10 +27,35 @@ class QueueTokenInvalid(Forbidden):
     default_detail = "This queue token is unknown, has expired or is not yours."
 
 
+class QueueTokenWrongRoom(Forbidden):
+    code = "queue_token_wrong_room"
+    default_detail = (
+        "This queue token is for another waiting room; join this concert's queue for it."
+    )
+
+
 class QueueUnavailable(ServiceUnavailable):
     code = "queue_unavailable"
     default_detail = "The waiting room is briefly unavailable; try again in a few seconds."
     retry_after = 5
+
+
+class ConcertNotFound(NotFound):
+    code = "concert_not_found"
+    default_detail = "There is no such concert."
+
+
+class SaleNotOpen(Conflict):
+    code = "sale_not_open"
+    default_detail = "The queue for this sale is not open yet."
+
+    def __init__(self, detail: str | None = None, *, opens_at: str, **extra):
+        super().__init__(detail, opens_at=opens_at, **extra)
+
+
+class RoomClosed(Conflict):
+    code = "room_closed"
+    default_detail = "This waiting room is closed: nobody can join it now."
 
 
 class ApiTokenInvalid(NotAuthenticated):

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import TypeVar
 
 from concertbooking.errors import ApplicationError
-from queueing import store
-from queueing.errors import QueueNotAdmitted, QueueTokenInvalid
+from queueing import store, tokens
+from queueing.errors import (
+    QueueNotAdmitted,
+    QueueTokenInvalid,
+    QueueTokenWrongRoom,
+)
+from queueing.selectors import room_for_concert, room_named
 
 V = TypeVar("V")
 
@@ -35,9 +40,36 @@ def refusal_for(verdict: int, position: int | None) -> ApplicationError | None:
     return QueueTokenInvalid()
 
 
-def check(*, token: str, user_id: int) -> ApplicationError | None:
-    """The gate's check: None when `token` is `user_id`'s and admitted, else the refusal."""
+def check(
+    *, token: str, user_id: int, concert_id: int | None = None
+) -> tuple[str | None, ApplicationError | None]:
+    """The gate's check: (the token's room, None) when `token` is `user_id`'s and admitted (to
+    `concert_id`, when the request names one), else (room or None, the refusal)."""
+    place = tokens.token_read(token, user_id=user_id)
+    config = place and room_named(place.room)
+    if config is None:
+        return None, QueueTokenInvalid()
+    if concert_id is not None and room_for_concert(concert_id).name != place.room:
+        return place.room, QueueTokenWrongRoom()
     try:
-        return refusal_for(*store.gate(token=token, user_id=user_id))
+        verdict = store.gate(
+            room=place.room,
+            user_id=user_id,
+            stamp=place.stamp,
+            abandon_ms=config.abandon_seconds * 1000,
+        )
     except ApplicationError as exc:  # the store is away: nobody passes by accident
-        return exc
+        return place.room, exc
+    return place.room, refusal_for(*verdict)
+
+
+def room_admits(room: str | None, concert_id: int) -> None:
+    """Raise QueueTokenWrongRoom unless a place in `room` admits to `concert_id`. Views whose
+    concert shows only once they have read a row call it; None (an ungated caller) passes."""
+    if room is not None and room_for_concert(concert_id).name != room:
+        raise QueueTokenWrongRoom()
+
+
+def admitted_room(request) -> str | None:
+    """The room whose place let this request through the gate; None when it was not gated."""
+    return getattr(request, "queue_room", None)

@@ -13,7 +13,8 @@ from accounts.authentication import CachedTokenAuthentication
 from concertbooking.errors import ApplicationError, NotAuthenticated
 from queueing import gate
 from queueing.errors import ApiTokenInvalid, QueueTokenInvalid, QueueTokenRequired
-from queueing.web import MAX_TOKEN_LENGTH, queue_token_from_request
+from queueing.selectors import room_for_concert
+from queueing.web import MAX_TOKEN_LENGTH, queue_room_enter, queue_token_from_request
 
 
 def _user_id(request: HttpRequest) -> int | None:
@@ -33,23 +34,31 @@ def _user_id(request: HttpRequest) -> int | None:
     return user.pk if user.is_authenticated else None
 
 
-def _check(request: HttpRequest) -> ApplicationError | None:
-    """None lets the request through; else the refusal."""
+def _check(request: HttpRequest, concert_id: int | None) -> ApplicationError | None:
+    """None lets the request through (and notes the room on it); else the refusal."""
     try:
         user_id = _user_id(request)
     except ApiTokenInvalid as exc:
         return exc
     if user_id is None:
         return NotAuthenticated()
-    token = queue_token_from_request(request)
+    room = None if concert_id is None else room_for_concert(concert_id).name
+    token = queue_token_from_request(request, room)
     if token is None:
         return QueueTokenRequired()
     if len(token) > MAX_TOKEN_LENGTH:
         return QueueTokenInvalid()
-    return gate.check(token=token, user_id=user_id)
+    room, refusal = gate.check(token=token, user_id=user_id, concert_id=concert_id)
+    if refusal is None:
+        request.queue_room = room
+        if not request.path_info.startswith("/api/"):
+            queue_room_enter(request, room)
+    return refusal
 
 
-def _refuse(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+def _refuse(
+    request: HttpRequest, exc: ApplicationError, concert_id: int | None
+) -> HttpResponse:
     """The API gets the error as JSON; a page goes to the waiting room, or says the queue is
     away."""
     retry_after = getattr(exc, "retry_after", None)
@@ -63,7 +72,10 @@ def _refuse(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
             status=exc.status_code,
         )
     else:
-        query = urlencode({"next": request.get_full_path()})
+        query = {"next": request.get_full_path()}
+        if concert_id is not None:
+            query["concert"] = concert_id
+        query = urlencode(query)
         return HttpResponseRedirect(f"{reverse('queue-waiting-room')}?{query}")
     if retry_after:
         response["Retry-After"] = str(retry_after)
@@ -80,5 +92,6 @@ class QueueGateMiddleware:
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         if not gate.is_gated(view_func):
             return None
-        refusal = _check(request)
-        return None if refusal is None else _refuse(request, refusal)
+        concert_id = view_kwargs.get("concert_id")
+        refusal = _check(request, concert_id)
+        return None if refusal is None else _refuse(request, refusal, concert_id)

@@ -1,54 +1,92 @@
-"""Queue writes: taking and leaving places, the promotion tick, and the operator settings."""
+"""Queue writes: taking and leaving places, the promotion tick, and the rooms' settings."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import replace
+from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from queueing import store
-from queueing.errors import QueueTokenInvalid
-from queueing.models import QueueSettings
+from concertbooking.api import api_datetime
+from queueing import store, tokens
+from queueing.errors import (
+    ConcertNotFound,
+    QueueTokenInvalid,
+    RoomClosed,
+    SaleNotOpen,
+)
+from queueing.models import QueueRoom, RoomMode, new_seed
 from queueing.selectors import (
-    QueueConfig,
     QueueTicket,
-    queue_config,
-    queue_config_forget,
+    RoomConfig,
+    concert_exists,
+    room_for_concert,
+    room_named,
+    room_of_concert,
+    rooms_all,
+    rooms_forget,
+    site_room,
     ticket_from_state,
 )
 
 logger = logging.getLogger(__name__)
 
-# 24 random bytes = 192 bits, 32 URL-safe characters: unguessable, and short in Redis.
-TOKEN_BYTES = 24
 
-
-def queue_token_issue(*, user_id: int) -> QueueTicket:
-    """A place at the back of the queue, or the user's live place (token and position kept)."""
-    config = queue_config()
+def queue_token_issue(*, user_id: int, concert_id: int | None = None) -> QueueTicket:
+    """A place in the room that guards `concert_id` (the site-wide room without one), or the
+    user's live place there (token and position kept)."""
+    if concert_id is None:
+        config = site_room()
+    else:
+        config = room_for_concert(concert_id)
+        if config.concert_id is None and not concert_exists(concert_id):
+            raise ConcertNotFound()
+    now = timezone.now()
+    phase = config.phase(now)
+    if phase == "not_open":
+        raise SaleNotOpen(
+            f"The queue opens at {api_datetime(config.prequeue_opens_at)}.",
+            opens_at=api_datetime(config.prequeue_opens_at),
+        )
+    draw_key = 0
+    if phase == "prequeue":
+        draw_key = tokens.draw_key(
+            seed=config.seed, draw_id=tokens.draw_id(room=config.name, user_id=user_id)
+        )
     state = store.issue(
+        room=config.name,
         user_id=user_id,
-        fresh_token=secrets.token_urlsafe(TOKEN_BYTES),
+        draw_key=draw_key,
         abandon_ms=config.abandon_seconds * 1000,
+        starts_ms=config.starts_ms,
+        mode=config.mode_at(now),
+        session_ms=config.session_seconds * 1000,
     )
-    return ticket_from_state(state, config)
+    if state is None:
+        raise RoomClosed()
+    return ticket_from_state(state, config, user_id=user_id)
 
 
 def queue_token_leave(*, token: str, user_id: int) -> None:
     """Give up the place `token` holds, waiting or active; it must be the user's live token."""
-    if not store.release(user_id=user_id, token=token):
+    place = tokens.token_read(token, user_id=user_id)
+    if place is None or room_named(place.room) is None:
+        raise QueueTokenInvalid()
+    if not store.release(room=place.room, user_id=user_id, stamp=place.stamp):
         raise QueueTokenInvalid()
 
 
-def queue_release_user(*, user_id: int) -> None:
-    """End the user's active token so the slot is admitted on the next tick."""
-    store.release(user_id=user_id, only_active=True)
+def queue_release_user(*, user_id: int, room: str) -> None:
+    """End the user's active place in `room` so the slot is admitted on the next tick."""
+    store.release(room=room, user_id=user_id, only_active=True)
 
 
-def queue_promote(*, config: QueueConfig | None = None) -> int:
-    """Admit waiting tokens in arrival order while there is capacity; returns how many.
+def queue_promote(*, config: RoomConfig | None = None) -> int:
+    """Admit waiting places of one room (the site-wide room by default) while there is
+    capacity; returns how many.
 
     Also ends sessions past their length and drops waiters who stopped polling. Safe to run from
     several processes at once: the whole tick is one Lua script.
@@ -56,19 +94,24 @@ def queue_promote(*, config: QueueConfig | None = None) -> int:
     return len(queue_promote_tick(config=config).admitted)
 
 
-def queue_promote_tick(*, config: QueueConfig | None = None) -> store.PromoteResult:
+def queue_promote_tick(*, config: RoomConfig | None = None) -> store.PromoteResult:
     """`queue_promote` with the details: who was admitted, in order, and what was cleaned up."""
-    config = config or queue_config()
+    config = config or site_room()
+    mode = config.mode_at(timezone.now())
     result = store.promote(
+        room=config.name,
         capacity=config.capacity,
         admit_per_tick=config.admit_per_tick,
         session_ms=config.session_seconds * 1000,
         abandon_ms=config.abandon_seconds * 1000,
-        paused=config.paused,
+        admitting=mode != RoomMode.PAUSED,
+        starts_ms=config.starts_ms,
+        passthrough=mode == RoomMode.PASSTHROUGH,
     )
     if result.admitted or result.expired or result.abandoned:
         logger.info(
-            "queue tick: admitted %d, sessions ended %d, abandoned %d",
+            "queue tick %s: admitted %d, sessions ended %d, abandoned %d",
+            config.name,
             len(result.admitted),
             result.expired,
             result.abandoned,
@@ -76,43 +119,92 @@ def queue_promote_tick(*, config: QueueConfig | None = None) -> store.PromoteRes
     return result
 
 
-def queue_settings_update(
-    *,
-    capacity: int | None = None,
-    admit_per_tick: int | None = None,
-    session_seconds: int | None = None,
-    abandon_seconds: int | None = None,
-    paused: bool | None = None,
-) -> QueueConfig:
-    """Save the operator's settings; fields left out keep their current values.
+def queue_promote_all() -> int:
+    """One tick of every room; returns how many were admitted in all. A scheduled mode change
+    that is due is saved on the way, so the console shows it as the room's mode."""
+    now = timezone.now()
+    admitted = 0
+    for config in rooms_all():
+        if config.saved and config.next_mode and config.next_mode_at <= now:
+            room_mode_apply_due(concert_id=config.concert_id, now=now)
+        admitted += queue_promote(config=config)
+    return admitted
 
-    The check constraints refuse values that are not positive (IntegrityError).
-    """
-    changes = {
-        name: value
-        for name, value in {
-            "capacity": capacity,
-            "admit_per_tick": admit_per_tick,
-            "session_seconds": session_seconds,
-            "abandon_seconds": abandon_seconds,
-            "paused": paused,
-        }.items()
-        if value is not None
-    }
-    queue_config_forget()
-    config = replace(queue_config(), **changes)
-    QueueSettings.objects.update_or_create(
-        pk=QueueSettings.SINGLETON_ID,
-        defaults={
-            "capacity": config.capacity,
-            "admit_per_tick": config.admit_per_tick,
-            "session_seconds": config.session_seconds,
-            "abandon_seconds": config.abandon_seconds,
-            "paused": config.paused,
-        },
-    )
+
+def room_mode_apply_due(*, concert_id: int | None, now: datetime) -> None:
+    QueueRoom.objects.filter(
+        **({"concert__isnull": True} if concert_id is None else {"concert_id": concert_id}),
+        next_mode_at__lte=now,
+    ).exclude(next_mode="").update(mode=F("next_mode"), next_mode="", next_mode_at=None)
+    _forget_rooms()
+
+
+def _forget_rooms() -> None:
     # Forget now (this transaction reads the new row) and again once committed, in case another
     # thread cached the old row in between.
-    queue_config_forget()
-    transaction.on_commit(queue_config_forget)
-    return config
+    rooms_forget()
+    transaction.on_commit(rooms_forget)
+
+
+ROOM_FIELDS = (
+    "sale_starts_at",
+    "mode",
+    "next_mode",
+    "next_mode_at",
+    "capacity",
+    "admit_per_tick",
+    "session_seconds",
+    "abandon_seconds",
+)
+
+
+def room_save(*, concert_id: int | None, **changes) -> RoomConfig:
+    """Create or change a room; fields left out keep their values (defaults for a new room).
+
+    A concert whose sale moves to a new start after its last draw gets a new seed: a seed is
+    used for one draw only. The check constraints refuse values that are not positive
+    (IntegrityError).
+    """
+    unknown = set(changes) - set(ROOM_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown room fields: {sorted(unknown)}")
+    with transaction.atomic():
+        lookup = {"concert__isnull": True} if concert_id is None else {"concert_id": concert_id}
+        row = QueueRoom.objects.select_for_update().filter(**lookup).first()
+        if row is None:
+            base = RoomConfig.defaults(concert_id)
+            row = QueueRoom(
+                concert_id=concert_id,
+                capacity=base.capacity,
+                admit_per_tick=base.admit_per_tick,
+                session_seconds=base.session_seconds,
+                abandon_seconds=base.abandon_seconds,
+            )
+        old_start = row.sale_starts_at
+        for name, value in changes.items():
+            setattr(row, name, value)
+        if not row.next_mode:
+            row.next_mode_at = None
+        now = timezone.now()
+        if row.sale_starts_at != old_start and old_start is not None and old_start <= now:
+            row.seed = new_seed()
+        row.save()
+        _forget_rooms()
+    return room_of_concert(concert_id) or RoomConfig.defaults()
+
+
+def queue_settings_update(**changes) -> RoomConfig:
+    """The site-wide room's settings (`paused` switches its mode)."""
+    paused = changes.pop("paused", None)
+    if paused is not None:
+        changes["mode"] = RoomMode.PAUSED if paused else RoomMode.FIFO
+    return room_save(concert_id=None, **changes)
+
+
+def room_free_seats_update(*, concert_id: int, free: int) -> None:
+    """Booking's count of a concert's free seats, for its room's admissions and chances."""
+    config = room_of_concert(concert_id)
+    if config is not None:
+        # Three ticks without a fresh count and the room forgets it rather than stay shut.
+        ttl = max(5, int(settings.QUEUE_PROMOTE_INTERVAL_SECONDS * 3))
+        store.free_seats_set(room=config.name, free=free, ttl_seconds=ttl)

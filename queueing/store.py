@@ -1,4 +1,4 @@
-"""The queue's Redis store: each state change is one Lua script, one atomic round trip."""
+"""The rooms' Redis store: each state change is one Lua script, one atomic round trip."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ from redis.commands.core import Script
 
 from concertbooking.redis import queue_redis
 from queueing.errors import QueueUnavailable
-from queueing.keys import queue_keys
+from queueing.keys import FIFO_BASE, POLL_BUCKET, room_keys
 
 _LUA = Path(__file__).resolve().parent / "lua"
-_COMMON = (_LUA / "common.lua").read_text()
+_PRELUDE = (
+    f"local POLL_BUCKET, FIFO_BASE = {POLL_BUCKET}, {FIFO_BASE}\n"
+    + (_LUA / "common.lua").read_text()
+)
+# The draw stays published this long after the start.
+DRAW_KEPT_MS = 7 * 24 * 3600 * 1000
 
 # Connection trouble, or a replica that cannot take writes mid-failover: the store is away for
 # now. Anything else (a script error) is a bug and must stay loud.
@@ -35,14 +40,16 @@ def script(name: str) -> Script:
         # Registering only hashes the source; the server learns it on first use (EVALSHA, then
         # SCRIPT LOAD once if it answers NOSCRIPT, e.g. after a restart).
         registered = _scripts[name] = queue_redis().register_script(
-            _COMMON + "\n" + (_LUA / f"{name}.lua").read_text()
+            _PRELUDE + "\n" + (_LUA / f"{name}.lua").read_text()
         )
     return registered
 
 
-def _run(name: str, *args: str | int) -> list | int:
+def _run(name: str, room: str, *args: str | int, user_id: int | None = None) -> list | int:
+    keys = room_keys(room)
+    key_list = keys.as_list() if user_id is None else [*keys.as_list(), keys.poll(user_id)]
     try:
-        return script(name)(keys=queue_keys().as_list(), args=args, client=queue_redis())
+        return script(name)(keys=key_list, args=args, client=queue_redis())
     except UNAVAILABLE as exc:
         raise QueueUnavailable() from exc
 
@@ -52,12 +59,14 @@ def _str(value: bytes | str) -> str:
 
 
 @dataclass(frozen=True)
-class TokenState:
-    token: str
+class PlaceState:
     status: str  # "waiting" | "active"
+    stamp: int
     position: int | None  # 1 = next to be admitted; None once active
     expires_ms: int  # active: end of the session; waiting: when an unpolled place is lost
     rate: float  # admissions per second over the last minute (0 when unknown)
+    free_seats: int | None = None  # the concert's free seats; None when not counted
+    active: int = 0
     created: bool = False
 
 
@@ -66,82 +75,159 @@ class PromoteResult:
     admitted: list[int]
     expired: int
     abandoned: int
+    sold_out: bool = False
 
 
 @dataclass(frozen=True)
-class RoomStats:
+class RoomFigures:
     waiting: int
+    prequeued: int
     active: int
     rate: float
     head_wait_ms: int | None
     admitted_total: int
+    free_seats: int | None
+    latest_waits_ms: list[int]
+    drawn: int | None
 
 
-def issue(*, user_id: int, fresh_token: str, abandon_ms: int) -> TokenState:
-    created, token, status, position, expires, rate = _run(
-        "issue", user_id, fresh_token, abandon_ms
+def issue(
+    *,
+    room: str,
+    user_id: int,
+    draw_key: int,
+    abandon_ms: int,
+    starts_ms: int,
+    mode: str,
+    session_ms: int,
+) -> PlaceState | None:
+    """The user's live place, or a new one; None when the room is closed to new places."""
+    reply = _run(
+        "issue",
+        room,
+        user_id,
+        draw_key,
+        abandon_ms,
+        starts_ms,
+        mode,
+        session_ms,
+        user_id=user_id,
     )
-    return TokenState(
-        token=_str(token),
+    if _str(reply[0]) == "closed":
+        return None
+    status, stamp, position, expires, rate, created, free, active = reply
+    return PlaceState(
         status=_str(status),
-        position=position,
+        stamp=stamp,
+        position=position or None,
         expires_ms=expires,
         rate=float(rate),
+        free_seats=None if free < 0 else free,
+        active=active,
         created=bool(created),
     )
 
 
-def status(*, token: str, user_id: int, abandon_ms: int) -> TokenState | None:
-    """The token's state; None when it is not the user's live token."""
-    reply = _run("status", token, user_id, abandon_ms)
+def status(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> PlaceState | None:
+    """The place's state; None when it is not the user's live place."""
+    reply = _run("status", room, user_id, stamp, abandon_ms, user_id=user_id)
     if _str(reply[0]) == "invalid":
         return None
-    state, position, expires, rate = reply
-    return TokenState(
-        token=token, status=_str(state), position=position, expires_ms=expires, rate=float(rate)
+    state, position, expires, rate, free, active = reply
+    return PlaceState(
+        status=_str(state),
+        stamp=stamp,
+        position=position or None,
+        expires_ms=expires,
+        rate=float(rate),
+        free_seats=None if free < 0 else free,
+        active=active,
     )
 
 
 GATE_INVALID, GATE_ACTIVE, GATE_WAITING = 0, 1, 2
 
 
-def gate(*, token: str, user_id: int) -> tuple[int, int | None]:
+def gate(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> tuple[int, int | None]:
     """(GATE_* verdict, position when waiting)."""
-    reply = _run("gate", token, user_id)
+    reply = _run("gate", room, user_id, stamp, abandon_ms, user_id=user_id)
     return reply[0], (reply[1] if len(reply) > 1 else None)
 
 
-def release(*, user_id: int, token: str = "", only_active: bool = False) -> bool:
-    return _run("release", user_id, token, "1" if only_active else "0") == 1
+def release(*, room: str, user_id: int, stamp: int | None = None, only_active: bool = False) -> bool:
+    return (
+        _run(
+            "release",
+            room,
+            user_id,
+            "" if stamp is None else stamp,
+            "1" if only_active else "0",
+            user_id=user_id,
+        )
+        == 1
+    )
 
 
 def promote(
     *,
+    room: str,
     capacity: int,
     admit_per_tick: int,
     session_ms: int,
     abandon_ms: int,
-    paused: bool,
+    admitting: bool,
+    starts_ms: int = 0,
+    passthrough: bool = False,
     sweep_limit: int = 5000,
 ) -> PromoteResult:
-    _, expired, abandoned, ids = _run(
+    _, expired, abandoned, ids, sold_out = _run(
         "promote",
+        room,
         capacity,
         admit_per_tick,
         session_ms,
         abandon_ms,
-        "1" if paused else "0",
+        "1" if admitting else "0",
+        starts_ms,
         sweep_limit,
+        "1" if passthrough else "0",
+        DRAW_KEPT_MS,
     )
-    return PromoteResult(admitted=[int(i) for i in ids], expired=expired, abandoned=abandoned)
+    return PromoteResult(
+        admitted=[int(i) for i in ids],
+        expired=expired,
+        abandoned=abandoned,
+        sold_out=bool(sold_out),
+    )
 
 
-def stats() -> RoomStats:
-    waiting, active, rate, head_wait, total = _run("stats")
-    return RoomStats(
+def figures(*, room: str) -> RoomFigures:
+    waiting, prequeued, active, rate, head_wait, total, free, waits, drawn = _run("stats", room)
+    return RoomFigures(
         waiting=waiting,
+        prequeued=prequeued,
         active=active,
         rate=float(rate),
         head_wait_ms=None if head_wait < 0 else head_wait,
         admitted_total=total,
+        free_seats=None if free < 0 else free,
+        latest_waits_ms=[int(w) for w in waits],
+        drawn=None if drawn < 0 else drawn,
     )
+
+
+def free_seats_set(*, room: str, free: int, ttl_seconds: int) -> None:
+    """Booking's latest count of the room's free seats; forgotten (unknown) after `ttl_seconds`,
+    so a count nobody refreshes never keeps a room shut."""
+    try:
+        queue_redis().set(room_keys(room).free, free, ex=ttl_seconds)
+    except UNAVAILABLE as exc:
+        raise QueueUnavailable() from exc
+
+
+def draw_page(*, room: str, start: int, stop: int) -> list[int]:
+    """User ids of the drawn pre-queue, in the draw's order, from `start` to `stop` inclusive."""
+    try:
+        return [int(uid) for uid in queue_redis().zrange(room_keys(room).draw, start, stop)]
+    except UNAVAILABLE as exc:
+        raise QueueUnavailable() from exc

@@ -7,4 +7,4 @@ from queueing import services
 
 @shared_task(name="queueing.queue_promote", ignore_result=True)
 def queue_promote() -> int:
-    return services.queue_promote()
+    return services.queue_promote_all()

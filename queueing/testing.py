@@ -3,40 +3,45 @@
 from dataclasses import replace
 
 from queueing import services, store
-from queueing.selectors import queue_config
+from queueing.selectors import room_for_concert, site_room
 
 
-def admit(user) -> str:
-    """Give `user` an active queue token and return it.
+def admit(user, concert_id: int | None = None) -> str:
+    """Give `user` an active place in the room that guards `concert_id` (the site-wide room by
+    default) and return its token.
 
     Takes a place like anyone else, then runs one real promotion tick with room for everyone up
     to and including this user (whatever the operator settings say, paused or not).
     """
-    ticket = services.queue_token_issue(user_id=user.pk)
+    ticket = services.queue_token_issue(user_id=user.pk, concert_id=concert_id)
     if ticket.status != "active":
-        room = store.stats()
+        config = site_room() if concert_id is None else room_for_concert(concert_id)
+        figures = store.figures(room=config.name)
         services.queue_promote(
             config=replace(
-                queue_config(),
-                capacity=room.active + ticket.position,
+                config,
+                capacity=figures.active + ticket.position,
                 admit_per_tick=ticket.position,
-                paused=False,
+                mode="fifo",
+                next_mode="",
             )
         )
     return ticket.token
 
 
-def page_client(user, *, admitted: bool = True):
+def page_client(user, *, admitted: bool = True, concert_id: int | None = None):
     """A signed-in browser session for `user`; an admitted one carries an active queue token in
     the session, as after the waiting room."""
     from django.test import Client
 
-    from queueing.web import SESSION_KEY
+    from queueing.web import ROOM_KEY, SESSION_KEY, token_room
 
     client = Client()
     client.force_login(user)
     if admitted:
+        token = admit(user, concert_id)
         session = client.session
-        session[SESSION_KEY] = admit(user)
+        session[SESSION_KEY] = {token_room(token): token}
+        session[ROOM_KEY] = token_room(token)
         session.save()
     return client

@@ -1,31 +1,72 @@
-"""The waiting room's pages: join the queue, wait, leave (thin views over the queue services)."""
+"""The waiting room's pages: join a room's queue, wait, leave (thin views over the queue
+services)."""
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from concertbooking.errors import ApplicationError
 from concertbooking.pages import local_path
-from queueing import selectors, services
-from queueing.errors import QueueTokenInvalid
-from queueing.web import queue_token_forget, queue_token_from_request, queue_token_remember
+from queueing import gate, selectors, services
+from queueing.errors import QueueTokenInvalid, QueueTokenWrongRoom
+from queueing.web import (
+    ROOM_KEY,
+    queue_token_forget,
+    queue_token_from_request,
+    queue_token_remember,
+)
 
 # Where the buyer goes once admitted, and the position they started from (for the progress bar).
 QUEUE_NEXT_KEY = "queue_next"
 QUEUE_START_KEY = "queue_start_position"
+MAX_ID = 2**63 - 1
+
+
+def _concert_id(value: str | None) -> int | None:
+    try:
+        concert_id = int(value or "")
+    except ValueError:
+        return None
+    return concert_id if 0 < concert_id <= MAX_ID else None
+
+
+def room_page_refusal(request, concert_id: int) -> HttpResponse | None:
+    """For a booking page whose concert shows only once its row is read: None when the place
+    that let the buyer in admits to `concert_id`, else the way to that concert's queue."""
+    try:
+        gate.room_admits(gate.admitted_room(request), concert_id)
+    except QueueTokenWrongRoom:
+        query = urlencode({"next": request.get_full_path(), "concert": concert_id})
+        return redirect(f"{reverse('queue-waiting-room')}?{query}")
+    return None
+
+
+def _room(request) -> str | None:
+    """The room a waiting-room page is about: the concert's in the query, else the last one."""
+    concert_id = _concert_id(request.GET.get("concert"))
+    if concert_id is not None:
+        return selectors.room_for_concert(concert_id).name
+    return request.session.get(ROOM_KEY)
 
 
 @login_required
 @require_POST
 def queue_join(request):
-    """Take a place in the queue (or keep the one held), then wait or go straight on."""
+    """Take a place in the queue of the concert's room (or keep the one held), then wait or go
+    straight on."""
     next_url = local_path(request, request.POST.get("next")) or reverse("home")
+    concert_id = _concert_id(request.POST.get("concert_id"))
     try:
-        ticket = services.queue_token_issue(user_id=request.user.pk)
+        ticket = services.queue_token_issue(user_id=request.user.pk, concert_id=concert_id)
     except ApplicationError as exc:
         messages.error(request, exc.detail)
+        if concert_id is not None:
+            return redirect("concert-detail", concert_id=concert_id)
         return redirect(next_url if not next_url.startswith("/book/") else "home")
     queue_token_remember(request, ticket.token)
     request.session[QUEUE_NEXT_KEY] = next_url
@@ -38,19 +79,22 @@ def queue_join(request):
 
 @login_required
 def waiting_room(request):
-    """Where a buyer waits: position, people ahead, estimated wait; moves on once admitted."""
+    """Where a buyer waits: the countdown to the draw, then position, people ahead, estimated
+    wait and chance of a seat; moves on once admitted."""
     next_url = local_path(request, request.GET.get("next"))
     if next_url:
         request.session[QUEUE_NEXT_KEY] = next_url
     next_url = request.session.get(QUEUE_NEXT_KEY) or reverse("home")
-    token = queue_token_from_request(request)
-    context = {"next": next_url}
+    room = _room(request)
+    concert_id = _concert_id(request.GET.get("concert"))
+    token = queue_token_from_request(request, room)
+    context = {"next": next_url, "concert_id": concert_id}
     if token is None:
         return render(request, "queueing/waiting_room.html", {**context, "state": "none"})
     try:
         ticket = selectors.queue_token_status(token=token, user_id=request.user.pk)
     except QueueTokenInvalid:
-        queue_token_forget(request)
+        queue_token_forget(request, room)
         return render(request, "queueing/waiting_room.html", {**context, "state": "lost"})
     except ApplicationError as exc:
         return render(
@@ -59,8 +103,25 @@ def waiting_room(request):
             {**context, "state": "unavailable", "detail": exc.detail},
             status=exc.status_code,
         )
+    request.session[ROOM_KEY] = token.split(".", 1)[0]
+    context["concert_id"] = ticket.concert_id
     if ticket.status == "active":
         return redirect(next_url)
+    room_info = (
+        selectors.room_public(concert_id=ticket.concert_id) if ticket.concert_id else None
+    )
+    if ticket.status == "scheduled":
+        return render(
+            request,
+            "queueing/waiting_room.html",
+            {
+                **context,
+                "state": "scheduled",
+                "ticket": ticket,
+                "room": room_info,
+                "status_url": reverse("api-queue-token-current"),
+            },
+        )
     start = max(int(request.session.get(QUEUE_START_KEY) or 1), ticket.position)
     request.session[QUEUE_START_KEY] = start
     return render(
@@ -68,8 +129,9 @@ def waiting_room(request):
         "queueing/waiting_room.html",
         {
             **context,
-            "state": "waiting",
+            "state": ticket.status,  # "waiting" or "sold_out"
             "ticket": ticket,
+            "room": room_info,
             "ahead": ticket.position - 1,
             "progress": round(100 * (start - ticket.position + 1) / (start + 1)),
             "start": start,

@@ -24,7 +24,7 @@ from concertbooking.api import (
     page_of,
 )
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
-from queueing.gate import queue_gated
+from queueing.gate import admitted_room, queue_gated
 
 
 class ConcertListApi(APIView):
@@ -92,7 +92,9 @@ class ReservationCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = ReservationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        reservation = services.reservation_hold(user=request.user, **data.validated_data)
+        reservation = services.reservation_hold(
+            user=request.user, queue_room=admitted_room(request), **data.validated_data
+        )
         return Response(ReservationOutput(reservation).data, status=status.HTTP_201_CREATED)
 
 

@@ -10,7 +10,7 @@ from concertbooking.api import error_responses
 from payments import selectors, services
 from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
-from queueing.gate import queue_gated
+from queueing.gate import admitted_room, queue_gated
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -96,5 +96,6 @@ class PaymentCreateApi(APIView):
             user=request.user,
             reservation_id=data.validated_data["reservation_id"],
             idempotency_key=_idempotency_key(request),
+            queue_room=admitted_room(request),
         )
         return _outcome_response(outcome)

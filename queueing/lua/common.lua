@@ -1,6 +1,9 @@
--- Shared by every queue script (prepended to each). KEYS follow queueing.keys.QueueKeys.as_list().
-local WAITING, ACTIVE, POLLED, TOKENS, USERS, ARRIVALS, ADMISSIONS, STATS =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+-- Shared by every queue script (prepended to each, after the constants from queueing.keys).
+-- KEYS follow queueing.keys.RoomKeys.as_list(); scripts about one user get its poll hash last.
+local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+-- The poll hashes share the room's hash tag, so a computed name stays on the room's slot.
+local POLLS = string.sub(WAITING, 1, -9) .. ':poll:'
 
 -- Redis's clock, not the callers': web and beat processes on several hosts agree on one time.
 local function now_ms()
@@ -8,39 +11,73 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- USERS values are "<token>:<issued at ms>" (tokens are URL-safe base64, so never contain ':').
-local function split_entry(entry)
-  local token, issued = string.match(entry, '^(.*):(%d+)$')
-  return token, tonumber(issued)
+-- Redis turns a Lua number into text with 14 digits; scores here need all of theirs.
+local function int(x)
+  return string.format('%d', x)
 end
 
--- Remove every trace of a user's place, waiting or active, and of their token.
-local function forget(uid, token)
-  redis.call('ZREM', WAITING, uid)
-  redis.call('ZREM', POLLED, uid)
-  redis.call('ZREM', ACTIVE, uid)
-  redis.call('HDEL', USERS, uid)
-  if token then
-    redis.call('HDEL', TOKENS, token)
-  end
+local function poll_key(uid)
+  return POLLS .. math.floor(tonumber(uid) / POLL_BUCKET)
 end
 
--- 'active', expiry | 'waiting', last poll | nil when the place is lost (session over or abandoned).
-local function live_state(uid, now, abandon_ms)
-  local expires = redis.call('ZSCORE', ACTIVE, uid)
-  if expires then
-    if tonumber(expires) > now then
-      return 'active', tonumber(expires)
-    end
+-- A waiter's "<joined ms>:<last poll ms>", or nil.
+local function poll_get(uid)
+  local entry = redis.call('HGET', poll_key(uid), uid)
+  if not entry then
     return nil
   end
-  local polled = redis.call('ZSCORE', POLLED, uid)
-  if polled and tonumber(polled) > now - abandon_ms then
-    return 'waiting', tonumber(polled)
+  local joined, polled = string.match(entry, '^(%d+):(%d+)$')
+  return tonumber(joined), tonumber(polled)
+end
+
+local function poll_set(uid, joined, polled)
+  redis.call('HSET', poll_key(uid), uid, string.format('%d:%d', joined, polled))
+end
+
+-- Remove every trace of a user's place, waiting or active.
+local function forget(uid)
+  redis.call('ZREM', WAITING, uid)
+  redis.call('ZREM', ACTIVE, uid)
+  redis.call('HDEL', PLACES, uid)
+  redis.call('HDEL', poll_key(uid), uid)
+end
+
+-- 'active', session end | 'waiting', last poll | nil when the user has no live place with
+-- `stamp` (any place when stamp is nil). A place whose time ran out is removed here.
+local function live_place(uid, stamp, now, abandon_ms)
+  local held = redis.call('HGET', PLACES, uid)
+  if held then
+    if stamp and tonumber(held) ~= stamp then
+      return nil
+    end
+    local ends = tonumber(redis.call('ZSCORE', ACTIVE, uid) or '0')
+    if ends > now then
+      return 'active', ends, tonumber(held)
+    end
+    forget(uid)
+    return nil
   end
+  local score = redis.call('ZSCORE', WAITING, uid)
+  if not score or (stamp and tonumber(score) ~= stamp) then
+    return nil
+  end
+  local _, polled = poll_get(uid)
+  if polled and polled > now - abandon_ms then
+    return 'waiting', polled, tonumber(score)
+  end
+  forget(uid)
   return nil
+end
+
+local function position(uid)
+  return redis.call('ZRANK', WAITING, uid) + 1
 end
 
 local function rate()
   return redis.call('HGET', STATS, 'rate') or '0'
+end
+
+-- Free seats as booking last counted them; -1 when unknown (no count, or the site-wide room).
+local function free_seats()
+  return tonumber(redis.call('GET', FREE) or '-1')
 end

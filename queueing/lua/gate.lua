@@ -1,18 +1,11 @@
--- The gate's one round trip: is this token the user's, and is it admitted? Changes nothing.
--- ARGV: token, user id. Returns {0} invalid | {1} active | {2, position} waiting.
-local token, uid = ARGV[1], ARGV[2]
-if redis.call('HGET', TOKENS, token) ~= uid then
-  return {0}
-end
-local expires = redis.call('ZSCORE', ACTIVE, uid)
-if expires then
-  if tonumber(expires) > now_ms() then
-    return {1}
-  end
-  return {0}
-end
-local rank = redis.call('ZRANK', WAITING, uid)
-if rank then
-  return {2, rank + 1}
+-- The gate's one round trip: is this the user's live place, and is it admitted?
+-- ARGV: user id, stamp (from the token), abandonment ms.
+-- Returns {0} invalid | {1} active | {2, position} waiting.
+local uid, stamp, abandon_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = live_place(uid, stamp, now_ms(), abandon_ms)
+if state == 'active' then
+  return {1}
+elseif state == 'waiting' then
+  return {2, position(uid)}
 end
 return {0}

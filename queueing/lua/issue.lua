@@ -1,27 +1,44 @@
--- Give a user a place at the back of the queue, or their live one again.
--- ARGV: user id, a fresh token (used only if the user has no live place), abandonment ms.
--- Returns {created 0|1, token, 'waiting'|'active', position|false, expires ms, rate}.
-local uid, fresh, abandon_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- Give a user a place, or their live one again.
+-- ARGV: user id, draw key (their pre-queue score), abandonment ms, sale start ms (0: on sale),
+-- mode, session ms.
+-- Returns {'closed'} or {state 'waiting'|'active', stamp, position|false, expires ms, rate,
+-- created 0|1, free seats, active count}.
+local uid, draw_key, abandon_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local starts, mode, session_ms = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local now = now_ms()
 
-local entry = redis.call('HGET', USERS, uid)
-if entry then
-  local token = split_entry(entry)
-  local state, score = live_state(uid, now, abandon_ms)
-  if state == 'active' then
-    return {0, token, 'active', false, score, rate()}
-  elseif state == 'waiting' then
-    -- Asking again is a sign of life, like a poll.
-    redis.call('ZADD', POLLED, now, uid)
-    return {0, token, 'waiting', redis.call('ZRANK', WAITING, uid) + 1, now + abandon_ms, rate()}
-  end
-  forget(uid, token)
+local state, score, stamp = live_place(uid, nil, now, abandon_ms)
+if state == 'active' then
+  return {'active', stamp, false, score, rate(), 0, free_seats(), 0}
+elseif state == 'waiting' then
+  -- Asking again is a sign of life, like a poll.
+  local joined = poll_get(uid)
+  poll_set(uid, joined, now)
+  return {
+    'waiting', stamp, position(uid), now + abandon_ms, rate(), 0, free_seats(),
+    redis.call('ZCARD', ACTIVE),
+  }
 end
 
--- The user id is the member of every set, so one user can never hold two places.
-local arrival = redis.call('INCR', ARRIVALS)
-redis.call('ZADD', WAITING, arrival, uid)
-redis.call('ZADD', POLLED, now, uid)
-redis.call('HSET', TOKENS, fresh, uid)
-redis.call('HSET', USERS, uid, fresh .. ':' .. now)
-return {1, fresh, 'waiting', redis.call('ZRANK', WAITING, uid) + 1, now + abandon_ms, rate()}
+if mode == 'closed' then
+  return {'closed'}
+end
+if starts > now then
+  -- The pre-queue: the place's score is its draw key, so the order is the draw's from the
+  -- start; the user id is the member, so one user never holds two places.
+  stamp = draw_key
+else
+  stamp = FIFO_BASE + redis.call('INCR', ARRIVALS)
+end
+if mode == 'passthrough' and starts <= now and free_seats() ~= 0 then
+  redis.call('ZADD', ACTIVE, now + session_ms, uid)
+  redis.call('HSET', PLACES, uid, int(stamp))
+  redis.call('HINCRBY', STATS, 'admitted_total', 1)
+  return {'active', stamp, false, now + session_ms, rate(), 1, free_seats(), 0}
+end
+redis.call('ZADD', WAITING, int(stamp), uid)
+poll_set(uid, now, now)
+return {
+  'waiting', stamp, position(uid), now + abandon_ms, rate(), 1, free_seats(),
+  redis.call('ZCARD', ACTIVE),
+}

@@ -1,56 +1,83 @@
--- One promotion tick: end sessions, drop abandoned waiters, admit from the head.
+-- One promotion tick of one room: end sessions, drop abandoned waiters, admit from the head.
 -- Atomic, so any number of concurrent ticks can never push the active count past capacity.
--- ARGV: capacity, admit per tick, session ms, abandonment ms, paused 0|1, sweep limit.
--- Returns {admitted count, expired, abandoned, {admitted user ids in order}}.
+-- ARGV: capacity, admit per tick, session ms, abandonment ms, admitting 0|1, sale start ms
+-- (0: on sale), sweep limit, passthrough 0|1, draw kept ms.
+-- Returns {admitted count, expired, abandoned, {admitted user ids in order}, sold out 0|1}.
 local capacity, per_tick = tonumber(ARGV[1]), tonumber(ARGV[2])
 local session_ms, abandon_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
-local paused, sweep_limit = ARGV[5] == '1', tonumber(ARGV[6])
+local admitting, starts, sweep_limit = ARGV[5] == '1', tonumber(ARGV[6]), tonumber(ARGV[7])
+local passthrough, draw_kept_ms = ARGV[8] == '1', tonumber(ARGV[9])
 local now = now_ms()
 local cutoff = now - abandon_ms
-
-local function forget_user(uid)
-  local entry = redis.call('HGET', USERS, uid)
-  forget(uid, entry and split_entry(entry))
-end
 
 -- Sessions past their end free their slot (the gate already refuses them).
 local expired = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', now, 'LIMIT', 0, sweep_limit)
 for _, uid in ipairs(expired) do
-  forget_user(uid)
+  forget(uid)
 end
 
--- Waiters who stopped polling lose their place, wherever they stand.
-local abandoned = redis.call('ZRANGEBYSCORE', POLLED, '-inf', cutoff, 'LIMIT', 0, sweep_limit)
-for _, uid in ipairs(abandoned) do
-  forget_user(uid)
+-- Waiters who stopped polling lose their place. The queue is walked a slice per tick from where
+-- the last tick stopped; the head is checked again when it is admitted.
+local dropped = 0
+local cursor = tonumber(redis.call('GET', SWEEP) or '0')
+local slice = redis.call('ZRANGE', WAITING, cursor, cursor + sweep_limit - 1)
+for _, uid in ipairs(slice) do
+  local _, polled = poll_get(uid)
+  if not polled or polled <= cutoff then
+    forget(uid)
+    dropped = dropped + 1
+  end
 end
-local dropped = #abandoned
+if #slice < sweep_limit then
+  redis.call('SET', SWEEP, 0)
+else
+  redis.call('SET', SWEEP, cursor + #slice - dropped)
+end
 
+-- The draw: the first tick after the start keeps the pre-queue's order for publication, before
+-- anyone is admitted from it.
+if starts > 0 and now >= starts and redis.call('HGET', STATS, 'drawn') ~= tostring(starts) then
+  redis.call('DEL', DRAW)
+  redis.call('ZRANGESTORE', DRAW, WAITING, '-inf', '(' .. int(FIFO_BASE), 'BYSCORE')
+  redis.call('PEXPIRE', DRAW, draw_kept_ms)
+  redis.call('HSET', STATS, 'drawn', tostring(starts), 'drawn_size', redis.call('ZCARD', DRAW))
+end
+
+-- A concert whose every seat is sold or held admits nobody until seats come back.
+local sold_out = free_seats() == 0
 local admitted = {}
-if not paused then
-  local want = math.min(capacity - redis.call('ZCARD', ACTIVE), per_tick)
-  -- More abandoned waiters than one sweep takes may sit at the head: skip them, within a bound.
+if admitting and not sold_out and (starts == 0 or now >= starts) then
+  local want = per_tick
+  if not passthrough then
+    want = math.min(capacity - redis.call('ZCARD', ACTIVE), per_tick)
+  end
+  -- Abandoned waiters at the head are skipped, within a bound.
   local skips = sweep_limit
   while want > 0 do
     local head = redis.call('ZPOPMIN', WAITING)
     if #head == 0 then
       break
     end
-    local uid = head[1]
-    local polled = redis.call('ZSCORE', POLLED, uid)
-    redis.call('ZREM', POLLED, uid)
-    if polled and tonumber(polled) > cutoff then
+    local uid, score = head[1], head[2]
+    local joined, polled = poll_get(uid)
+    redis.call('HDEL', poll_key(uid), uid)
+    if polled and polled > cutoff then
       redis.call('ZADD', ACTIVE, now + session_ms, uid)
+      redis.call('HSET', PLACES, uid, score)
+      -- The wait counts from the sale's start for a pre-queue place.
+      redis.call('LPUSH', WAITS, now - math.max(joined, starts))
       admitted[#admitted + 1] = uid
       want = want - 1
     else
-      forget_user(uid)
       dropped = dropped + 1
       skips = skips - 1
       if skips <= 0 then
         break
       end
     end
+  end
+  if #admitted > 0 then
+    redis.call('LTRIM', WAITS, 0, 999)
   end
 end
 
@@ -73,4 +100,4 @@ for i = 1, #buckets, 2 do
 end
 redis.call('HSET', STATS, 'rate', string.format('%.4f', total / (second - oldest + 1)))
 
-return {#admitted, #expired, dropped, admitted}
+return {#admitted, #expired, dropped, admitted, sold_out and 1 or 0}

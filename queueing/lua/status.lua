@@ -1,17 +1,17 @@
--- A token's fresh state; a poll keeps a waiting place alive. A lost place is cleaned up here.
--- ARGV: token, user id, abandonment ms.
--- Returns {'invalid'} or {'waiting'|'active', position|false, expires ms, rate}.
-local token, uid, abandon_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call('HGET', TOKENS, token) ~= uid then
-  return {'invalid'}
-end
+-- A place's fresh state; a poll keeps a waiting place alive. A lost place is cleaned up here.
+-- ARGV: user id, stamp (from the token), abandonment ms.
+-- Returns {'invalid'} or {'waiting'|'active', position|false, expires ms, rate, free seats,
+-- active count}.
+local uid, stamp, abandon_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
-local state, score = live_state(uid, now, abandon_ms)
+local state, score = live_place(uid, stamp, now, abandon_ms)
 if state == 'active' then
-  return {'active', false, score, rate()}
+  return {'active', false, score, rate(), free_seats(), 0}
 elseif state == 'waiting' then
-  redis.call('ZADD', POLLED, 'XX', now, uid)
-  return {'waiting', redis.call('ZRANK', WAITING, uid) + 1, now + abandon_ms, rate()}
+  local joined = poll_get(uid)
+  poll_set(uid, joined, now)
+  return {
+    'waiting', position(uid), now + abandon_ms, rate(), free_seats(), redis.call('ZCARD', ACTIVE),
+  }
 end
-forget(uid, token)
 return {'invalid'}

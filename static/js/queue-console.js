@@ -1,20 +1,35 @@
-// Queue console: refreshes the live figures every two seconds without touching the form.
+// Queue console: refreshes the live figures (of every room, or of one) every two seconds
+// without touching the form.
 (function () {
   "use strict";
   var live = document.getElementById("queue-live");
   if (!live || !window.fetch) return;
+  function show(scope, stats) {
+    if (!stats.available) return;
+    Object.keys(stats).forEach(function (name) {
+      var cell = scope.querySelector('[data-stat="' + name + '"]');
+      if (!cell) return;
+      var value = stats[name];
+      if (/_seconds$/.test(name)) value = value === null ? "–" : value + " s";
+      else if (value === null) value = "–";
+      cell.textContent = value;
+    });
+  }
+
   function refresh() {
     fetch(live.dataset.url, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (stats) {
-        if (!stats || !stats.available) return;
-        Object.keys(stats).forEach(function (name) {
-          var cell = live.querySelector('[data-stat="' + name + '"]');
-          if (!cell) return;
-          var value = stats[name];
-          if (name === "head_of_line_wait_seconds") value = value === null ? "–" : value + " s";
-          cell.textContent = value;
-        });
+      .then(function (data) {
+        if (!data) return;
+        if (data.rooms) {
+          data.rooms.forEach(function (stats) {
+            var key = stats.concert_id === null ? "site" : String(stats.concert_id);
+            var row = live.querySelector('[data-room="' + key + '"]');
+            if (row) show(row, stats);
+          });
+        } else {
+          show(live, data);
+        }
       })
       .catch(function () {})
       .then(function () { window.setTimeout(refresh, 2000); });

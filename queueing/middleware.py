@@ -56,9 +56,7 @@ def _check(request: HttpRequest, concert_id: int | None) -> ApplicationError | N
     return refusal
 
 
-def _refuse(
-    request: HttpRequest, exc: ApplicationError, concert_id: int | None
-) -> HttpResponse:
+def _refuse(request: HttpRequest, exc: ApplicationError, concert_id: int | None) -> HttpResponse:
     """The API gets the error as JSON; a page goes to the waiting room, or says the queue is
     away."""
     retry_after = getattr(exc, "retry_after", None)

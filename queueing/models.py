@@ -66,9 +66,7 @@ class QueueRoom(models.Model):
         ordering = [F("concert_id").asc(nulls_first=True)]
         constraints = [
             # One room per concert and one site-wide room (a NULL concert counts as 0).
-            models.UniqueConstraint(
-                Coalesce("concert", Value(0)), name="uk_queue_room_concert"
-            ),
+            models.UniqueConstraint(Coalesce("concert", Value(0)), name="uk_queue_room_concert"),
             models.CheckConstraint(condition=Q(capacity__gt=0), name="ck_room_capacity_positive"),
             models.CheckConstraint(
                 condition=Q(admit_per_tick__gt=0), name="ck_room_admit_per_tick_positive"

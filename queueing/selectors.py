@@ -77,7 +77,7 @@ class RoomConfig:
         return self.sale_starts_at - timedelta(minutes=settings.PREQUEUE_MINUTES)
 
     def phase(self, now: datetime) -> str:
-        """"not_open" before the pre-queue, "prequeue" until the start, then "on_sale"."""
+        """ "not_open" before the pre-queue, "prequeue" until the start, then "on_sale"."""
         if self.sale_starts_at is None or self.sale_starts_at <= now:
             return "on_sale"
         return "prequeue" if self.prequeue_opens_at <= now else "not_open"
@@ -109,8 +109,7 @@ def _rooms_map() -> dict[int | None, RoomConfig]:
         if cached and cached[0] > time.monotonic():
             return cached[1]
         rooms = {
-            row["concert_id"]: RoomConfig(**row)
-            for row in QueueRoom.objects.values(*_ROOM_FIELDS)
+            row["concert_id"]: RoomConfig(**row) for row in QueueRoom.objects.values(*_ROOM_FIELDS)
         }
         _rooms = (time.monotonic() + CONFIG_CACHE_SECONDS, rooms)
     return rooms

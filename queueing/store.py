@@ -154,7 +154,9 @@ def gate(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> tuple[int, 
     return reply[0], (reply[1] if len(reply) > 1 else None)
 
 
-def release(*, room: str, user_id: int, stamp: int | None = None, only_active: bool = False) -> bool:
+def release(
+    *, room: str, user_id: int, stamp: int | None = None, only_active: bool = False
+) -> bool:
     return (
         _run(
             "release",

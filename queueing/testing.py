@@ -34,14 +34,21 @@ def page_client(user, *, admitted: bool = True, concert_id: int | None = None):
     the session, as after the waiting room."""
     from django.test import Client
 
-    from queueing.web import ROOM_KEY, SESSION_KEY, token_room
-
     client = Client()
     client.force_login(user)
     if admitted:
-        token = admit(user, concert_id)
         session = client.session
-        session[SESSION_KEY] = {token_room(token): token}
-        session[ROOM_KEY] = token_room(token)
+        session_token_set(session, admit(user, concert_id))
         session.save()
     return client
+
+
+def session_token_set(session, token: str) -> None:
+    """Put `token` in a page session as the waiting room does (any string: tests forge some)."""
+    from django.conf import settings
+
+    from queueing.web import ROOM_KEY, SESSION_KEY, token_room
+
+    room = token_room(token) if "." in token else settings.QUEUE_ROOM
+    session[SESSION_KEY] = {room: token}
+    session[ROOM_KEY] = room

@@ -107,9 +107,7 @@ def waiting_room(request):
     context["concert_id"] = ticket.concert_id
     if ticket.status == "active":
         return redirect(next_url)
-    room_info = (
-        selectors.room_public(concert_id=ticket.concert_id) if ticket.concert_id else None
-    )
+    room_info = selectors.room_public(concert_id=ticket.concert_id) if ticket.concert_id else None
     if ticket.status == "scheduled":
         return render(
             request,

@@ -126,12 +126,12 @@ def test_cached_token_is_refused_once_revoked_or_user_deactivated(user, django_a
 def test_the_caller_cache_can_be_turned_off(user, settings, django_assert_num_queries):
     from rest_framework.authtoken.models import Token
 
-    from queueing.selectors import queue_config
+    from queueing.selectors import site_room
 
     settings.CALLER_CACHE_SECONDS = 0
     token = Token.objects.create(user=user)
     client = _authed(token.key)
-    queue_config()  # the queue settings row, read once per process every few seconds
+    site_room()  # the queue settings row, read once per process every few seconds
     for status in (201, 200):
         with django_assert_num_queries(1):  # the token with its user, every time
             assert client.post("/api/queue/tokens").status_code == status

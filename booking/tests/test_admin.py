@@ -438,37 +438,50 @@ def test_reservations_are_read_only_in_the_console(operator):
 
 
 def test_queue_console_shows_the_room_and_applies_settings(operator, user, other_user):
-    from queueing.selectors import queue_config
+    from queueing.selectors import site_room
     from queueing.services import queue_promote, queue_token_issue
 
     queue_token_issue(user_id=user.pk)
     queue_token_issue(user_id=other_user.pk)
-    url = reverse("admin:queueing_queuesettings_changelist")
+    overview = operator.get(reverse("admin:queueing_queueroom_changelist")).content.decode()
+    assert 'data-stat="waiting">2<' in overview and 'data-stat="active">0<' in overview
+    url = reverse("admin:queueing_queueroom_console", args=["site"])
     page = operator.get(url).content.decode()
     assert 'data-stat="waiting">2<' in page and 'data-stat="active">0<' in page
 
     response = operator.post(
         url,
-        {"capacity": "1", "admit_per_tick": "5", "session_seconds": "300", "abandon_seconds": "60"},
+        {
+            "mode": "fifo",
+            "capacity": "1",
+            "admit_per_tick": "5",
+            "session_seconds": "300",
+            "abandon_seconds": "60",
+        },
         follow=True,
     )
-    assert "Queue settings saved" in response.content.decode()
-    config = queue_config()
-    assert (config.capacity, config.admit_per_tick, config.paused) == (1, 5, False)
+    assert "Room settings saved" in response.content.decode()
+    config = site_room()
+    assert (config.capacity, config.admit_per_tick, config.mode) == (1, 5, "fifo")
     assert queue_promote() == 1  # the new capacity holds at the very next tick
 
-    stats = operator.get(reverse("admin:queueing_queuesettings_stats")).json()
+    stats = operator.get(reverse("admin:queueing_queueroom_stats") + "?room=site").json()
     assert stats["waiting"] == 1 and stats["active"] == 1
     assert stats["admissions_per_minute"] > 0
+
+
+_ROOM_REST = {"mode": "fifo", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"}
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        {"capacity": "0", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"},
-        {"capacity": "-1", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"},
-        {"capacity": "abc", "admit_per_tick": "1", "session_seconds": "1", "abandon_seconds": "1"},
+        {"capacity": "0", **_ROOM_REST},
+        {"capacity": "-1", **_ROOM_REST},
+        {"capacity": "abc", **_ROOM_REST},
+        {"capacity": "5", **_ROOM_REST, "mode": "sideways"},
         {
+            "mode": "fifo",
             "capacity": "9" * 30,
             "admit_per_tick": "1",
             "session_seconds": "1",
@@ -478,21 +491,23 @@ def test_queue_console_shows_the_room_and_applies_settings(operator, user, other
     ],
 )
 def test_queue_console_refuses_impossible_settings(operator, data):
-    from queueing.selectors import queue_config
+    from queueing.selectors import site_room
 
-    before = queue_config()
-    response = operator.post(reverse("admin:queueing_queuesettings_changelist"), data)
+    before = site_room()
+    response = operator.post(reverse("admin:queueing_queueroom_console", args=["site"]), data)
     assert response.status_code == 200
     assert "Please correct the errors below." in response.content.decode()
-    assert queue_config() == before
+    assert site_room() == before
 
 
 def test_queue_console_needs_staff(user):
     client = Client()
     client.force_login(user)
-    response = client.get(reverse("admin:queueing_queuesettings_changelist"))
+    response = client.get(reverse("admin:queueing_queueroom_changelist"))
     assert response.status_code == 302
-    assert client.get(reverse("admin:queueing_queuesettings_stats")).status_code == 302
+    assert client.get(reverse("admin:queueing_queueroom_stats")).status_code == 302
+    console = reverse("admin:queueing_queueroom_console", args=["site"])
+    assert client.get(console).status_code == 302
 
 
 # --- The catalog cache follows console edits -----------------------------------------------

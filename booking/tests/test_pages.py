@@ -14,7 +14,7 @@ from booking.models import SeatStatus
 from booking.services import schedule_seats_generate
 from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory, tour_date
 from queueing.testing import admit, page_client
-from queueing.web import SESSION_KEY
+from queueing.testing import session_token_set
 
 pytestmark = pytest.mark.django_db
 
@@ -332,7 +332,7 @@ def test_leaving_the_queue_is_one_click(user):
 def test_a_lost_place_can_be_taken_again(user):
     client = page_client(user, admitted=False)
     session = client.session
-    session[SESSION_KEY] = "forged-or-expired-token"
+    session_token_set(session, "forged-or-expired-token")
     session.save()
     page = client.get(reverse("queue-waiting-room")).content.decode()
     assert "Your place has expired" in page and "Join the queue again" in page
@@ -392,7 +392,7 @@ def test_holding_a_seat_requires_csrf(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     session = client.session
-    session[SESSION_KEY] = admit(user)
+    session_token_set(session, admit(user))
     session.save()
     assert client.post(reverse("booking-seat-hold", args=[1]), {"seat_id": "1"}).status_code == 403
 

@@ -13,7 +13,7 @@ from booking.tests.factories import SeatFactory, tour_date
 from payments.selectors import wallet_balance
 from payments.services import payment_create, wallet_charge
 from queueing.testing import admit, page_client
-from queueing.web import SESSION_KEY
+from queueing.testing import session_token_set
 
 pytestmark = pytest.mark.django_db
 
@@ -207,6 +207,6 @@ def test_money_forms_require_csrf(user, name, args, data):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     session = client.session
-    session[SESSION_KEY] = admit(user)
+    session_token_set(session, admit(user))
     session.save()
     assert client.post(reverse(name, args=args), data).status_code == 403

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from payments import services, tasks
 from payments.models import LedgerEntry, Wallet
 from payments.tests.conftest import fund
+from queueing.selectors import site_room
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +18,7 @@ def test_payment_statements(user, held, django_assert_num_queries):
     payment, its ledger row and its event (after commit, which a test's transaction never
     reaches, the buyer's remaining holds are read). Plus the test's savepoint."""
     fund(user, 100_000)
+    site_room()  # the rooms, read once per process every few seconds
     with django_assert_num_queries(8 + 2):
         services.payment_create(user=user, reservation_id=held["reservation_id"])
     assert Wallet.objects.get(user=user).balance == 20_000
@@ -26,6 +28,7 @@ def test_payment_statements(user, held, django_assert_num_queries):
 def test_outside_a_transaction_a_payment_is_one_transaction(user, held):
     """The writes in one transaction; after it, the read of the buyer's remaining holds."""
     fund(user, 100_000)
+    site_room()  # the rooms, read once per process every few seconds
     with CaptureQueriesContext(connection) as queries:
         services.payment_create(user=user, reservation_id=held["reservation_id"])
     sent = [q["sql"].split()[0] for q in queries.captured_queries]

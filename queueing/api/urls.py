@@ -11,7 +11,9 @@ urlpatterns = [
         views.QueueTokenCurrentApi.as_view(),
         name="api-queue-token-current",
     ),
-    path("concerts/<id:concert_id>/queue", views.ConcertRoomApi.as_view(), name="api-concert-queue"),
+    path(
+        "concerts/<id:concert_id>/queue", views.ConcertRoomApi.as_view(), name="api-concert-queue"
+    ),
     path(
         "concerts/<id:concert_id>/queue/draw",
         views.ConcertDrawApi.as_view(),

@@ -43,8 +43,9 @@ local function forget(uid)
 end
 
 -- 'active', session end | 'waiting', last poll | nil when the user has no live place with
--- `stamp` (any place when stamp is nil). A place whose time ran out is removed here.
-local function live_place(uid, stamp, now, abandon_ms)
+-- `stamp` (any place when stamp is nil). A place whose time ran out is removed here unless
+-- `keep` (the gate changes nothing; the tick sweeps it).
+local function live_place(uid, stamp, now, abandon_ms, keep)
   local held = redis.call('HGET', PLACES, uid)
   if held then
     if stamp and tonumber(held) ~= stamp then
@@ -54,7 +55,9 @@ local function live_place(uid, stamp, now, abandon_ms)
     if ends > now then
       return 'active', ends, tonumber(held)
     end
-    forget(uid)
+    if not keep then
+      forget(uid)
+    end
     return nil
   end
   local score = redis.call('ZSCORE', WAITING, uid)
@@ -65,7 +68,9 @@ local function live_place(uid, stamp, now, abandon_ms)
   if polled and polled > now - abandon_ms then
     return 'waiting', polled, tonumber(score)
   end
-  forget(uid)
+  if not keep then
+    forget(uid)
+  end
   return nil
 end
 

@@ -16,6 +16,10 @@ TICKET_FIELDS = {
     "estimated_wait_seconds",
     "poll_after_seconds",
     "expires_at",
+    "concert_id",
+    "sale_starts_at",
+    "draw_id",
+    "chance_of_seat",
 }
 
 

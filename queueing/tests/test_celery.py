@@ -11,7 +11,7 @@ from django.conf import settings
 
 from concertbooking.redis import queue_redis
 from queueing import services
-from queueing.keys import queue_keys
+from queueing.keys import room_keys
 from queueing.tests.test_concurrency import _test_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -21,7 +21,7 @@ CELERY = ROOT / ".venv" / "bin" / "celery"
 
 
 def _active() -> list[int]:
-    return [int(m) for m in queue_redis().zrange(queue_keys().active, 0, -1)]
+    return [int(m) for m in queue_redis().zrange(room_keys("main").active, 0, -1)]
 
 
 def _wait_for(predicate, *, timeout: float, worker: subprocess.Popen) -> None:
@@ -74,7 +74,7 @@ def test_worker_with_beat_admits_waiting_users(make_users, queue_settings, tmp_p
         assert sorted(_active()) == [u.pk for u in users[:3]]
 
         # A freed slot is filled on a later tick, by the next in line; capacity still holds.
-        services.queue_release_user(user_id=users[0].pk)
+        services.queue_release_user(user_id=users[0].pk, room="main")
         _wait_for(lambda: users[3].pk in _active(), timeout=20, worker=worker)
         time.sleep(0.5)  # a few more ticks
         assert sorted(_active()) == [u.pk for u in users[1:4]]

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from concertbooking.redis import queue_redis
 from queueing import services
-from queueing.keys import queue_keys
+from queueing.keys import room_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,12 +85,12 @@ def test_one_user_asking_many_times_at_once_holds_one_place(make_users):
     tickets = _in_threads(20, ask)
     assert len({t.token for t in tickets}) == 1
     assert sum(t.created for t in tickets) == 1
-    assert queue_redis().zcard(queue_keys().waiting) == 1
+    assert queue_redis().zcard(room_keys("main").waiting) == 1
 
 
 def _naive_promote(capacity: int, per_tick: int) -> int:
     """Check-then-act in Python, without the script: the race the Lua script exists to stop."""
-    client, keys = queue_redis(), queue_keys()
+    client, keys = queue_redis(), room_keys("main")
     free = capacity - client.zcard(keys.active)
     if free <= 0:
         return 0
@@ -105,7 +105,7 @@ def test_control_naive_promotion_over_admits(make_users):
     _waiting(make_users, 300)
     admitted = _in_threads(16, lambda _: sum(_naive_promote(100, 7) for _ in range(5)))
     assert sum(admitted) > 100
-    assert queue_redis().zcard(queue_keys().active) > 100
+    assert queue_redis().zcard(room_keys("main").active) > 100
 
 
 def test_concurrent_promotion_threads_never_exceed_capacity(make_users, queue_settings):
@@ -117,7 +117,7 @@ def test_concurrent_promotion_threads_never_exceed_capacity(make_users, queue_se
 
     ticks = [tick for runs in _in_threads(16, promote) for tick in runs]
     assert sum(len(t) for t in ticks) == 100
-    assert queue_redis().zcard(queue_keys().active) == 100
+    assert queue_redis().zcard(room_keys("main").active) == 100
     # Every tick took a contiguous run from the head: together exactly the first hundred.
     assert sorted(pk for t in ticks for pk in t) == sorted(order[:100])
     assert all(t == sorted(t, key=order.index) for t in ticks)
@@ -129,10 +129,10 @@ import django
 django.setup()
 from concertbooking.redis import queue_redis
 from queueing import store
-from queueing.selectors import queue_config
+from queueing.selectors import site_room
 from queueing.services import queue_promote
 # Connect, read the settings and load the script first, then wait at the start line.
-queue_config()
+site_room()
 queue_redis().script_load(store.script("promote").script)
 print("ready", flush=True)
 sys.stdin.readline()
@@ -185,5 +185,5 @@ def test_concurrent_promotion_processes_never_exceed_capacity(make_users, queue_
     assert all(p.returncode == 0 for p in processes)
     assert sum(o["admitted"] for o in outputs) == 400
     assert sum(o["admitted"] > 0 for o in outputs) >= 3
-    active = {int(m) for m in queue_redis().zrange(queue_keys().active, 0, -1)}
+    active = {int(m) for m in queue_redis().zrange(room_keys("main").active, 0, -1)}
     assert active == set(order[:400])

@@ -13,7 +13,7 @@ from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
 from queueing import services
 from queueing.gate import is_gated
 from queueing.testing import admit
-from queueing.web import SESSION_KEY
+from queueing.testing import session_token_set
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_expired_token(auth_client, user, queue_settings):
 
 def test_released_token(auth_client, user):
     token = admit(user)
-    services.queue_release_user(user_id=user.pk)
+    services.queue_release_user(user_id=user.pk, room="main")
     response = auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=token)
     assert response.json()["code"] == "queue_token_invalid"
 
@@ -145,7 +145,7 @@ def test_session_user_with_token_in_session(user):
     client = Client()
     client.force_login(user)
     session = client.session
-    session[SESSION_KEY] = admit(user)
+    session_token_set(session, admit(user))
     session.save()
     # Through the gate to the view (which answers 404: no such concert).
     assert client.get("/api/concerts/1/available-dates").status_code == 404
@@ -160,7 +160,7 @@ def test_pages_redirect_to_the_waiting_room(user, other_user):
 
     services.queue_token_issue(user_id=other_user.pk)
     session = client.session
-    session[SESSION_KEY] = services.queue_token_issue(user_id=user.pk).token
+    session_token_set(session, services.queue_token_issue(user_id=user.pk).token)
     session.save()
     assert client.get("/book/concerts/1/dates").status_code == 302  # waiting: not yet
     services.queue_promote()
@@ -211,16 +211,16 @@ def test_a_gated_read_is_refused_before_its_view(auth_client, user, other_user):
 
 
 def test_a_failing_gate_script_never_lets_a_read_through(auth_client, user, other_user, settings):
-    """A script error (the tokens hash clobbered: WRONGTYPE inside gate.lua) is a bug and answers
+    """A script error (the places hash clobbered: WRONGTYPE inside gate.lua) is a bug and answers
     500; the gated body is never served."""
-    from queueing.keys import queue_keys
+    from queueing.keys import room_keys
 
     path = _dates_path()
     services.queue_token_issue(user_id=other_user.pk)
     token = services.queue_token_issue(user_id=user.pk).token
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete(queue_keys().tokens)
-    client.set(queue_keys().tokens, "not a hash")
+    client.delete(room_keys("main").places)
+    client.set(room_keys("main").places, "not a hash")
     auth_client.raise_request_exception = False
     response = auth_client.get(path, HTTP_QUEUE_TOKEN=token)
     assert response.status_code == 500

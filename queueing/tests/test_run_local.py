@@ -15,7 +15,7 @@ import pytest
 
 from concertbooking.redis import queue_redis
 from queueing import services
-from queueing.keys import queue_keys
+from queueing.keys import room_keys
 from queueing.management.commands.run_local import LocalBeat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +35,12 @@ def test_local_beat_runs_every_scheduled_task(make_users, settings):
     beat.start()
     try:
         deadline = time.monotonic() + 10
-        while queue_redis().zcard(queue_keys().active) < 3 and time.monotonic() < deadline:
+        while queue_redis().zcard(room_keys("main").active) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         beat.stop()
         beat.join(timeout=10)
-    assert queue_redis().zcard(queue_keys().active) == 3
+    assert queue_redis().zcard(room_keys("main").active) == 3
     assert all(beat.last_run.values())  # every periodic task ran, not just the promotion
     assert not beat.is_alive()
 

@@ -6,11 +6,11 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from concertbooking.redis import queue_redis
-from queueing import services, store
+from queueing import services, store, tokens
 from queueing.errors import QueueTokenInvalid
-from queueing.keys import queue_keys
-from queueing.models import QueueSettings
-from queueing.selectors import queue_config, queue_stats, queue_token_status
+from queueing.keys import room_keys
+from queueing.models import QueueRoom
+from queueing.selectors import queue_stats, queue_token_status, rooms_forget, site_room
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +19,19 @@ def _issue_all(users):
     return [services.queue_token_issue(user_id=u.pk) for u in users]
 
 
+def _gate(ticket, user) -> tuple[int, int | None]:
+    place = tokens.token_read(ticket.token, user_id=user.pk)
+    return store.gate(room=place.room, user_id=user.pk, stamp=place.stamp, abandon_ms=60_000)
+
+
 def test_tokens_are_long_random_and_positions_follow_arrival(make_users):
     users = make_users(3)
     tickets = _issue_all(users)
     assert [t.position for t in tickets] == [1, 2, 3]
     assert all(t.status == "waiting" and t.created for t in tickets)
     assert len({t.token for t in tickets}) == 3
-    # 24 random bytes, URL-safe base64: 192 bits.
-    assert all(len(t.token) == 32 for t in tickets)
+    # The room, the place's stamp and 128 bits of HMAC.
+    assert all(t.token.startswith("main.") and len(t.token.split(".")[2]) == 22 for t in tickets)
     assert all(t.estimated_wait_seconds >= 1 for t in tickets)
     assert tickets[0].estimated_wait_seconds <= tickets[2].estimated_wait_seconds
 
@@ -37,7 +42,7 @@ def test_reissue_returns_the_same_token_and_place(make_users):
     services.queue_token_issue(user_id=second.pk)
     again = services.queue_token_issue(user_id=first.pk)
     assert (again.token, again.position, again.created) == (ticket.token, 1, False)
-    assert queue_redis().zcard(queue_keys().waiting) == 2
+    assert queue_redis().zcard(room_keys("main").waiting) == 2
 
     services.queue_promote()
     active = services.queue_token_issue(user_id=first.pk)
@@ -95,16 +100,17 @@ def test_abandoned_waiter_is_dropped_and_the_next_moves_up(make_users, queue_set
 def test_abandoned_waiters_at_the_head_never_stall_admission(make_users):
     users = make_users(6)
     _issue_all(users)
-    keys = queue_keys()
+    keys = room_keys("main")
     # Five waiters stopped polling long ago, more than one sweep (limit 3) takes.
-    queue_redis().zadd(keys.polled, {str(u.pk): 1 for u in users[:5]})
-    config = queue_config()
+    for user in users[:5]:
+        queue_redis().hset(keys.poll(user.pk), str(user.pk), "1:1")
     result = store.promote(
+        room="main",
         capacity=10,
         admit_per_tick=10,
         session_ms=60_000,
-        abandon_ms=config.abandon_seconds * 1000,
-        paused=False,
+        abandon_ms=site_room().abandon_seconds * 1000,
+        admitting=True,
         sweep_limit=3,
     )
     assert result.admitted == [users[5].pk]
@@ -128,11 +134,11 @@ def test_session_expiry_frees_the_slot(make_users, queue_settings):
     waiting = services.queue_token_issue(user_id=second.pk)
     assert services.queue_promote_tick().admitted == [first.pk]
     assert services.queue_promote() == 0
-    assert store.gate(token=admitted.token, user_id=first.pk) == (store.GATE_ACTIVE, None)
+    assert _gate(admitted, first) == (store.GATE_ACTIVE, None)
 
     time.sleep(1.1)
     # Refused at once, before any tick has cleaned up.
-    assert store.gate(token=admitted.token, user_id=first.pk)[0] == store.GATE_INVALID
+    assert _gate(admitted, first)[0] == store.GATE_INVALID
     tick = services.queue_promote_tick()
     assert (tick.expired, tick.admitted) == (1, [second.pk])
     assert queue_token_status(token=waiting.token, user_id=second.pk).status == "active"
@@ -156,16 +162,16 @@ def test_release_user_frees_the_slot_for_the_next_tick(make_users, queue_setting
     ticket = services.queue_token_issue(user_id=first.pk)
     services.queue_token_issue(user_id=second.pk)
     services.queue_promote()
-    services.queue_release_user(user_id=first.pk)
-    assert store.gate(token=ticket.token, user_id=first.pk)[0] == store.GATE_INVALID
+    services.queue_release_user(user_id=first.pk, room="main")
+    assert _gate(ticket, first)[0] == store.GATE_INVALID
     assert services.queue_promote_tick().admitted == [second.pk]
 
 
 def test_release_user_leaves_a_waiting_place_alone(make_users):
     (user,) = make_users(1)
     ticket = services.queue_token_issue(user_id=user.pk)
-    services.queue_release_user(user_id=user.pk)
-    services.queue_release_user(user_id=user.pk + 1000)  # nobody: nothing happens
+    services.queue_release_user(user_id=user.pk, room="main")
+    services.queue_release_user(user_id=user.pk + 1000, room="main")  # nobody: nothing happens
     assert queue_token_status(token=ticket.token, user_id=user.pk).position == 1
 
 
@@ -183,16 +189,17 @@ def test_leaving_moves_the_queue_up(make_users):
 
 def test_settings_default_from_django_settings(settings):
     settings.QUEUE_CAPACITY = 7
-    config = queue_config()
-    assert (config.capacity, config.paused) == (7, False)
+    config = site_room()
+    assert (config.capacity, config.mode, config.saved) == (7, "fifo", False)
 
 
 def test_settings_row_overrides_defaults_and_is_cached(queue_settings, django_assert_num_queries):
     queue_settings(capacity=5, admit_per_tick=2)
+    rooms_forget()  # as another process would start: nothing cached
     with django_assert_num_queries(1):
-        assert queue_config().capacity == 5
-        assert queue_config().admit_per_tick == 2
-    assert QueueSettings.objects.get().capacity == 5
+        assert site_room().capacity == 5
+        assert site_room().admit_per_tick == 2
+    assert QueueRoom.objects.get().capacity == 5
 
 
 @pytest.mark.parametrize(
@@ -203,9 +210,7 @@ def test_settings_must_be_positive(queue_settings, field):
         queue_settings(**{field: 0})
 
 
-def test_only_one_settings_row(queue_settings):
+def test_only_one_site_wide_room(queue_settings):
     queue_settings(capacity=5)
     with pytest.raises(IntegrityError), transaction.atomic():
-        QueueSettings.objects.create(
-            id=2, capacity=1, admit_per_tick=1, session_seconds=1, abandon_seconds=1
-        )
+        QueueRoom.objects.create(capacity=1, admit_per_tick=1, session_seconds=1, abandon_seconds=1)

@@ -4,12 +4,19 @@ import pytest
 from django.test import Client
 
 from concertbooking.redis import queue_redis
-from queueing import services
+from queueing import services, tokens
+from queueing.keys import FIFO_BASE
 from queueing.errors import QueueUnavailable
 from queueing.tests.conftest import TcpProxy
-from queueing.web import SESSION_KEY
+from queueing.testing import session_token_set
 
 pytestmark = pytest.mark.django_db
+
+
+def _token(user) -> str:
+    """A genuine token whose place Redis must be asked about (a forged one is refused without
+    it)."""
+    return tokens.token_make(room="main", user_id=user.pk, stamp=FIFO_BASE + 1)
 
 
 def _assert_unavailable(response):
@@ -21,21 +28,25 @@ def _assert_unavailable(response):
 def test_unreachable_redis(auth_client, user, queue_redis_at):
     queue_redis_at("redis://127.0.0.1:1/0")
     _assert_unavailable(auth_client.post("/api/queue/tokens"))
-    _assert_unavailable(auth_client.get("/api/queue/tokens/current", HTTP_QUEUE_TOKEN="x" * 32))
-    _assert_unavailable(auth_client.delete("/api/queue/tokens/current", HTTP_QUEUE_TOKEN="x" * 32))
+    _assert_unavailable(auth_client.get("/api/queue/tokens/current", HTTP_QUEUE_TOKEN=_token(user)))
     _assert_unavailable(
-        auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN="x" * 32)
+        auth_client.delete("/api/queue/tokens/current", HTTP_QUEUE_TOKEN=_token(user))
     )
-    _assert_unavailable(auth_client.post("/api/reservation/concerts", HTTP_QUEUE_TOKEN="x" * 32))
+    _assert_unavailable(
+        auth_client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=_token(user))
+    )
+    _assert_unavailable(
+        auth_client.post("/api/reservation/concerts", HTTP_QUEUE_TOKEN=_token(user))
+    )
     with pytest.raises(QueueUnavailable):
         services.queue_promote()
     with pytest.raises(QueueUnavailable):
-        services.queue_release_user(user_id=user.pk)
+        services.queue_release_user(user_id=user.pk, room="main")
 
     page = Client()
     page.force_login(user)
     session = page.session
-    session[SESSION_KEY] = "x" * 32
+    session_token_set(session, _token(user))
     session.save()
     response = page.get("/book/concerts/1/dates")
     assert response.status_code == 503
@@ -43,7 +54,7 @@ def test_unreachable_redis(auth_client, user, queue_redis_at):
     assert b"unavailable" in response.content
 
 
-def test_unreachable_redis_refuses_a_read_that_carries_the_check(auth_client, queue_redis_at):
+def test_unreachable_redis_refuses_a_read_that_carries_the_check(auth_client, user, queue_redis_at):
     """Queue and cache on one server: the read's own round trip makes the gate's check, and a
     failed round trip refuses exactly as the gate alone would."""
     from booking.tests.factories import ScheduleFactory
@@ -51,7 +62,7 @@ def test_unreachable_redis_refuses_a_read_that_carries_the_check(auth_client, qu
     concert_id = ScheduleFactory().concert_id
     queue_redis_at("redis://127.0.0.1:1/0", cache_too=True)
     response = auth_client.get(
-        f"/api/concerts/{concert_id}/available-dates", HTTP_QUEUE_TOKEN="x" * 32
+        f"/api/concerts/{concert_id}/available-dates", HTTP_QUEUE_TOKEN=_token(user)
     )
     _assert_unavailable(response)
 

@@ -113,7 +113,11 @@ def test_operation_keeps_its_contract(case, buyer):
 def test_call_sequences_keep_the_contract(buyer):
     """Catalog reads, holds paid for and released, chained by the ids one answer gives the next."""
 
-    class Sequences(schema.as_state_machine()):
+    # The public room reads change nothing and chain nowhere; their contract is checked above,
+    # and as extra rules here they only widen what each scenario explores.
+    chained = schema.exclude(operation_id=["concert_queue", "concert_queue_draw"])
+
+    class Sequences(chained.as_state_machine()):
         def setup(self):
             buyer.release_holds()  # each scenario starts below the hold limit
 

@@ -176,7 +176,8 @@ class QueueRoomAdmin(admin.ModelAdmin):
             "admin/queueing/console.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Queue console: {'site-wide room' if key == 'site' else f'concert {key}'}",
+                "title": "Queue console: "
+                + ("site-wide room" if key == "site" else f"concert {key}"),
                 "opts": self.model._meta,
                 "form": form,
                 "can_change": can_change,

@@ -13,8 +13,7 @@ from booking import selectors
 from booking.models import SeatStatus
 from booking.services import schedule_seats_generate
 from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory, tour_date
-from queueing.testing import admit, page_client
-from queueing.testing import session_token_set
+from queueing.testing import admit, page_client, session_token_set
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from booking.models import Reservation, Seat, SeatStatus
 from booking.tests.factories import SeatFactory, tour_date
 from payments.selectors import wallet_balance
 from payments.services import payment_create, wallet_charge
-from queueing.testing import admit, page_client
-from queueing.testing import session_token_set
+from queueing.testing import admit, page_client, session_token_set
 
 pytestmark = pytest.mark.django_db
 

@@ -187,3 +187,87 @@ def test_concurrent_promotion_processes_never_exceed_capacity(make_users, queue_
     assert sum(o["admitted"] > 0 for o in outputs) >= 3
     active = {int(m) for m in queue_redis().zrange(room_keys("main").active, 0, -1)}
     assert active == set(order[:400])
+
+
+def test_a_thousand_joins_across_three_rooms_racing_ticks(make_users):
+    """1,000 joins at once into three rooms (each user into two of them) while promotion ticks
+    race: one place per user per room, each room's admissions in its own arrival order, and
+    never more active in a room than its capacity."""
+    from booking.tests.factories import ConcertFactory
+    from queueing.selectors import room_of_concert
+
+    users = make_users(500)
+    concerts = [ConcertFactory() for _ in range(3)]
+    capacities = [40, 70, 100]
+    for concert, capacity in zip(concerts, capacities, strict=True):
+        services.room_save(concert_id=concert.pk, capacity=capacity, admit_per_tick=9)
+    # User i joins rooms i % 3 and (i + 1) % 3: 1,000 joins, two rooms per user.
+    joins = [(u, concerts[(i + k) % 3]) for i, u in enumerate(users) for k in (0, 1)]
+    threads = 40
+    done = threading.Event()
+    over_capacity = []
+
+    def join(index: int):
+        return [
+            (
+                user.pk,
+                concert.pk,
+                services.queue_token_issue(user_id=user.pk, concert_id=concert.pk),
+            )
+            for user, concert in joins[index::threads]
+        ]
+
+    def tick():
+        while not done.is_set():
+            for concert, capacity in zip(concerts, capacities, strict=True):
+                services.queue_promote(config=room_of_concert(concert.pk))
+                active = queue_redis().zcard(room_keys(f"c{concert.pk}").active)
+                if active > capacity:
+                    over_capacity.append((concert.pk, active))
+        connection.close()
+
+    tickers = [threading.Thread(target=tick) for _ in range(4)]
+    for ticker in tickers:
+        ticker.start()
+    try:
+        results = [row for batch in _in_threads(threads, join) for row in batch]
+    finally:
+        done.set()
+        for ticker in tickers:
+            ticker.join()
+    assert len(results) == 1000
+    assert over_capacity == []
+    for concert, capacity in zip(concerts, capacities, strict=True):
+        keys = room_keys(f"c{concert.pk}")
+        mine = [(pk, ticket) for pk, cid, ticket in results if cid == concert.pk]
+        assert len({pk for pk, _ in mine}) == len(mine)  # one place per user
+        assert all(t.created for _, t in mine)
+        placed = queue_redis().zcard(keys.waiting) + queue_redis().zcard(keys.active)
+        assert placed == len(mine)
+        assert queue_redis().zcard(keys.active) == capacity
+        # First come, first served: everyone admitted joined before everyone still waiting.
+        stamps = {pk: int(t.token.split(".")[1]) for pk, t in mine}
+        active = [int(m) for m in queue_redis().zrange(keys.active, 0, -1)]
+        waiting = [int(m) for m in queue_redis().zrange(keys.waiting, 0, -1)]
+        assert max(stamps[pk] for pk in active) < min(stamps[pk] for pk in waiting)
+        assert waiting == sorted(waiting, key=stamps.get)
+
+
+def _naive_issue(user_id: int) -> int | None:
+    """Check-then-act in Python, without the script: a new arrival number if the user seems to
+    have no place."""
+    client, keys = queue_redis(), room_keys("main")
+    if client.zscore(keys.waiting, user_id) is not None:
+        return None
+    time.sleep(0.005)
+    stamp = 2**52 + client.incr(keys.arrivals)
+    client.zadd(keys.waiting, {user_id: stamp})
+    return stamp
+
+
+def test_control_naive_join_hands_one_user_several_places(make_users):
+    """The race the issue script exists to stop: several "new" places for one user, each with
+    its own token, of which only the last still counts."""
+    (user,) = make_users(1)
+    stamps = [s for s in _in_threads(20, lambda _: _naive_issue(user.pk)) if s is not None]
+    assert len(stamps) > 1

@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
 from queueing import services
 from queueing.gate import is_gated
-from queueing.testing import admit
-from queueing.testing import session_token_set
+from queueing.testing import admit, session_token_set
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ from django.test import Client
 
 from concertbooking.redis import queue_redis
 from queueing import services, tokens
-from queueing.keys import FIFO_BASE
 from queueing.errors import QueueUnavailable
-from queueing.tests.conftest import TcpProxy
+from queueing.keys import FIFO_BASE
 from queueing.testing import session_token_set
+from queueing.tests.conftest import TcpProxy
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -19,6 +19,8 @@ from django.utils.http import urlencode
 from booking import cache, services
 from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
 from concertbooking.errors import ApplicationError
+from queueing.selectors import room_of_concert
+from queueing.services import room_save
 
 # Above this many rows an unfiltered list shows PostgreSQL's estimate instead of counting.
 ESTIMATE_COUNT_ABOVE = 100_000
@@ -262,9 +264,28 @@ class ScheduleInline(admin.TabularInline):
         return format_html('<a href="{}">Seats of this date</a>', url)
 
 
+class ConcertForm(forms.ModelForm):
+    sale_starts_at = forms.DateTimeField(
+        required=False,
+        help_text="When the sale opens, in the concert's own waiting room (the pre-queue opens "
+        "before). Empty: on sale now. Setting it gives the concert a room of its own.",
+    )
+
+    class Meta:
+        model = Concert
+        fields = ["title", "performer", "venue", "description"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        room = self.instance.pk and room_of_concert(self.instance.pk)
+        if room:
+            self.initial["sale_starts_at"] = room.sale_starts_at
+
+
 @admin.register(Concert)
 class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
-    list_display = ("title", "performer", "venue", "date_count", "next_date")
+    form = ConcertForm
+    list_display = ("title", "performer", "venue", "date_count", "next_date", "sale_starts_at")
     search_fields = ("title", "performer", "venue")
     # Explicit: the counts below add a GROUP BY, which drops the model's default ordering.
     ordering = ("id",)
@@ -280,6 +301,7 @@ class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, adm
             .annotate(
                 date_count=Count("schedules"),
                 next_date=Min("schedules__starts_at", filter=Q(schedules__starts_at__gt=now)),
+                sale_starts=F("queue_room__sale_starts_at"),
             )
         )
 
@@ -289,6 +311,15 @@ class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, adm
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         cache.catalog_changed(concert_ids=[form.instance.pk])  # its dates may have changed
+        starts = form.cleaned_data.get("sale_starts_at")
+        # Through the queue's service: the room gets its defaults, a fresh seed when due, and
+        # the rooms' caches are dropped.
+        if starts is not None or room_of_concert(form.instance.pk) is not None:
+            room_save(concert_id=form.instance.pk, sale_starts_at=starts)
+
+    @admin.display(description="Sale starts", ordering="sale_starts")
+    def sale_starts_at(self, obj):
+        return obj.sale_starts
 
     @admin.display(description="Dates", ordering="date_count")
     def date_count(self, obj) -> int:

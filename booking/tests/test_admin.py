@@ -799,3 +799,27 @@ def test_an_action_posted_to_a_list_with_a_nul_filter_does_nothing(operator):
     )
     assert response.status_code == 302
     assert Reservation.objects.get(pk=held.pk).status == "held"
+
+
+def test_a_concerts_sale_start_set_in_the_admin_opens_its_room(operator):
+    from queueing.selectors import room_of_concert
+
+    concert = Concert.objects.create(title="Hot", performer="P", venue="V")
+    url = reverse("admin:booking_concert_change", args=[concert.pk])
+    form = {
+        "title": "Hot",
+        "performer": "P",
+        "venue": "V",
+        "description": "",
+        "sale_starts_at": "2030-05-01 10:00:00",
+        "schedules-TOTAL_FORMS": "0",
+        "schedules-INITIAL_FORMS": "0",
+    }
+    response = operator.post(url, form)
+    assert response.status_code == 302, response.content
+    room = room_of_concert(concert.pk)
+    assert room.sale_starts_at.year == 2030 and room.mode == "fifo"
+    assert "2030" in operator.get(url).content.decode()
+    # Cleared: on sale now, in the room it keeps.
+    operator.post(url, {**form, "sale_starts_at": ""})
+    assert room_of_concert(concert.pk).sale_starts_at is None

@@ -26,7 +26,7 @@ install: $(STAMP)
 # run_local = runserver plus an in-process beat, so the queue admits people with no worker.
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
+	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty --on-sale-minutes 10
 	DEBUG=1 $(BIN)/python manage.py run_local 127.0.0.1:$(PORT)
 
 # gunicorn, a Celery worker and one beat (Procfile); they need DATABASE_URL and REDIS_URL.

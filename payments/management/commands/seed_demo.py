@@ -1,13 +1,17 @@
 """Demo and scale data: concerts, dates, seat maps, and users with a known password and balance."""
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.services import users_seed
 from booking.models import Concert
 from booking.services import catalog_reset, catalog_seed
 from payments.services import payments_reset, wallets_seed
+from queueing.services import room_save
 
 
 class Command(BaseCommand):
@@ -34,9 +38,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="do nothing when concerts already exist"
         )
+        parser.add_argument(
+            "--on-sale-minutes",
+            type=int,
+            default=0,
+            help="the first concert gets a room of its own whose sale starts this many minutes "
+            "from now, its pre-queue already open (0: none)",
+        )
 
     def handle(self, *args, **opts):
-        for name in ("concerts", "dates", "seats", "seats_per_row", "users", "balance"):
+        for name in (
+            "concerts",
+            "dates",
+            "seats",
+            "seats_per_row",
+            "users",
+            "balance",
+            "on_sale_minutes",
+        ):
             if opts[name] < 0 or (name == "seats_per_row" and opts[name] < 1):
                 self.stderr.write(f"--{name.replace('_', '-')} must be positive")
                 raise SystemExit(2)
@@ -56,6 +75,12 @@ class Command(BaseCommand):
             seats_per_date=opts["seats"],
             seats_per_row=opts["seats_per_row"],
         )
+        if opts["on_sale_minutes"] > 0 and made["concerts"]:
+            first = Concert.objects.order_by("pk").first()
+            room_save(
+                concert_id=first.pk,
+                sale_starts_at=timezone.now() + timedelta(minutes=opts["on_sale_minutes"]),
+            )
         new_users = users_seed(count=opts["users"], password=opts["password"])
         funded = 0
         if opts["balance"]:

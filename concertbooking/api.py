@@ -231,7 +231,9 @@ class ForbiddenOutput(ErrorOutput):
     position = serializers.IntegerField(
         min_value=1,
         required=False,
-        help_text="With code `queue_not_admitted`: the place in the queue, 1 = next.",
+        allow_null=True,
+        help_text="With code `queue_not_admitted`: the place in the queue, 1 = next; null in a "
+        "pre-queue before the draw.",
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from django.utils import timezone
+
 from concertbooking.errors import ApplicationError
 from queueing import store, tokens
 from queueing.errors import (
@@ -60,7 +62,10 @@ def check(
         )
     except ApplicationError as exc:  # the store is away: nobody passes by accident
         return place.room, exc
-    return place.room, refusal_for(*verdict)
+    verdict, position = verdict
+    if verdict == store.GATE_WAITING and config.phase(timezone.now()) == "prequeue":
+        position = None  # the draw's order shows from the start, not before
+    return place.room, refusal_for(verdict, position)
 
 
 def room_admits(room: str | None, concert_id: int) -> None:

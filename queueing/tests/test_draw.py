@@ -135,3 +135,18 @@ def test_control_arrival_order_fails_the_same_test():
     counts = [[100 if slot == place else 0 for place in range(4)] for slot in range(4)]
     chi2 = sum((c - 25) ** 2 / 25 for row in counts for c in row)
     assert chi2 > CHI2_9_DF_P001
+
+
+def test_the_gate_shows_no_place_before_the_start(user):
+    concert = ConcertFactory()
+    services.room_save(concert_id=concert.pk, sale_starts_at=timezone.now() + timedelta(minutes=5))
+    ticket = services.queue_token_issue(user_id=user.pk, concert_id=concert.pk)
+    response = _client(user).get(
+        f"/api/concerts/{concert.pk}/available-dates", HTTP_QUEUE_TOKEN=ticket.token
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "code": "queue_not_admitted",
+        "detail": "You are still waiting in the queue.",
+        "position": None,
+    }

@@ -168,7 +168,8 @@ class ConcertDrawApi(APIView):
         description="Empty until the sale has started.",
     )
     def get(self, request: Request, concert_id: int) -> Response:
-        query = DrawQuery(data=request.query_params)
+        # A plain dict: as form data, an empty `?limit=` would silently read as the default.
+        query = DrawQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         offset, limit = query.validated_data["offset"], query.validated_data["limit"]
         _room_public(concert_id)

@@ -116,6 +116,7 @@ def test_sold_out_keeps_the_place_and_keeps_checking(buyer, concert):
     assert "Your place in the queue is kept" in text
     assert "keeps checking" in text
     assert "Your position 1" in text
+    assert '<div data-figure="chance" hidden>' in page.content.decode()  # "sold out" says it
     assert "Leave the queue" in text
     # Without JavaScript the page still checks again by itself.
     assert 'http-equiv="refresh"' in page.content.decode()

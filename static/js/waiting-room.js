@@ -48,13 +48,14 @@
     setText(field("position"), position.toLocaleString());
     setText(field("ahead"), (position - 1).toLocaleString());
     if (ticket.status === "sold_out") {
-      setText(field("wait"), "when seats come back");
+      setText(field("wait"), "unknown");
     } else {
       setText(field("wait"), ticket.estimated_wait_seconds
         ? "about " + duration(ticket.estimated_wait_seconds)
         : "any moment");
     }
-    var chance = ticket.chance_of_seat;
+    // Sold out says more than a chance of 0% would.
+    var chance = ticket.status === "sold_out" ? null : ticket.chance_of_seat;
     Array.prototype.forEach.call(all('[data-figure="chance"]'), function (part) {
       part.hidden = chance === null || chance === undefined;
     });

@@ -135,6 +135,13 @@ def test_the_concert_page_counts_down_before_the_pre_queue_opens(buyer, concert,
     assert "data-countdown" in page.content.decode()
 
 
+def test_a_visitor_may_log_in_before_the_pre_queue_opens(client, concert, settings):
+    _start_in(concert, minutes=settings.PREQUEUE_MINUTES + 60)
+    text = _text(client.get(reverse("concert-detail", args=[concert.pk])))
+    assert "The queue is not open yet" in text
+    assert "Log in now to be ready" in text
+
+
 def test_the_concert_page_offers_the_pre_queue_with_the_seed_hash(buyer, concert):
     _start_in(concert, minutes=5)
     page = buyer.get(reverse("concert-detail", args=[concert.pk]))

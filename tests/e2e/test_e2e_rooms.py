@@ -33,7 +33,7 @@ def test_the_pre_queue_draws_places_at_the_start(new_page, concert, screenshot):
         sign_up(buyers[name], name)
     room_save(
         concert_id=concert.pk,
-        sale_starts_at=timezone.now() + timedelta(seconds=10),
+        sale_starts_at=timezone.now() + timedelta(seconds=15),
         capacity=1,
         admit_per_tick=10,
         abandon_seconds=ABANDON_SECONDS,

@@ -331,15 +331,16 @@ class RoomPublic:
     drawn: int | None  # how many places the draw ordered
 
 
-def room_public(*, concert_id: int) -> RoomPublic | None:
-    """The concert's room as the public sees it; None when it has no room of its own."""
+def room_public(*, concert_id: int, count_draw: bool = False) -> RoomPublic | None:
+    """The concert's room as the public sees it; None when it has no room of its own. Only
+    `count_draw` asks Redis (for `drawn`): pages need no round trip for it."""
     config = room_of_concert(concert_id)
     if config is None:
         return None
     now = timezone.now()
     phase = config.phase(now)
     drawn = None
-    if config.sale_starts_at is not None and phase == "on_sale":
+    if count_draw and config.sale_starts_at is not None and phase == "on_sale":
         drawn = store.figures(room=config.name).drawn
     return RoomPublic(
         concert_id=concert_id,

@@ -1,6 +1,7 @@
 """The waiting room's pages: join a room's queue, wait, leave (thin views over the queue
 services)."""
 
+import math
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -8,12 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
 
 from concertbooking.errors import ApplicationError
 from concertbooking.pages import local_path
 from queueing import gate, selectors, services
-from queueing.errors import QueueTokenInvalid, QueueTokenWrongRoom
+from queueing.errors import QueueTokenInvalid, QueueTokenWrongRoom, SaleNotOpen
 from queueing.web import (
     ROOM_KEY,
     queue_token_forget,
@@ -46,6 +49,27 @@ def room_page_refusal(request, concert_id: int) -> HttpResponse | None:
     return None
 
 
+def seconds_until(moment) -> int:
+    """Whole seconds from now to `moment` (0 once passed): pages count down from what the server
+    says, so a wrong clock on the buyer's device does not matter."""
+    return max(0, math.ceil((moment - timezone.now()).total_seconds()))
+
+
+def _sale_not_open_message(concert_id: int | None) -> str:
+    """SaleNotOpen's detail carries an API timestamp; a buyer reads the local time."""
+    config = selectors.site_room() if concert_id is None else selectors.room_for_concert(concert_id)
+    opens_at = config.prequeue_opens_at
+    if opens_at is None:  # the room changed in between
+        return SaleNotOpen.default_detail
+    when = date_format(timezone.localtime(opens_at), "l j F, H:i T")
+    return f"The queue for this concert is not open yet. It opens on {when}; come back then."
+
+
+def _room_concert_id(room: str | None) -> int | None:
+    config = selectors.room_named(room) if room else None
+    return config and config.concert_id
+
+
 def _room(request) -> str | None:
     """The room a waiting-room page is about: the concert's in the query, else the last one."""
     concert_id = _concert_id(request.GET.get("concert"))
@@ -64,7 +88,10 @@ def queue_join(request):
     try:
         ticket = services.queue_token_issue(user_id=request.user.pk, concert_id=concert_id)
     except ApplicationError as exc:
-        messages.error(request, exc.detail)
+        messages.error(
+            request,
+            _sale_not_open_message(concert_id) if isinstance(exc, SaleNotOpen) else exc.detail,
+        )
         if concert_id is not None:
             return redirect("concert-detail", concert_id=concert_id)
         return redirect(next_url if not next_url.startswith("/book/") else "home")
@@ -86,8 +113,9 @@ def waiting_room(request):
         request.session[QUEUE_NEXT_KEY] = next_url
     next_url = request.session.get(QUEUE_NEXT_KEY) or reverse("home")
     room = _room(request)
-    concert_id = _concert_id(request.GET.get("concert"))
     token = queue_token_from_request(request, room)
+    # The concert the page is about, so joining again takes a place in the same room.
+    concert_id = _concert_id(request.GET.get("concert")) or _room_concert_id(room)
     context = {"next": next_url, "concert_id": concert_id}
     if token is None:
         return render(request, "queueing/waiting_room.html", {**context, "state": "none"})
@@ -104,38 +132,30 @@ def waiting_room(request):
             status=exc.status_code,
         )
     request.session[ROOM_KEY] = token.split(".", 1)[0]
-    context["concert_id"] = ticket.concert_id
     if ticket.status == "active":
         return redirect(next_url)
-    room_info = selectors.room_public(concert_id=ticket.concert_id) if ticket.concert_id else None
-    if ticket.status == "scheduled":
-        return render(
-            request,
-            "queueing/waiting_room.html",
-            {
-                **context,
-                "state": "scheduled",
-                "ticket": ticket,
-                "room": room_info,
-                "status_url": reverse("api-queue-token-current"),
-            },
-        )
-    start = max(int(request.session.get(QUEUE_START_KEY) or 1), ticket.position)
-    request.session[QUEUE_START_KEY] = start
-    return render(
-        request,
-        "queueing/waiting_room.html",
-        {
-            **context,
-            "state": ticket.status,  # "waiting" or "sold_out"
-            "ticket": ticket,
-            "room": room_info,
-            "ahead": ticket.position - 1,
-            "progress": round(100 * (start - ticket.position + 1) / (start + 1)),
-            "start": start,
-            "status_url": reverse("api-queue-token-current"),
-        },
+    context.update(
+        concert_id=ticket.concert_id,
+        state=ticket.status,  # "scheduled", "waiting" or "sold_out"
+        ticket=ticket,
+        # The seed's fingerprint, for the pre-queue (read without Redis before the start).
+        room=selectors.room_public(concert_id=ticket.concert_id)
+        if ticket.status == "scheduled"
+        else None,
+        status_url=reverse("api-queue-token-current"),
+        chance=None if ticket.chance_of_seat is None else round(ticket.chance_of_seat * 100),
+        starts_in=seconds_until(ticket.sale_starts_at) if ticket.sale_starts_at else 0,
+        start=int(request.session.get(QUEUE_START_KEY) or 1),
     )
+    if ticket.position is not None:
+        start = max(context["start"], ticket.position)
+        request.session[QUEUE_START_KEY] = start
+        context.update(
+            start=start,
+            ahead=ticket.position - 1,
+            progress=round(100 * (start - ticket.position + 1) / (start + 1)),
+        )
+    return render(request, "queueing/waiting_room.html", context)
 
 
 @login_required

@@ -15,13 +15,17 @@ ROOM_KEY = "queue_room"  # the room the pages last entered
 MAX_TOKEN_LENGTH = 128
 
 
+def _tokens(request: HttpRequest) -> dict[str, str]:
+    tokens = request.session.get(SESSION_KEY)
+    return tokens if isinstance(tokens, dict) else {}
+
+
 def queue_token_from_request(request: HttpRequest, room: str | None = None) -> str | None:
     """The token sent in the header, else the one the pages remembered for `room` (by default
     the room they last entered)."""
     token = request.META.get(_META_KEY, "").strip()
     if not token and hasattr(request, "session"):
-        room = room or request.session.get(ROOM_KEY)
-        token = (request.session.get(SESSION_KEY) or {}).get(room, "")
+        token = _tokens(request).get(room or request.session.get(ROOM_KEY), "")
     return token or None
 
 
@@ -32,7 +36,7 @@ def token_room(token: str) -> str:
 def queue_token_remember(request: HttpRequest, token: str) -> None:
     """Pages: keep the user's token in their session, so the gate finds it on booking pages."""
     room = token_room(token)
-    request.session[SESSION_KEY] = {**(request.session.get(SESSION_KEY) or {}), room: token}
+    request.session[SESSION_KEY] = {**_tokens(request), room: token}
     request.session[ROOM_KEY] = room
 
 
@@ -45,5 +49,5 @@ def queue_room_enter(request: HttpRequest, room: str) -> None:
 
 def queue_token_forget(request: HttpRequest, room: str | None = None) -> None:
     room = room or request.session.get(ROOM_KEY)
-    kept = {r: t for r, t in (request.session.get(SESSION_KEY) or {}).items() if r != room}
+    kept = {r: t for r, t in _tokens(request).items() if r != room}
     request.session[SESSION_KEY] = kept

@@ -101,7 +101,7 @@ class QueueTokenCurrentApi(APIView):
 
 
 def _room_public(concert_id: int) -> selectors.RoomPublic:
-    room = selectors.room_public(concert_id=concert_id)
+    room = selectors.room_public(concert_id=concert_id, count_draw=True)
     if room is None and not selectors.concert_exists(concert_id):
         raise ConcertNotFound()
     return room

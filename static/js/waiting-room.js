@@ -1,5 +1,6 @@
-// Waiting room: polls the queue token's status at the interval the server suggests and moves on
-// by itself once admitted. Without JavaScript a <noscript> refresh does the same job.
+// Waiting room: polls the queue token's status at the interval the server suggests, shows the
+// part of the page that fits the status (pre-queue, waiting, sold out) without a reload, and
+// moves on by itself once admitted. Without JavaScript a <noscript> refresh does the same job.
 (function () {
   "use strict";
   var room = document.getElementById("waiting-room");
@@ -8,8 +9,11 @@
   var statusUrl = room.dataset.statusUrl;
   var token = room.dataset.token;
   var next = room.dataset.next;
+  var status = room.dataset.status;
+  var reconnecting = false;
   var start = Math.max(1, parseInt(room.dataset.start, 10) || 1);
   var field = function (name) { return room.querySelector('[data-field="' + name + '"]'); };
+  var all = function (selector) { return room.querySelectorAll(selector); };
 
   function duration(seconds) {
     seconds = Math.max(0, Math.round(seconds));
@@ -22,18 +26,59 @@
     return minutes ? hours + " h " + minutes + " min" : hours + " h";
   }
 
-  function show(ticket) {
+  function setText(element, text) {
+    // Rewriting the same text would make some screen readers announce it again.
+    if (element && element.textContent !== text) element.textContent = text;
+  }
+
+  function switchTo(next) {
+    Array.prototype.forEach.call(all("[data-state]"), function (part) {
+      part.hidden = part.dataset.state.split(" ").indexOf(next) < 0;
+    });
+    var heading = field("heading");
+    setText(heading, heading.getAttribute("data-heading-" + next) || heading.textContent);
+    document.title = heading.textContent + " · concertbooking";
+    room.dataset.status = next;
+  }
+
+  function showFigures(ticket) {
     var position = ticket.position;
     if (position > start) start = position;
     var progress = Math.round((100 * (start - position + 1)) / (start + 1));
-    field("position").textContent = position.toLocaleString();
-    field("ahead").textContent = (position - 1).toLocaleString();
-    field("wait").textContent = ticket.estimated_wait_seconds
-      ? "about " + duration(ticket.estimated_wait_seconds)
-      : "any moment";
+    setText(field("position"), position.toLocaleString());
+    setText(field("ahead"), (position - 1).toLocaleString());
+    if (ticket.status === "sold_out") {
+      setText(field("wait"), "unknown");
+    } else {
+      setText(field("wait"), ticket.estimated_wait_seconds
+        ? "about " + duration(ticket.estimated_wait_seconds)
+        : "any moment");
+    }
+    // Sold out says more than a chance of 0% would.
+    var chance = ticket.status === "sold_out" ? null : ticket.chance_of_seat;
+    Array.prototype.forEach.call(all('[data-figure="chance"]'), function (part) {
+      part.hidden = chance === null || chance === undefined;
+    });
+    if (chance !== null && chance !== undefined) {
+      setText(field("chance"), Math.round(chance * 100) + "%");
+    }
     var bar = field("progress");
     bar.setAttribute("aria-valuenow", String(progress));
     bar.firstElementChild.style.width = progress + "%";
+  }
+
+  // What the live status line says: why the page looks different after a change of status, so
+  // a screen reader hears it. The routine "checking again" note sits outside the live region.
+  function announcement(ticket, previous) {
+    if (ticket.status === "sold_out") return "Sold out right now; your place is kept.";
+    if (ticket.status === "waiting" && previous === "scheduled") {
+      return "The draw is done: you are number " + ticket.position.toLocaleString() +
+        " in the queue.";
+    }
+    if (ticket.status === "waiting" && previous === "sold_out") {
+      return "Seats are available again; your place is kept.";
+    }
+    return previous === ticket.status ? null : "";
   }
 
   // Spread each wait by +-20%: a crowd that arrived in the same second would otherwise poll in
@@ -56,7 +101,8 @@
         }
         if (!response.ok) {
           var retry = parseInt(response.headers.get("Retry-After"), 10) || 5;
-          field("status").textContent = "Reconnecting… your place is kept.";
+          setText(field("status"), "Reconnecting… your place is kept.");
+          reconnecting = true;
           schedule(retry);
           return null;
         }
@@ -64,19 +110,29 @@
       })
       .then(function (ticket) {
         if (!ticket) return;
+        var previous = status;
         if (ticket.status === "active") {
-          field("status").textContent = "It is your turn! Taking you on…";
+          setText(field("status"), "It is your turn! Taking you on…");
           room.classList.add("waiting--admitted");
           window.location.assign(next);
           return;
         }
-        show(ticket);
-        field("status").textContent = "Updated just now. Checking again in " +
-          duration(ticket.poll_after_seconds) + ".";
+        if (ticket.status === "waiting" || ticket.status === "sold_out") showFigures(ticket);
+        if (ticket.status !== previous) {
+          switchTo(ticket.status);
+          status = ticket.status;
+        }
+        var said = announcement(ticket, previous);
+        if (said !== null) setText(field("status"), said);
+        else if (reconnecting) setText(field("status"), "Connected again.");
+        reconnecting = false;
+        setText(field("next-check"), "Updated just now. Checking again in " +
+          duration(ticket.poll_after_seconds) + ".");
         schedule(ticket.poll_after_seconds);
       })
       .catch(function () {
-        field("status").textContent = "Reconnecting… your place is kept.";
+        setText(field("status"), "Reconnecting… your place is kept.");
+        reconnecting = true;
         schedule(5);
       });
   }

@@ -70,16 +70,6 @@ def screenshot():
     return take
 
 
-@pytest.fixture(autouse=True)
-def _fresh_queue_settings():
-    """The queue settings are cached per process for a few seconds; no test inherits another's."""
-    from queueing.selectors import queue_config_forget
-
-    queue_config_forget()
-    yield
-    queue_config_forget()
-
-
 @pytest.fixture
 def concert():
     """A concert with two dates; the first has a seat map with some seats sold or held."""

@@ -22,9 +22,11 @@ from queueing.web import (
     queue_token_forget,
     queue_token_from_request,
     queue_token_remember,
+    token_room,
 )
 
-# Where the buyer goes once admitted, and the position they started from (for the progress bar).
+# Where the buyer goes once admitted, per room (room -> path), and the position they started
+# from (for the progress bar).
 QUEUE_NEXT_KEY = "queue_next"
 QUEUE_START_KEY = "queue_start_position"
 MAX_ID = 2**63 - 1
@@ -70,6 +72,16 @@ def _room_concert_id(room: str | None) -> int | None:
     return config and config.concert_id
 
 
+def _next_set(request, room: str, url: str) -> None:
+    kept = request.session.get(QUEUE_NEXT_KEY)
+    request.session[QUEUE_NEXT_KEY] = {**(kept if isinstance(kept, dict) else {}), room: url}
+
+
+def _next_of(request, room: str | None) -> str:
+    kept = request.session.get(QUEUE_NEXT_KEY)
+    return (kept.get(room) if isinstance(kept, dict) else None) or reverse("home")
+
+
 def _room(request) -> str | None:
     """The room a waiting-room page is about: the concert's in the query, else the last one."""
     concert_id = _concert_id(request.GET.get("concert"))
@@ -96,7 +108,7 @@ def queue_join(request):
             return redirect("concert-detail", concert_id=concert_id)
         return redirect(next_url if not next_url.startswith("/book/") else "home")
     queue_token_remember(request, ticket.token)
-    request.session[QUEUE_NEXT_KEY] = next_url
+    _next_set(request, token_room(ticket.token), next_url)
     if ticket.created or QUEUE_START_KEY not in request.session:
         request.session[QUEUE_START_KEY] = ticket.position or 1
     if ticket.status == "active":
@@ -108,11 +120,11 @@ def queue_join(request):
 def waiting_room(request):
     """Where a buyer waits: the countdown to the draw, then position, people ahead, estimated
     wait and chance of a seat; moves on once admitted."""
-    next_url = local_path(request, request.GET.get("next"))
-    if next_url:
-        request.session[QUEUE_NEXT_KEY] = next_url
-    next_url = request.session.get(QUEUE_NEXT_KEY) or reverse("home")
     room = _room(request)
+    next_url = local_path(request, request.GET.get("next"))
+    if next_url and room:
+        _next_set(request, room, next_url)
+    next_url = next_url or _next_of(request, room)
     token = queue_token_from_request(request, room)
     # The concert the page is about, so joining again takes a place in the same room.
     concert_id = _concert_id(request.GET.get("concert")) or _room_concert_id(room)

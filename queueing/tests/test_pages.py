@@ -208,3 +208,23 @@ def test_a_lost_place_offers_the_same_concert_again(buyer, user, concert):
     page = buyer.get(reverse("queue-waiting-room"))
     assert page.context["state"] == "lost"
     assert f'name="concert_id" value="{concert.pk}"' in page.content.decode()
+
+
+def test_a_buyer_in_two_rooms_goes_on_to_each_rooms_own_page(buyer, user):
+    from queueing.selectors import room_of_concert
+    from queueing.services import queue_promote
+
+    first, second = ConcertFactory(), ConcertFactory()
+    for concert in (first, second):
+        ScheduleFactory(concert=concert)
+        room_save(concert_id=concert.pk)
+        _join(buyer, concert)
+    queue_promote(config=room_of_concert(first.pk))
+    response = buyer.get(reverse("queue-waiting-room") + f"?concert={first.pk}")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("booking-dates", args=[first.pk])
+    # The other room still waits, and still leads to its own concert once admitted.
+    assert buyer.get(reverse("queue-waiting-room") + f"?concert={second.pk}").status_code == 200
+    queue_promote(config=room_of_concert(second.pk))
+    response = buyer.get(reverse("queue-waiting-room") + f"?concert={second.pk}")
+    assert response["Location"] == reverse("booking-dates", args=[second.pk])

@@ -1,7 +1,5 @@
 """Booking pages for buyers: catalog, dates, seat map and holds (thin views)."""
 
-import math
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,7 +14,7 @@ from concertbooking.errors import ApplicationError
 from concertbooking.pages import not_found
 from queueing import selectors as queue_selectors
 from queueing.gate import admitted_room, queue_gated
-from queueing.views import room_page_refusal
+from queueing.views import room_page_refusal, seconds_until
 
 MAX_ID = 2**63 - 1
 
@@ -45,17 +43,12 @@ def concert_detail(request, concert_id: int):
         return not_found(request, exc)
     # Dates without seat counts: this page is outside the queue, so it must stay cheap.
     dates = selectors.concerts_upcoming_dates(concert_ids=[concert_id], per_concert=12)
-    try:
-        room = queue_selectors.room_public(concert_id=concert_id)
-    except ApplicationError:
-        room = None  # the queue's store is away: the page still shows, joining says why
+    room = queue_selectors.room_public(concert_id=concert_id)  # no Redis: the page stays up
     sale = None
     if room is not None and room.sale_starts_at is not None:
-        # Seconds from the server's clock: the countdown must not trust the buyer's device.
-        now = timezone.now()
         sale = {
-            "starts_in": max(0, math.ceil((room.sale_starts_at - now).total_seconds())),
-            "opens_in": max(0, math.ceil((room.prequeue_opens_at - now).total_seconds())),
+            "starts_in": seconds_until(room.sale_starts_at),
+            "opens_in": seconds_until(room.prequeue_opens_at),
             "prequeue_minutes": round(
                 (room.sale_starts_at - room.prequeue_opens_at).total_seconds() / 60
             ),

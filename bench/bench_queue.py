@@ -127,7 +127,7 @@ def round_trips_per_operation(concert_ids: list[int]) -> dict[int, dict[str, lis
     """place_round_trips in the last of 1, then of many concert rooms, each room filled with
     ROOM_CROWD waiting. The rooms' settings are read once first: a web worker caches them."""
     from concertbooking.redis import queue_redis
-    from queueing import selectors, services
+    from queueing import selectors, services, store
     from queueing.keys import room_keys
 
     results = {}
@@ -143,9 +143,45 @@ def round_trips_per_operation(concert_ids: list[int]) -> dict[int, dict[str, lis
         selectors.rooms_forget()
         selectors.rooms_all()
         queue_redis().ping()  # a connection in the pool, as on a busy worker
+        # The server knows the scripts, as once any worker has run them: a script it does not
+        # know costs its first caller two more round trips (NOSCRIPT, then SCRIPT LOAD).
+        for name in ("issue", "status", "gate", "promote"):
+            queue_redis().script_load(store.script(name).script)
         results[count] = place_round_trips(concert_id=concert_ids[count - 1], user_id=next_user)
         next_user += 1
     return results
+
+
+def gate_cost(*, concert_id: int, calls: int = 5_000) -> dict[str, float]:
+    """Microseconds per call, in this process: the token's HMAC check alone, a whole gate check
+    of an admitted place (the HMAC check, then the gate script), and a trivial script's round
+    trip on the same client, the least any check through Redis can cost."""
+    import time
+
+    from concertbooking.redis import queue_redis
+    from queueing import gate, selectors, services, tokens
+
+    user_id = FAKE_IDS * 3
+    token = services.queue_token_issue(user_id=user_id, concert_id=concert_id).token
+    room = selectors.room_for_concert(concert_id)
+    services.queue_promote(config=replace(room, capacity=MILLION, admit_per_tick=MILLION))
+    trivial = queue_redis().register_script("return 1")
+    timed = {
+        "HMAC check (token_read)": lambda: tokens.token_read(token, user_id=user_id),
+        "gate check (HMAC + gate script)": lambda: gate.check(
+            token=token, user_id=user_id, concert_id=concert_id
+        ),
+        "trivial script (EVALSHA 'return 1')": lambda: trivial(client=queue_redis()),
+    }
+    assert gate.check(token=token, user_id=user_id, concert_id=concert_id)[1] is None
+    result = {}
+    for name, call in timed.items():
+        call()
+        started = time.perf_counter()
+        for _ in range(calls):
+            call()
+        result[name] = (time.perf_counter() - started) / calls * 1e6
+    return result
 
 
 def queue_targets(*, issue_users: int, status_users: int, rounds: int) -> dict:
@@ -235,6 +271,9 @@ def main() -> None:
     catalog_seed(concerts=max(ROOM_COUNTS), dates_per_concert=1, seats_per_date=10)
     concert_ids = list(Concert.objects.order_by("id").values_list("id", flat=True))
     print_round_trips(round_trips_per_operation(concert_ids))
+    print("\ngate check cost in one process (mean of 5,000 calls each)")
+    for name, micros in gate_cost(concert_id=concert_ids[0]).items():
+        print(f"  {name:<38} {micros:7.1f} us")
     harness.make_client_flush()
 
     targets = queue_targets(issue_users=ISSUE_USERS, status_users=STATUS_USERS, rounds=3)

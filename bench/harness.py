@@ -493,8 +493,11 @@ def queue_fill(
     room_list = keys.as_list()
     # The issue script's arguments after the user id and draw key: abandonment, sale start
     # (0: on sale, so the place takes the next arrival number), mode, session length.
-    tail = [settings.QUEUE_ABANDON_SECONDS * 1000, 0, RoomMode.FIFO.value]
-    tail.append(settings.QUEUE_SESSION_SECONDS * 1000)
+    abandon_ms, session_ms = (
+        settings.QUEUE_ABANDON_SECONDS * 1000,
+        settings.QUEUE_SESSION_SECONDS * 1000,
+    )
+    tail = [abandon_ms, 0, RoomMode.FIFO.value, session_ms]
     ids = range(first_id, first_id + count * id_step, id_step)
     started = time.perf_counter()
     for start in range(0, count, QUEUE_FILL_BATCH):

@@ -54,7 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH)
 
 # A bounded, loopback-only load test on the production-like stack (booking_burst beside its
-# health waves), then the invariant audit.
+# health waves; SCENARIO=two_rooms for two concerts' rooms with a pre-queue), then the audit.
 loadtest: $(STAMP)
 	./scripts/ensure_services.sh
 	$(BIN)/python scripts/loadtest.py

@@ -221,7 +221,7 @@ def session_polls() -> list[dict]:
     from django.contrib.auth import get_user_model
 
     from queueing.services import queue_token_issue
-    from queueing.web import SESSION_KEY
+    from queueing.web import ROOM_KEY, SESSION_KEY, token_room
 
     pollers = list(
         get_user_model()
@@ -231,9 +231,14 @@ def session_polls() -> list[dict]:
     )
     # The user's live place: issuing again hands back the same token.
     tokens = {uid: queue_token_issue(user_id=uid).token for uid in pollers}
-    # The session as joining the queue from a page leaves it: the token is kept there too.
+    # The session as joining the queue from a page leaves it: the token is kept there too,
+    # under its room, and that room is the one the pages last entered.
     cookies = harness.browser_sessions(
-        pollers, {uid: {SESSION_KEY: token} for uid, token in tokens.items()}
+        pollers,
+        {
+            uid: {SESSION_KEY: {token_room(token): token}, ROOM_KEY: token_room(token)}
+            for uid, token in tokens.items()
+        },
     )
     return [
         {

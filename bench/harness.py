@@ -431,17 +431,16 @@ def browser_sessions(user_ids: list[int], data: dict[int, dict] | None = None) -
 
 
 def admit_all(user_ids: list[int]) -> dict[int, str]:
-    """Queue tokens for the users, all admitted at once through the real queue services."""
+    """Queue tokens for the users, all admitted at once through the real queue services (the
+    site-wide room)."""
     from dataclasses import replace
 
     from queueing import services as queue_services
-    from queueing.selectors import queue_config
+    from queueing.selectors import site_room
 
     tokens = {uid: queue_services.queue_token_issue(user_id=uid).token for uid in user_ids}
     queue_services.queue_promote(
-        config=replace(
-            queue_config(), capacity=len(tokens), admit_per_tick=len(tokens), paused=False
-        )
+        config=replace(site_room(), capacity=len(tokens), admit_per_tick=len(tokens))
     )
     return tokens
 
@@ -477,25 +476,33 @@ def bulk_holds(user_ids: list[int], seat_ids: list[int]) -> list[int]:
 QUEUE_FILL_BATCH = 10_000
 
 
-def queue_fill(client, *, count: int, first_id: int) -> float:
-    """`count` waiting users through the issue script itself, pipelined; returns seconds."""
-    import secrets
+def queue_fill(
+    client, *, count: int, first_id: int, id_step: int = 1, room: str | None = None
+) -> float:
+    """`count` users waiting in `room` (the site-wide room by default), each given a place by
+    the issue script itself, pipelined: what the store holds is what production stores. User
+    ids run from `first_id`, `id_step` apart. Returns seconds."""
+    from django.conf import settings
 
     from queueing import store
-    from queueing.keys import queue_keys
-    from queueing.selectors import queue_config
-    from queueing.services import TOKEN_BYTES
+    from queueing.keys import room_keys
+    from queueing.models import RoomMode
 
-    issue, keys = store.script("issue"), queue_keys().as_list()
-    abandon_ms = queue_config().abandon_seconds * 1000
+    room = room or settings.QUEUE_ROOM
+    issue, keys = store.script("issue"), room_keys(room)
+    room_list = keys.as_list()
+    # The issue script's arguments after the user id and draw key: abandonment, sale start
+    # (0: on sale, so the place takes the next arrival number), mode, session length.
+    abandon_ms, session_ms = (
+        settings.QUEUE_ABANDON_SECONDS * 1000,
+        settings.QUEUE_SESSION_SECONDS * 1000,
+    )
+    tail = [abandon_ms, 0, RoomMode.FIFO.value, session_ms]
+    ids = range(first_id, first_id + count * id_step, id_step)
     started = time.perf_counter()
-    for start in range(first_id, first_id + count, QUEUE_FILL_BATCH):
+    for start in range(0, count, QUEUE_FILL_BATCH):
         pipe = client.pipeline(transaction=False)
-        for user_id in range(start, min(start + QUEUE_FILL_BATCH, first_id + count)):
-            issue(
-                keys=keys,
-                args=[user_id, secrets.token_urlsafe(TOKEN_BYTES), abandon_ms],
-                client=pipe,
-            )
+        for user_id in ids[start : start + QUEUE_FILL_BATCH]:
+            issue(keys=[*room_list, keys.poll(user_id)], args=[user_id, 0, *tail], client=pipe)
         pipe.execute()
     return time.perf_counter() - started

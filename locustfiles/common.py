@@ -27,6 +27,8 @@ FLOW = "all flow requests"
 # Step outcomes, kept apart the way the report kept them: failures per step, contention, successes.
 OUTCOMES: Counter = Counter()
 CONCERT_IDS: list[int] = []
+# A scenario's own figures for LOCUST_STEP_REPORT: name -> a function giving them at the end.
+EXTRA_REPORT: dict = {}
 
 
 # Several app servers side by side (scale-out): each virtual user sticks to one of them.
@@ -97,6 +99,7 @@ def _report_outcomes(environment, **_kwargs) -> None:
         "endpoints": endpoints,
         "flow": _figures(flow),
         "baseline": _figures(baseline) if baseline is not None else None,
+        "extra": {name: figures() for name, figures in EXTRA_REPORT.items()},
     }
     with open(STEP_REPORT, "w") as fh:
         json.dump(report, fh, indent=2)

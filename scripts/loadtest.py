@@ -6,6 +6,7 @@ sends its health waves (locustfiles/booking_burst.py), and the burst's latency i
 beside theirs, as ratios with their goals.
 
     make loadtest                                   # booking_burst, 200 users
+    make loadtest SCENARIO=two_rooms                # two concert rooms, a pre-queue, 2000 users
     SCENARIO=queue_storm USERS=1000 RUN_TIME=60s make loadtest
     INSTANCES=2 make loadtest                       # two app servers on one database and Redis
     LOADTEST_DATABASE=cb_lt2 LOADTEST_REDIS_DB=14 LOADTEST_PORT=8200 make loadtest  # beside another
@@ -14,6 +15,7 @@ beside theirs, as ratios with their goals.
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -26,9 +28,11 @@ sys.path.insert(0, str(ROOT))
 from bench import harness  # noqa: E402
 
 SCENARIO = os.environ.get("SCENARIO", "booking_burst")
-USERS = int(os.environ.get("USERS", "200"))
-SPAWN_RATE = os.environ.get("SPAWN_RATE", str(USERS))
-RUN_TIME = os.environ.get("RUN_TIME", "5m")
+TWO_ROOMS = SCENARIO == "two_rooms"
+USERS = int(os.environ.get("USERS", "2000" if TWO_ROOMS else "200"))
+# two_rooms: the crowd arrives over some ten seconds, all of it before the sale starts.
+SPAWN_RATE = os.environ.get("SPAWN_RATE", str(USERS // 10 if TWO_ROOMS else USERS))
+RUN_TIME = os.environ.get("RUN_TIME", "4m" if TWO_ROOMS else "5m")
 WORKERS = os.environ.get("WORKERS", "3")
 INSTANCES = int(os.environ.get("INSTANCES", "1"))
 BASE_PORT = int(os.environ.get("LOADTEST_PORT", "8100"))
@@ -43,6 +47,10 @@ QUEUE_ENV = {
     if name in os.environ
 }
 MAX_RUN_SECONDS = 15 * 60  # a hard stop for the whole scenario, whatever RUN_TIME says
+# two_rooms: the sale starts this long after its rooms are made, so the whole crowd (spawned at
+# SPAWN_RATE once the stack is warm and locust is up) is in the pre-queue by then.
+SALE_DELAY_SECONDS = int(os.environ.get("SALE_DELAY_SECONDS", "30"))
+ROOMS = 2
 # The database and Redis db the stack runs on (dropped and emptied first).
 DATABASE = os.environ.get("LOADTEST_DATABASE", "cb_loadtest")
 REDIS_DB = int(os.environ.get("LOADTEST_REDIS_DB", "8"))
@@ -102,10 +110,74 @@ def stop_stack(stacks: list[subprocess.Popen]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def run_locust() -> int:
+def rooms_open() -> list[int]:
+    """two_rooms: the first ROOMS concerts each get a room of their own, their sale starting
+    SALE_DELAY_SECONDS from now (the pre-queue is open from now: PREQUEUE_MINUTES is longer)."""
+    code = f"""
+import json
+from datetime import timedelta
+from django.conf import settings
+from django.utils import timezone
+from booking.models import Concert
+from queueing.services import room_save
+starts = timezone.now() + timedelta(seconds={SALE_DELAY_SECONDS})
+assert settings.PREQUEUE_MINUTES * 60 > {SALE_DELAY_SECONDS}, "the pre-queue must be open now"
+ids = list(Concert.objects.order_by("id").values_list("id", flat=True)[:{ROOMS}])
+for concert_id in ids:
+    room_save(concert_id=concert_id, sale_starts_at=starts)
+print(json.dumps({{"concerts": ids, "starts": starts.isoformat()}}))
+"""
+    opened = json.loads(harness.django_script(code).strip().splitlines()[-1])
+    print(f"rooms for concerts {opened['concerts']}, sale starting {opened['starts']}", flush=True)
+    return opened["concerts"]
+
+
+def rooms_report(concert_ids: list[int], seen: dict) -> None:
+    """two_rooms: each room's admissions and waits, as its buyers saw them and as the room
+    recorded them (from the sale's start to the admission, the latest thousand)."""
+    code = f"""
+import json
+from queueing import store
+rooms = {{}}
+for concert_id in {concert_ids!r}:
+    figures = store.figures(room=f"c{{concert_id}}")
+    rooms[concert_id] = {{
+        "admitted": figures.admitted_total, "waiting": figures.waiting,
+        "drawn": figures.drawn, "free_seats": figures.free_seats,
+        "waits_ms": figures.latest_waits_ms,
+    }}
+print(json.dumps(rooms))
+"""
+    recorded = json.loads(harness.django_script(code).strip().splitlines()[-1])
+    print("\nper room: admissions and waits from the sale's start")
+    print(
+        f"{'concert':<9}{'drawn':>7}{'admitted':>10}{'median s':>10}{'p95 s':>8}{'max s':>8}"
+        f"{'bought':>8}{'sold out':>10}{'timed out':>11}{'seen: median s':>16}{'p95 s':>8}"
+    )
+    for concert_id in concert_ids:
+        room, buyers = recorded[str(concert_id)], seen.get(str(concert_id), {})
+        waits = sorted(ms / 1000 for ms in room["waits_ms"])
+        median = statistics.median(waits) if waits else float("nan")
+        p95 = waits[int(0.95 * (len(waits) - 1))] if waits else float("nan")
+        longest = waits[-1] if waits else float("nan")
+        print(
+            f"{concert_id:<9}{room['drawn'] or 0:>7}{room['admitted']:>10}{median:>10.1f}"
+            f"{p95:>8.1f}{longest:>8.1f}{buyers.get('bought', 0):>8}"
+            f"{buyers.get('sold_out', 0):>10}{buyers.get('timed_out', 0):>11}"
+            f"{buyers.get('median_wait_s') or float('nan'):>16.1f}"
+            f"{buyers.get('p95_wait_s') or float('nan'):>8.1f}"
+        )
+    print(
+        "  drawn: places in the pre-queue at the start; median/p95/max: the room's record "
+        "(the latest 1,000 admissions); seen: when the buyers' polls saw it"
+    )
+
+
+def run_locust(extra_env: dict[str, str] | None = None) -> int:
     hosts = [f"http://127.0.0.1:{BASE_PORT + i}" for i in range(INSTANCES)]
     env = {
         **os.environ,
+        **(extra_env or {}),
         "LOCUST_TOKENS_FILE": str(OUT / "tokens.csv"),
         "LOCUST_STEP_REPORT": str(OUT / "steps.json"),
         "LOCUST_HOSTS": ",".join(hosts),
@@ -185,13 +257,19 @@ def main() -> int:
     )  # fmt: skip
     harness.manage("api_tokens", "--users", str(users), "--out", str(OUT / "tokens.csv"))
     stacks = start_stack()
+    rooms = []
     try:
+        # Before the warm-up: web workers cache the rooms' settings for a few seconds, and a
+        # join must find the concert's room, not the site-wide one.
+        rooms = rooms_open() if TWO_ROOMS else []
         warm_up()
         print(f"running {SCENARIO} for up to {RUN_TIME} ...", flush=True)
-        code = run_locust()
+        code = run_locust({"LOCUST_ROOM_CONCERTS": ",".join(map(str, rooms))} if rooms else None)
     finally:
         stop_stack(stacks)
-    summary()
+    report = summary()
+    if rooms:
+        rooms_report(rooms, report.get("extra", {}).get("rooms", {}))
     print("\naudit:")
     audit = subprocess.run(
         [sys.executable, "manage.py", "audit"], cwd=ROOT, env=harness.bench_env(), text=True

@@ -21,6 +21,9 @@ from queueing.models import QueueRoom, RoomMode
 # operator's change is harmless, a database query per request is not.
 CONFIG_CACHE_SECONDS = 3.0
 
+# A pre-queue's polls after the start spread over this many seconds.
+START_SPREAD_SECONDS = 10
+
 _ROOM_FIELDS = (
     "concert_id",
     "sale_starts_at",
@@ -201,13 +204,17 @@ def ticket_from_state(
     if config.phase(now) == "prequeue":
         until_start = math.ceil((config.sale_starts_at - now).total_seconds())
         longest = max(1, config.abandon_seconds // 4)
+        draw_id = tokens.draw_id(room=config.name, user_id=user_id)
+        if until_start <= longest:
+            # Wake up just after the start, each at their own second of the first few, so a
+            # whole pre-queue does not poll in the same one.
+            until_start += int(draw_id[:4], 16) % min(longest, START_SPREAD_SECONDS)
         return QueueTicket(
             status="scheduled",
             position=None,
             estimated_wait_seconds=None,
-            # Wake up for the start: everyone's place is known from its first second.
             poll_after_seconds=max(1, min(longest, until_start)),
-            draw_id=tokens.draw_id(room=config.name, user_id=user_id),
+            draw_id=draw_id,
             **common,
         )
     free = state.free_seats

@@ -43,13 +43,19 @@ if starts > 0 and now >= starts and redis.call('HGET', STATS, 'drawn') ~= tostri
   redis.call('HSET', STATS, 'drawn', tostring(starts), 'drawn_size', redis.call('ZCARD', DRAW))
 end
 
--- A concert whose every seat is sold or held admits nobody until seats come back.
-local sold_out = free_seats() == 0
+-- A concert whose every seat is sold or held admits nobody until seats come back; short of
+-- that, no more than the free seats those already choosing leave.
+local free = free_seats()
+local sold_out = free == 0
 local admitted = {}
 if admitting and not sold_out and (starts == 0 or now >= starts) then
+  local active = redis.call('ZCARD', ACTIVE)
   local want = per_tick
   if not passthrough then
-    want = math.min(capacity - redis.call('ZCARD', ACTIVE), per_tick)
+    want = math.min(capacity - active, per_tick)
+  end
+  if free > 0 then
+    want = math.min(want, free - active)
   end
   -- Abandoned waiters at the head are skipped, within a bound.
   local skips = sweep_limit

@@ -267,3 +267,20 @@ def test_join_poll_and_gate_are_one_round_trip_each_whatever_the_rooms(
         redis_round_trips.clear()
         call()
         assert len(redis_round_trips) == 1
+
+
+def test_a_room_admits_no_more_than_the_seats_left_for_them(make_users):
+    schedule = schedule_with_seats(3)
+    concert_id = schedule.concert_id
+    users = make_users(6)
+    services.room_save(concert_id=concert_id, capacity=10, admit_per_tick=10)
+    for user in users:
+        services.queue_token_issue(user_id=user.pk, concert_id=concert_id)
+    rooms_free_seats_count()
+    config = room_of_concert(concert_id)
+    assert services.queue_promote_tick(config=config).admitted == [u.pk for u in users[:3]]
+    # Three choosing for three seats: nobody else comes in to an empty seat map.
+    assert services.queue_promote_tick(config=config).admitted == []
+    # One leaves without buying: their seat is free for the next.
+    services.queue_release_user(user_id=users[0].pk, room=config.name)
+    assert services.queue_promote_tick(config=config).admitted == [users[3].pk]

@@ -503,6 +503,6 @@ def queue_fill(
     for start in range(0, count, QUEUE_FILL_BATCH):
         pipe = client.pipeline(transaction=False)
         for user_id in ids[start : start + QUEUE_FILL_BATCH]:
-            issue(keys=[*room_list, keys.poll(user_id)], args=[user_id, 0, *tail], client=pipe)
+            issue(keys=room_list, args=[user_id, 0, *tail], client=pipe)
         pipe.execute()
     return time.perf_counter() - started

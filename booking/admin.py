@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from booking import cache, services
 from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
 from concertbooking.errors import ApplicationError
-from queueing.selectors import room_of_concert
+from queueing.models import QueueRoom
 from queueing.services import room_save
 
 # Above this many rows an unfiltered list shows PostgreSQL's estimate instead of counting.
@@ -277,9 +277,13 @@ class ConcertForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        room = self.instance.pk and room_of_concert(self.instance.pk)
-        if room:
-            self.initial["sale_starts_at"] = room.sale_starts_at
+        if self.instance.pk:
+            # From the table, not the rooms' short cache: the form must show what is saved.
+            self.initial["sale_starts_at"] = (
+                QueueRoom.objects.filter(concert_id=self.instance.pk)
+                .values_list("sale_starts_at", flat=True)
+                .first()
+            )
 
 
 @admin.register(Concert)
@@ -311,11 +315,12 @@ class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, adm
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         cache.catalog_changed(concert_ids=[form.instance.pk])  # its dates may have changed
-        starts = form.cleaned_data.get("sale_starts_at")
-        # Through the queue's service: the room gets its defaults, a fresh seed when due, and
-        # the rooms' caches are dropped.
-        if starts is not None or room_of_concert(form.instance.pk) is not None:
-            room_save(concert_id=form.instance.pk, sale_starts_at=starts)
+        # Only a change is written, through the queue's service: the room gets its defaults, a
+        # fresh seed when due, and the rooms' caches are dropped.
+        if "sale_starts_at" in form.changed_data:
+            room_save(
+                concert_id=form.instance.pk, sale_starts_at=form.cleaned_data["sale_starts_at"]
+            )
 
     @admin.display(description="Sale starts", ordering="sale_starts")
     def sale_starts_at(self, obj):

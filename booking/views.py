@@ -14,7 +14,7 @@ from concertbooking.errors import ApplicationError
 from concertbooking.pages import not_found
 from queueing import selectors as queue_selectors
 from queueing.gate import admitted_room, queue_gated
-from queueing.views import room_page_refusal, seconds_until
+from queueing.web import room_page_refusal, seconds_until
 
 MAX_ID = 2**63 - 1
 

@@ -15,7 +15,6 @@ buyer took the seat first) and the buyer tries another seat, up to three times.
 """
 
 import os
-import random
 import time
 
 from gevent.event import Event
@@ -25,14 +24,12 @@ from locust.exception import StopUser
 from common import (
     BASELINE,
     OUTCOMES,
-    PAUSE_SECONDS,
     ApiUser,
+    buy_a_seat,
     random_concert_id,
-    step,
     wait_for_admission,
 )
 
-HOLD_ATTEMPTS = 3
 ITERATIONS = int(os.environ.get("LOCUST_ITERATIONS") or 0)
 
 # The shared iterations: purchases claimed and ended, then replays of their pauses.
@@ -103,58 +100,4 @@ class BurstBuyer(ApiUser):
         if queue_token is None:
             return False
         headers = {**self.auth, "Queue-Token": queue_token}
-        time.sleep(PAUSE_SECONDS)
-
-        concert_id = random_concert_id()
-        dates = step(
-            self, "GET", f"/api/concerts/{concert_id}/available-dates", headers=headers,
-            name="2 dates", failure="dates",
-        )  # fmt: skip
-        if dates is False:
-            return False
-        if not dates:
-            OUTCOMES["contention_sold_out"] += 1
-            return False
-        schedule_id = random.choice(dates)["schedule_id"]
-        time.sleep(PAUSE_SECONDS)
-
-        seats = step(
-            self, "GET", f"/api/concerts/{concert_id}/schedules/{schedule_id}/available-seats",
-            headers=headers, name="3 seats", failure="seats",
-        )  # fmt: skip
-        if seats is False:
-            return False
-        time.sleep(PAUSE_SECONDS)
-
-        reservation_id = None
-        for seat in random.sample(seats, min(HOLD_ATTEMPTS, len(seats))):
-            with self.client.post(
-                "/api/reservation/concerts",
-                json={"seat_id": seat["seat_id"]},
-                headers=headers,
-                name="4 hold",
-                catch_response=True,
-            ) as response:
-                if response.status_code == 201:
-                    reservation_id = response.json()["reservation_id"]
-                    break
-                if (
-                    response.status_code == 409
-                    and response.json().get("code") == "seat_unavailable"
-                ):
-                    response.success()  # genuine contention, not a fault
-                    OUTCOMES["contention_hold"] += 1
-                    continue
-                response.failure(f"hold: {response.status_code} {response.text[:100]}")
-                OUTCOMES["fail_hold"] += 1
-                return False
-        if reservation_id is None:
-            OUTCOMES["contention_no_seat"] += 1
-            return False
-        time.sleep(PAUSE_SECONDS)
-
-        paid = step(
-            self, "POST", "/api/reservation/payments", json={"reservation_id": reservation_id},
-            headers=headers, name="5 payment", failure="payment", expect=(201,),
-        )  # fmt: skip
-        return paid is not False
+        return buy_a_seat(self, random_concert_id(), headers, first_step=2)

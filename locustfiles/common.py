@@ -155,3 +155,65 @@ def wait_for_admission(user) -> str | None:
         if state is False:
             return None
     return headers["Queue-Token"]
+
+
+# A buyer tries this many seats before giving up on a date.
+HOLD_ATTEMPTS = 3
+_BUY_STEPS = ("dates", "seats", "hold", "payment")
+
+
+def buy_a_seat(user, concert_id: int, headers: dict, *, first_step: int) -> bool:
+    """An admitted buyer's purchase, with a pause before each step: the concert's dates, a date's
+    seats, a hold (another seat on a 409, up to HOLD_ATTEMPTS), the payment. The steps are named
+    from `first_step` on; True once paid."""
+    names = [f"{first_step + n} {step_name}" for n, step_name in enumerate(_BUY_STEPS)]
+    time.sleep(PAUSE_SECONDS)
+    dates = step(
+        user, "GET", f"/api/concerts/{concert_id}/available-dates", headers=headers,
+        name=names[0], failure="dates",
+    )  # fmt: skip
+    if dates is False:
+        return False
+    if not dates:
+        OUTCOMES["contention_sold_out"] += 1
+        return False
+    schedule_id = random.choice(dates)["schedule_id"]
+    time.sleep(PAUSE_SECONDS)
+
+    seats = step(
+        user, "GET", f"/api/concerts/{concert_id}/schedules/{schedule_id}/available-seats",
+        headers=headers, name=names[1], failure="seats",
+    )  # fmt: skip
+    if seats is False:
+        return False
+    time.sleep(PAUSE_SECONDS)
+
+    reservation_id = None
+    for seat in random.sample(seats, min(HOLD_ATTEMPTS, len(seats))):
+        with user.client.post(
+            "/api/reservation/concerts",
+            json={"seat_id": seat["seat_id"]},
+            headers=headers,
+            name=names[2],
+            catch_response=True,
+        ) as response:
+            if response.status_code == 201:
+                reservation_id = response.json()["reservation_id"]
+                break
+            if response.status_code == 409 and response.json().get("code") == "seat_unavailable":
+                response.success()  # another buyer took it first: contention, not a fault
+                OUTCOMES["contention_hold"] += 1
+                continue
+            response.failure(f"hold: {response.status_code} {response.text[:100]}")
+            OUTCOMES["fail_hold"] += 1
+            return False
+    if reservation_id is None:
+        OUTCOMES["contention_no_seat"] += 1
+        return False
+    time.sleep(PAUSE_SECONDS)
+
+    paid = step(
+        user, "POST", "/api/reservation/payments", json={"reservation_id": reservation_id},
+        headers=headers, name=names[3], failure="payment", expect=(201,),
+    )  # fmt: skip
+    return paid is not False

@@ -24,11 +24,10 @@ import gevent
 from locust import constant, events, task
 from locust.exception import StopUser
 
-from common import EXTRA_REPORT, OUTCOMES, PAUSE_SECONDS, ApiUser, step
+from common import EXTRA_REPORT, OUTCOMES, ApiUser, buy_a_seat, step
 
 ROOM_CONCERTS = [int(c) for c in os.environ.get("LOCUST_ROOM_CONCERTS", "").split(",") if c]
 QUEUE_WAIT_TIMEOUT = float(os.environ.get("LOCUST_QUEUE_WAIT_TIMEOUT", "300"))
-HOLD_ATTEMPTS = 3
 
 SALE_STARTS: dict[int, float] = {}  # concert id -> sale start (epoch seconds)
 _WAITS: dict[int, list[float]] = {}  # concert id -> seconds from the start to a seen admission
@@ -130,7 +129,7 @@ class TwoRoomBuyer(ApiUser):
             if ticket is False:
                 return
         _WAITS[concert_id].append(max(0.0, time.time() - SALE_STARTS[concert_id]))
-        if self.buy(concert_id, headers):
+        if buy_a_seat(self, concert_id, headers, first_step=3):
             OUTCOMES[f"c{concert_id}_bought"] += 1
         else:
             # Nothing bought: give the slot back so the room admits the next in line.
@@ -141,54 +140,3 @@ class TwoRoomBuyer(ApiUser):
             self, "DELETE", "/api/queue/tokens/current", headers=headers, name="7 leave",
             failure="leave", expect=(204,),
         )  # fmt: skip
-
-    def buy(self, concert_id: int, headers: dict) -> bool:
-        time.sleep(PAUSE_SECONDS)
-        dates = step(
-            self, "GET", f"/api/concerts/{concert_id}/available-dates", headers=headers,
-            name="3 dates", failure="dates",
-        )  # fmt: skip
-        if not dates:
-            if dates is not False:
-                OUTCOMES["contention_sold_out"] += 1
-            return False
-        schedule_id = random.choice(dates)["schedule_id"]
-        time.sleep(PAUSE_SECONDS)
-        seats = step(
-            self, "GET", f"/api/concerts/{concert_id}/schedules/{schedule_id}/available-seats",
-            headers=headers, name="4 seats", failure="seats",
-        )  # fmt: skip
-        if seats is False:
-            return False
-        time.sleep(PAUSE_SECONDS)
-        reservation_id = None
-        for seat in random.sample(seats, min(HOLD_ATTEMPTS, len(seats))):
-            with self.client.post(
-                "/api/reservation/concerts",
-                json={"seat_id": seat["seat_id"]},
-                headers=headers,
-                name="5 hold",
-                catch_response=True,
-            ) as response:
-                if response.status_code == 201:
-                    reservation_id = response.json()["reservation_id"]
-                    break
-                if (
-                    response.status_code == 409
-                    and response.json().get("code") == "seat_unavailable"
-                ):
-                    response.success()  # another buyer took it first: contention, not a fault
-                    OUTCOMES["contention_hold"] += 1
-                    continue
-                response.failure(f"hold: {response.status_code} {response.text[:100]}")
-                OUTCOMES["fail_hold"] += 1
-                return False
-        if reservation_id is None:
-            OUTCOMES["contention_no_seat"] += 1
-            return False
-        time.sleep(PAUSE_SECONDS)
-        paid = step(
-            self, "POST", "/api/reservation/payments", json={"reservation_id": reservation_id},
-            headers=headers, name="6 payment", failure="payment", expect=(201,),
-        )  # fmt: skip
-        return paid is not False

@@ -28,7 +28,7 @@ from payments.errors import (
     InvalidIdempotencyKey,
 )
 from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
-from queueing.selectors import room_for_concert
+from queueing.selectors import room_for_concert, room_named
 from queueing.services import queue_release_user
 
 logger = logging.getLogger(__name__)
@@ -244,10 +244,14 @@ def _queue_release_when_done(user_id: int, room: str) -> None:
     paid."""
     # Read after commit, so of payments racing for one user's last holds the later commit sees
     # them all paid and releases; releasing twice is harmless.
-    live = Reservation.objects.filter(
+    holds = Reservation.objects.filter(
         user_id=user_id, status=ReservationStatus.HELD, expires_at__gt=timezone.now()
-    ).exists()
-    if not live:
+    )
+    config = room_named(room)
+    # A concert's room: only that concert's holds keep its slot.
+    if config is not None and config.concert_id is not None:
+        holds = holds.filter(seat__schedule__concert_id=config.concert_id)
+    if not holds.exists():
         queue_release_user(user_id=user_id, room=room)
 
 

@@ -21,7 +21,7 @@ from concertbooking.pages import local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
 from queueing.gate import admitted_room, queue_gated
-from queueing.views import room_page_refusal
+from queueing.web import room_page_refusal
 
 
 def _reservation(request, reservation_id: int) -> dict | None:

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -71,14 +72,15 @@ def _stats(config: RoomConfig) -> dict:
     return {"available": True, **figures}
 
 
-def _room_key(config: RoomConfig) -> str:
-    return "site" if config.concert_id is None else str(config.concert_id)
+def _key_of(concert_id: int | None) -> str:
+    """A room's name in the console's URLs."""
+    return "site" if concert_id is None else str(concert_id)
 
 
 def _config(key: str) -> RoomConfig:
     if key == "site":
         return site_room()
-    if not key.isdigit():
+    if not (key.isascii() and key.isdigit() and len(key) <= 19):
         raise Http404("No such room.")
     config = room_of_concert(int(key))
     if config is None:
@@ -127,7 +129,7 @@ class QueueRoomAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             return super().changelist_view(request, extra_context)
         rooms = [
-            {"key": _room_key(config), "config": config, "stats": _stats(config)}
+            {"key": _key_of(config.concert_id), "config": config, "stats": _stats(config)}
             for config in rooms_all()
         ]
         return TemplateResponse(
@@ -166,7 +168,9 @@ class QueueRoomAdmin(admin.ModelAdmin):
             initial=initial,
             site=config.concert_id is None,
         )
-        if request.method == "POST" and can_change and form.is_valid():
+        if request.method == "POST" and not can_change:
+            raise PermissionDenied
+        if request.method == "POST" and form.is_valid():
             room_save(concert_id=config.concert_id, **form.cleaned_data)
             messages.success(request, "Room settings saved; the next tick uses them.")
             return redirect(request.path)
@@ -188,11 +192,10 @@ class QueueRoomAdmin(admin.ModelAdmin):
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        room = QueueRoom.objects.filter(pk=object_id).first()
+        room = self.get_object(request, object_id)  # None for a malformed or unknown id
         if room is None:
             raise Http404("No such room.")
-        key = "site" if room.concert_id is None else str(room.concert_id)
-        return redirect("admin:queueing_queueroom_console", key=key)
+        return redirect("admin:queueing_queueroom_console", key=_key_of(room.concert_id))
 
     def save_model(self, request, obj, form, change) -> None:
         # Through the service, so the room gets its defaults and caches are dropped at once.
@@ -206,6 +209,5 @@ class QueueRoomAdmin(admin.ModelAdmin):
             obj.pk = saved.pk
 
     def response_add(self, request, obj, post_url_continue=None):
-        key = "site" if obj.concert_id is None else str(obj.concert_id)
         messages.success(request, "Room opened.")
-        return redirect("admin:queueing_queueroom_console", key=key)
+        return redirect("admin:queueing_queueroom_console", key=_key_of(obj.concert_id))

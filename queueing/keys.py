@@ -8,7 +8,8 @@ from django.conf import settings
 # once the sale is open scores this plus its arrival number, so it always stands behind them.
 FIFO_BASE = 2**52
 # Waiters' poll times sit in small hashes of this many users each: Redis keeps a hash that small
-# packed in one block (listpack), a few bytes a field instead of a hundred for a set member.
+# packed in one block (listpack), far smaller per field than a sorted set's member. Redis's
+# hash-max-listpack-entries must be at least this (its default is).
 POLL_BUCKET = 128
 
 

@@ -24,6 +24,18 @@ class RoomMode(models.TextChoices):
 
 
 class QueueRoom(models.Model):
+    # What an operator sets; the rest is who the room is for and its seed.
+    SETTINGS = (
+        "sale_starts_at",
+        "mode",
+        "next_mode",
+        "next_mode_at",
+        "capacity",
+        "admit_per_tick",
+        "session_seconds",
+        "abandon_seconds",
+    )
+
     concert = models.OneToOneField(
         "booking.Concert",
         on_delete=models.CASCADE,

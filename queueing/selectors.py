@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from queueing import store, tokens
 from queueing.errors import QueueTokenInvalid
-from queueing.keys import room_name
+from queueing.keys import FIFO_BASE, room_name
 from queueing.models import QueueRoom, RoomMode
 
 # Every poll and every gate check needs a room's settings; a few seconds of staleness after an
@@ -24,18 +24,7 @@ CONFIG_CACHE_SECONDS = 3.0
 # A pre-queue's polls after the start spread over this many seconds.
 START_SPREAD_SECONDS = 10
 
-_ROOM_FIELDS = (
-    "concert_id",
-    "sale_starts_at",
-    "mode",
-    "next_mode",
-    "next_mode_at",
-    "capacity",
-    "admit_per_tick",
-    "session_seconds",
-    "abandon_seconds",
-    "seed",
-)
+_ROOM_FIELDS = ("concert_id", *QueueRoom.SETTINGS, "seed")
 
 
 @dataclass(frozen=True)
@@ -217,6 +206,10 @@ def ticket_from_state(
             draw_id=draw_id,
             **common,
         )
+    # A place from the pre-queue keeps its draw id, to check against the published draw.
+    drawn_id = (
+        tokens.draw_id(room=config.name, user_id=user_id) if state.stamp < FIFO_BASE else None
+    )
     free = state.free_seats
     chance = None
     if free is not None:
@@ -224,6 +217,7 @@ def ticket_from_state(
         chance = round(min(1.0, free / (state.active + state.position)), 2)
     if free == 0:
         return QueueTicket(
+            draw_id=drawn_id,
             status="sold_out",
             position=state.position,
             estimated_wait_seconds=None,
@@ -233,6 +227,7 @@ def ticket_from_state(
         )
     wait = estimated_wait_seconds(position=state.position, rate=state.rate, config=config)
     return QueueTicket(
+        draw_id=drawn_id,
         status="waiting",
         position=state.position,
         estimated_wait_seconds=wait,

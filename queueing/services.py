@@ -52,7 +52,9 @@ def queue_token_issue(*, user_id: int, concert_id: int | None = None) -> QueueTi
             opens_at=api_datetime(config.prequeue_opens_at),
         )
     draw_key = 0
-    if phase == "prequeue":
+    # Whenever there is a start: the script decides by Redis's clock, which may differ a little
+    # from this host's, whether the place is taken before it.
+    if config.sale_starts_at is not None:
         draw_key = tokens.draw_key(
             seed=config.seed, draw_id=tokens.draw_id(room=config.name, user_id=user_id)
         )
@@ -131,11 +133,16 @@ def queue_promote_all() -> int:
     return admitted
 
 
+def _rooms_of(concert_id: int | None):
+    return QueueRoom.objects.filter(
+        **({"concert__isnull": True} if concert_id is None else {"concert_id": concert_id})
+    )
+
+
 def room_mode_apply_due(*, concert_id: int | None, now: datetime) -> None:
-    QueueRoom.objects.filter(
-        **({"concert__isnull": True} if concert_id is None else {"concert_id": concert_id}),
-        next_mode_at__lte=now,
-    ).exclude(next_mode="").update(mode=F("next_mode"), next_mode="", next_mode_at=None)
+    _rooms_of(concert_id).filter(next_mode_at__lte=now).exclude(next_mode="").update(
+        mode=F("next_mode"), next_mode="", next_mode_at=None, updated_at=now
+    )
     _forget_rooms()
 
 
@@ -146,18 +153,6 @@ def _forget_rooms() -> None:
     transaction.on_commit(rooms_forget)
 
 
-ROOM_FIELDS = (
-    "sale_starts_at",
-    "mode",
-    "next_mode",
-    "next_mode_at",
-    "capacity",
-    "admit_per_tick",
-    "session_seconds",
-    "abandon_seconds",
-)
-
-
 def room_save(*, concert_id: int | None, **changes) -> RoomConfig:
     """Create or change a room; fields left out keep their values (defaults for a new room).
 
@@ -165,12 +160,11 @@ def room_save(*, concert_id: int | None, **changes) -> RoomConfig:
     used for one draw only. The check constraints refuse values that are not positive
     (IntegrityError).
     """
-    unknown = set(changes) - set(ROOM_FIELDS)
+    unknown = set(changes) - set(QueueRoom.SETTINGS)
     if unknown:
         raise TypeError(f"unknown room fields: {sorted(unknown)}")
     with transaction.atomic():
-        lookup = {"concert__isnull": True} if concert_id is None else {"concert_id": concert_id}
-        row = QueueRoom.objects.select_for_update().filter(**lookup).first()
+        row = _rooms_of(concert_id).select_for_update().first()
         if row is None:
             base = RoomConfig.defaults(concert_id)
             row = QueueRoom(
@@ -186,7 +180,10 @@ def room_save(*, concert_id: int | None, **changes) -> RoomConfig:
         if not row.next_mode:
             row.next_mode_at = None
         now = timezone.now()
-        if row.sale_starts_at != old_start and old_start is not None and old_start <= now:
+        # A new on-sale after a drawn one: its pre-queue needs a seed nobody has seen.
+        moved = row.sale_starts_at != old_start
+        drawn = old_start is not None and old_start <= now
+        if moved and drawn and row.sale_starts_at is not None and row.sale_starts_at > now:
             row.seed = new_seed()
         row.save()
         _forget_rooms()

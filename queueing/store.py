@@ -45,11 +45,9 @@ def script(name: str) -> Script:
     return registered
 
 
-def _run(name: str, room: str, *args: str | int, user_id: int | None = None) -> list | int:
-    keys = room_keys(room)
-    key_list = keys.as_list() if user_id is None else [*keys.as_list(), keys.poll(user_id)]
+def _run(name: str, room: str, *args: str | int) -> list | int:
     try:
-        return script(name)(keys=key_list, args=args, client=queue_redis())
+        return script(name)(keys=room_keys(room).as_list(), args=args, client=queue_redis())
     except UNAVAILABLE as exc:
         raise QueueUnavailable() from exc
 
@@ -102,17 +100,7 @@ def issue(
     session_ms: int,
 ) -> PlaceState | None:
     """The user's live place, or a new one; None when the room is closed to new places."""
-    reply = _run(
-        "issue",
-        room,
-        user_id,
-        draw_key,
-        abandon_ms,
-        starts_ms,
-        mode,
-        session_ms,
-        user_id=user_id,
-    )
+    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms)
     if _str(reply[0]) == "closed":
         return None
     status, stamp, position, expires, rate, created, free, active = reply
@@ -130,7 +118,7 @@ def issue(
 
 def status(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> PlaceState | None:
     """The place's state; None when it is not the user's live place."""
-    reply = _run("status", room, user_id, stamp, abandon_ms, user_id=user_id)
+    reply = _run("status", room, user_id, stamp, abandon_ms)
     if _str(reply[0]) == "invalid":
         return None
     state, position, expires, rate, free, active = reply
@@ -150,7 +138,7 @@ GATE_INVALID, GATE_ACTIVE, GATE_WAITING = 0, 1, 2
 
 def gate(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> tuple[int, int | None]:
     """(GATE_* verdict, position when waiting)."""
-    reply = _run("gate", room, user_id, stamp, abandon_ms, user_id=user_id)
+    reply = _run("gate", room, user_id, stamp, abandon_ms)
     return reply[0], (reply[1] if len(reply) > 1 else None)
 
 
@@ -164,7 +152,6 @@ def release(
             user_id,
             "" if stamp is None else stamp,
             "1" if only_active else "0",
-            user_id=user_id,
         )
         == 1
     )

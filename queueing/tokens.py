@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 from django.utils.crypto import salted_hmac
@@ -19,6 +20,7 @@ from queueing.keys import FIFO_BASE
 
 # 16 bytes of HMAC-SHA256: 128 bits, far past guessing, and 22 characters in a header.
 _MAC_BYTES = 16
+_TOKEN = re.compile(r"([A-Za-z0-9]+)\.([0-9]{1,17})\.([A-Za-z0-9_-]{22})", re.ASCII)
 # A draw key is the first 52 bits (13 hex digits) of SHA-256: a zset score holds them exactly.
 _DRAW_KEY_HEX = 13
 
@@ -42,11 +44,13 @@ def token_make(*, room: str, user_id: int, stamp: int) -> str:
 
 def token_read(token: str, *, user_id: int) -> TokenPlace | None:
     """The room and stamp `token` names, if it was made for `user_id`; else None."""
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[0].isalnum():
+    # ASCII only: str.isdigit() also takes "²", which int() refuses, and compare_digest() refuses
+    # any non-ASCII text.
+    match = _TOKEN.fullmatch(token)
+    if match is None:
         return None
-    room, stamp = parts[0], int(parts[1])
-    if stamp >= 2 * FIFO_BASE or not hmac.compare_digest(parts[2], _mac(room, user_id, stamp)):
+    room, stamp, mac = match[1], int(match[2]), match[3]
+    if stamp >= 2 * FIFO_BASE or not hmac.compare_digest(mac, _mac(room, user_id, stamp)):
         return None
     return TokenPlace(room=room, stamp=stamp)
 

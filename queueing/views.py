@@ -1,12 +1,8 @@
 """The waiting room's pages: join a room's queue, wait, leave (thin views over the queue
 services)."""
 
-import math
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,13 +11,14 @@ from django.views.decorators.http import require_POST
 
 from concertbooking.errors import ApplicationError
 from concertbooking.pages import local_path
-from queueing import gate, selectors, services
-from queueing.errors import QueueTokenInvalid, QueueTokenWrongRoom, SaleNotOpen
+from queueing import selectors, services
+from queueing.errors import QueueTokenInvalid, SaleNotOpen
 from queueing.web import (
     ROOM_KEY,
     queue_token_forget,
     queue_token_from_request,
     queue_token_remember,
+    seconds_until,
     token_room,
 )
 
@@ -38,23 +35,6 @@ def _concert_id(value: str | None) -> int | None:
     except ValueError:
         return None
     return concert_id if 0 < concert_id <= MAX_ID else None
-
-
-def room_page_refusal(request, concert_id: int) -> HttpResponse | None:
-    """For a booking page whose concert shows only once its row is read: None when the place
-    that let the buyer in admits to `concert_id`, else the way to that concert's queue."""
-    try:
-        gate.room_admits(gate.admitted_room(request), concert_id)
-    except QueueTokenWrongRoom:
-        query = urlencode({"next": request.get_full_path(), "concert": concert_id})
-        return redirect(f"{reverse('queue-waiting-room')}?{query}")
-    return None
-
-
-def seconds_until(moment) -> int:
-    """Whole seconds from now to `moment` (0 once passed): pages count down from what the server
-    says, so a wrong clock on the buyer's device does not matter."""
-    return max(0, math.ceil((moment - timezone.now()).total_seconds()))
 
 
 def _sale_not_open_message(concert_id: int | None) -> str:
@@ -143,10 +123,11 @@ def waiting_room(request):
             {**context, "state": "unavailable", "detail": exc.detail},
             status=exc.status_code,
         )
-    request.session[ROOM_KEY] = token.split(".", 1)[0]
+    request.session[ROOM_KEY] = room_name = token_room(token)
     if ticket.status == "active":
         return redirect(next_url)
     context.update(
+        room_name=room_name,
         concert_id=ticket.concert_id,
         state=ticket.status,  # "scheduled", "waiting" or "sold_out"
         ticket=ticket,
@@ -173,7 +154,9 @@ def waiting_room(request):
 @login_required
 @require_POST
 def queue_leave(request):
-    token = queue_token_from_request(request)
+    # The room of the page the buyer left from (they may wait in several), else the last one.
+    room = request.POST.get("room") or None
+    token = queue_token_from_request(request, room)
     if token:
         try:
             services.queue_token_leave(token=token, user_id=request.user.pk)
@@ -182,7 +165,7 @@ def queue_leave(request):
         except ApplicationError as exc:
             messages.error(request, exc.detail)
             return redirect("queue-waiting-room")
-    queue_token_forget(request)
+    queue_token_forget(request, room)
     request.session.pop(QUEUE_START_KEY, None)
     messages.info(request, "You have left the queue.")
     return redirect("home")

@@ -4,7 +4,16 @@ The pages keep one token per room, since a buyer may wait in several, and rememb
 last entered for the pages whose URL names no concert (a seat map, a checkout).
 """
 
-from django.http import HttpRequest
+import math
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from queueing import gate
+from queueing.errors import QueueTokenWrongRoom
 
 HEADER = "Queue-Token"
 # Where WSGI puts it: read directly, since request.headers builds a mapping of every header.
@@ -51,3 +60,20 @@ def queue_token_forget(request: HttpRequest, room: str | None = None) -> None:
     room = room or request.session.get(ROOM_KEY)
     kept = {r: t for r, t in _tokens(request).items() if r != room}
     request.session[SESSION_KEY] = kept
+
+
+def room_page_refusal(request, concert_id: int) -> HttpResponse | None:
+    """For a booking page whose concert shows only once its row is read: None when the place
+    that let the buyer in admits to `concert_id`, else the way to that concert's queue."""
+    try:
+        gate.room_admits(gate.admitted_room(request), concert_id)
+    except QueueTokenWrongRoom:
+        query = urlencode({"next": request.get_full_path(), "concert": concert_id})
+        return redirect(f"{reverse('queue-waiting-room')}?{query}")
+    return None
+
+
+def seconds_until(moment) -> int:
+    """Whole seconds from now to `moment` (0 once passed): pages count down from what the server
+    says, so a wrong clock on the buyer's device does not matter."""
+    return max(0, math.ceil((moment - timezone.now()).total_seconds()))

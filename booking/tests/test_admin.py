@@ -823,3 +823,25 @@ def test_a_concerts_sale_start_set_in_the_admin_opens_its_room(operator):
     # Cleared: on sale now, in the room it keeps.
     operator.post(url, {**form, "sale_starts_at": ""})
     assert room_of_concert(concert.pk).sale_starts_at is None
+
+
+def test_editing_a_concert_leaves_its_room_alone(operator):
+    from queueing.selectors import room_of_concert
+    from queueing.services import room_save
+
+    concert = Concert.objects.create(title="Hot", performer="P", venue="V")
+    starts = timezone.now() - timedelta(minutes=1)
+    room_save(concert_id=concert.pk, sale_starts_at=starts)
+    seed = room_of_concert(concert.pk).seed
+    url = reverse("admin:booking_concert_change", args=[concert.pk])
+    form = operator.get(url).context["adminform"].form
+    data = {
+        **{name: form[name].value() or "" for name in ("performer", "venue", "description")},
+        "title": "Hotter",
+        "schedules-TOTAL_FORMS": "0",
+        "schedules-INITIAL_FORMS": "0",
+    }
+    data["sale_starts_at"] = form["sale_starts_at"].value().strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert operator.post(url, data).status_code == 302
+    room = room_of_concert(concert.pk)
+    assert (room.sale_starts_at, room.seed) == (starts, seed)

@@ -1,5 +1,6 @@
 """Queue API: take a place, check it, give it up; a concert room's public page and its draw."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -124,7 +125,7 @@ class ConcertRoomApi(APIView):
             body = {
                 "concert_id": concert_id,
                 "own_room": False,
-                "mode": site.mode,
+                "mode": site.mode_at(timezone.now()),
                 "phase": "on_sale",
                 "sale_starts_at": None,
                 "prequeue_opens_at": None,

@@ -1,8 +1,9 @@
 -- Shared by every queue script (prepended to each, after the constants from queueing.keys).
--- KEYS follow queueing.keys.RoomKeys.as_list(); scripts about one user get its poll hash last.
+-- KEYS follow queueing.keys.RoomKeys.as_list().
 local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
--- The poll hashes share the room's hash tag, so a computed name stays on the room's slot.
+-- The poll hashes' names are made here, as queueing.keys.RoomKeys.poll makes them: they share
+-- the room's hash tag, so a made name stays on the room's Redis Cluster slot.
 local POLLS = string.sub(WAITING, 1, -9) .. ':poll:'
 
 -- Redis's clock, not the callers': web and beat processes on several hosts agree on one time.

@@ -1,5 +1,6 @@
 -- One promotion tick of one room: end sessions, drop abandoned waiters, admit from the head.
--- Atomic, so any number of concurrent ticks can never push the active count past capacity.
+-- Atomic, so any number of concurrent ticks can never push the active count past capacity
+-- (passthrough goes past it on purpose).
 -- ARGV: capacity, admit per tick, session ms, abandonment ms, admitting 0|1, sale start ms
 -- (0: on sale), sweep limit, passthrough 0|1, draw kept ms.
 -- Returns {admitted count, expired, abandoned, {admitted user ids in order}, sold out 0|1}.

@@ -150,3 +150,22 @@ def test_the_gate_shows_no_place_before_the_start(user):
         "detail": "You are still waiting in the queue.",
         "position": None,
     }
+
+
+def test_a_drawn_sale_moved_to_another_past_time_keeps_its_seed():
+    concert = ConcertFactory()
+    first = timezone.now() - timedelta(minutes=5)
+    services.room_save(concert_id=concert.pk, sale_starts_at=first)
+    seed = room_of_concert(concert.pk).seed
+    services.room_save(concert_id=concert.pk, sale_starts_at=first - timedelta(minutes=1))
+    assert room_of_concert(concert.pk).seed == seed  # the published seed stays the draw's
+
+
+def test_a_drawn_place_keeps_its_draw_id_after_the_start(user):
+    concert = ConcertFactory()
+    starts = timezone.now() + timedelta(seconds=0.5)
+    services.room_save(concert_id=concert.pk, sale_starts_at=starts)
+    ticket = services.queue_token_issue(user_id=user.pk, concert_id=concert.pk)
+    time.sleep(max(0.0, (starts - timezone.now()).total_seconds()) + 0.05)
+    after = queue_token_status(token=ticket.token, user_id=user.pk)
+    assert (after.status, after.position, after.draw_id) == ("waiting", 1, ticket.draw_id)

@@ -228,3 +228,19 @@ def test_a_buyer_in_two_rooms_goes_on_to_each_rooms_own_page(buyer, user):
     queue_promote(config=room_of_concert(second.pk))
     response = buyer.get(reverse("queue-waiting-room") + f"?concert={second.pk}")
     assert response["Location"] == reverse("booking-dates", args=[second.pk])
+
+
+def test_leaving_one_room_keeps_the_place_in_another(buyer, user):
+    from queueing.selectors import queue_token_status
+
+    first, second = ConcertFactory(), ConcertFactory()
+    for concert in (first, second):
+        ScheduleFactory(concert=concert)
+        room_save(concert_id=concert.pk)
+        _join(buyer, concert)
+    kept = buyer.session[SESSION_KEY][f"c{second.pk}"]
+    page = buyer.get(reverse("queue-waiting-room") + f"?concert={first.pk}").content.decode()
+    assert f'name="room" value="c{first.pk}"' in page
+    buyer.post(reverse("queue-leave"), {"room": f"c{first.pk}"})
+    assert set(buyer.session[SESSION_KEY]) == {f"c{second.pk}"}
+    assert queue_token_status(token=kept, user_id=user.pk).status == "waiting"

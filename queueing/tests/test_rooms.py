@@ -284,3 +284,19 @@ def test_a_room_admits_no_more_than_the_seats_left_for_them(make_users):
     # One leaves without buying: their seat is free for the next.
     services.queue_release_user(user_id=users[0].pk, room=config.name)
     assert services.queue_promote_tick(config=config).admitted == [users[3].pk]
+
+
+@pytest.mark.parametrize("token", ["main.\u00b2.x", "main.1." + "\u00e9" * 22, "c1." + "9" * 40])
+def test_a_token_of_foreign_digits_is_refused_not_a_500(user, token):
+    client = _client(user)
+    for response in (
+        client.get("/api/queue/tokens/current", HTTP_QUEUE_TOKEN=token),
+        client.get("/api/concerts/1/available-dates", HTTP_QUEUE_TOKEN=token),
+    ):
+        assert (response.status_code, response.json()["code"]) == (403, "queue_token_invalid")
+
+
+def test_the_console_answers_404_for_rooms_that_are_not(admin_client):
+    for key in ("\u00b2", "9" * 30, "abc"):
+        assert admin_client.get(f"/admin/queueing/queueroom/room/{key}/").status_code == 404
+    assert admin_client.get("/admin/queueing/queueroom/abc/change/").status_code in (302, 404)

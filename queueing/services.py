@@ -157,8 +157,8 @@ def room_save(*, concert_id: int | None, **changes) -> RoomConfig:
     """Create or change a room; fields left out keep their values (defaults for a new room).
 
     A concert whose sale moves to a new start after its last draw gets a new seed: a seed is
-    used for one draw only. The check constraints refuse values that are not positive
-    (IntegrityError).
+    used for one draw only. A start moved into the future puts everyone waiting into its draw.
+    The check constraints refuse values that are not positive (IntegrityError).
     """
     unknown = set(changes) - set(QueueRoom.SETTINGS)
     if unknown:
@@ -183,11 +183,32 @@ def room_save(*, concert_id: int | None, **changes) -> RoomConfig:
         # A new on-sale after a drawn one: its pre-queue needs a seed nobody has seen.
         moved = row.sale_starts_at != old_start
         drawn = old_start is not None and old_start <= now
-        if moved and drawn and row.sale_starts_at is not None and row.sale_starts_at > now:
+        ahead = row.sale_starts_at is not None and row.sale_starts_at > now
+        if moved and drawn and ahead:
             row.seed = new_seed()
         row.save()
         _forget_rooms()
+        if moved and ahead:
+            # Robust: the room is saved either way; with Redis away the places keep their keys.
+            transaction.on_commit(
+                lambda: _waiting_into_draw(room_of_concert(concert_id)), robust=True
+            )
     return room_of_concert(concert_id) or RoomConfig.defaults()
+
+
+def _waiting_into_draw(config: RoomConfig | None) -> None:
+    """A start moved into the future: everyone already waiting in the room takes part in its
+    draw, keyed by the room's seed like any pre-queue place. Nobody is admitted before the
+    start, so the keys need not all change at once; their tokens change with them, and joining
+    again hands each their place's new one."""
+    if config is None:
+        return
+    store.waiting_rekey(
+        room=config.name,
+        key_of=lambda user_id: tokens.draw_key(
+            seed=config.seed, draw_id=tokens.draw_id(room=config.name, user_id=user_id)
+        ),
+    )
 
 
 def queue_settings_update(**changes) -> RoomConfig:

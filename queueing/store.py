@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,6 +213,24 @@ def free_seats_set(*, room: str, free: int, ttl_seconds: int) -> None:
         queue_redis().set(room_keys(room).free, free, ex=ttl_seconds)
     except UNAVAILABLE as exc:
         raise QueueUnavailable() from exc
+
+
+REKEY_BATCH = 10_000
+
+
+def waiting_rekey(*, room: str, key_of: Callable[[int], int]) -> int:
+    """Score every waiting place of `room` by `key_of(user id)`; returns how many. Places that
+    left meanwhile stay gone (ZADD XX)."""
+    client = queue_redis()
+    waiting = room_keys(room).waiting
+    try:
+        user_ids = [int(uid) for uid in client.zrange(waiting, 0, -1)]
+        for start in range(0, len(user_ids), REKEY_BATCH):
+            batch = user_ids[start : start + REKEY_BATCH]
+            client.zadd(waiting, {uid: key_of(uid) for uid in batch}, xx=True)
+    except UNAVAILABLE as exc:
+        raise QueueUnavailable() from exc
+    return len(user_ids)
 
 
 def draw_page(*, room: str, start: int, stop: int) -> list[int]:

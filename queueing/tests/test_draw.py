@@ -169,3 +169,36 @@ def test_a_drawn_place_keeps_its_draw_id_after_the_start(user):
     time.sleep(max(0.0, (starts - timezone.now()).total_seconds()) + 0.05)
     after = queue_token_status(token=ticket.token, user_id=user.pk)
     assert (after.status, after.position, after.draw_id) == ("waiting", 1, ticket.draw_id)
+
+
+def test_a_new_on_sale_puts_everyone_still_waiting_into_its_draw(
+    make_users, django_capture_on_commit_callbacks
+):
+    """After a drawn sale, a new start: the places left over (drawn or first come) take part in
+    the new draw, which the new seed alone orders; joining again gives each their new token."""
+    concert = ConcertFactory()
+    users = make_users(6)
+    first = timezone.now() + timedelta(seconds=0.5)
+    services.room_save(concert_id=concert.pk, sale_starts_at=first)
+    for user in users[:3]:
+        services.queue_token_issue(user_id=user.pk, concert_id=concert.pk)
+    time.sleep(max(0.0, (first - timezone.now()).total_seconds()) + 0.05)
+    for user in users[3:]:
+        services.queue_token_issue(user_id=user.pk, concert_id=concert.pk)  # first come
+    old_seed = room_of_concert(concert.pk).seed
+
+    second = timezone.now() + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.room_save(concert_id=concert.pk, sale_starts_at=second)
+    seed = room_of_concert(concert.pk).seed
+    assert seed != old_seed
+    tickets = {u.pk: services.queue_token_issue(user_id=u.pk, concert_id=concert.pk) for u in users}
+    assert {t.status for t in tickets.values()} == {"scheduled"}
+    assert not any(t.created for t in tickets.values())
+
+    time.sleep(max(0.0, (second - timezone.now()).total_seconds()) + 0.05)
+    config = room_of_concert(concert.pk)
+    services.queue_promote_tick(config=replace(config, capacity=1, admit_per_tick=1))
+    published = APIClient().get(f"/api/concerts/{concert.pk}/queue/draw").json()["draw_ids"]
+    draw_ids = [t.draw_id for t in tickets.values()]
+    assert published == _recompute(seed, draw_ids)

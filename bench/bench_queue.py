@@ -112,10 +112,10 @@ def place_round_trips(*, concert_id: int, user_id: int) -> dict[str, list[str]]:
         selectors.queue_token_status, token=ticket.token, user_id=user_id
     )
     assert polled.status == "waiting" and polled.position == ROOM_CROWD + 1, polled
-    check = {"token": ticket.token, "user_id": user_id, "concert_id": concert_id}
+    room = selectors.room_for_concert(concert_id)
+    check = {"token": ticket.token, "user_id": user_id, "room": room.name}
     sent["gate (waiting)"], (_, refusal) = round_trips(gate.check, **check)
     assert refusal is not None and refusal.code == "queue_not_admitted", refusal
-    room = selectors.room_for_concert(concert_id)
     services.queue_promote(config=replace(room, capacity=MILLION, admit_per_tick=MILLION))
     sent["gate (admitted)"], (_, refusal) = round_trips(gate.check, **check)
     assert refusal is None, refusal
@@ -169,11 +169,11 @@ def gate_cost(*, concert_id: int, calls: int = 5_000) -> dict[str, float]:
     timed = {
         "HMAC check (token_read)": lambda: tokens.token_read(token, user_id=user_id),
         "gate check (HMAC + gate script)": lambda: gate.check(
-            token=token, user_id=user_id, concert_id=concert_id
+            token=token, user_id=user_id, room=room.name
         ),
         "trivial script (EVALSHA 'return 1')": lambda: trivial(client=queue_redis()),
     }
-    assert gate.check(token=token, user_id=user_id, concert_id=concert_id)[1] is None
+    assert gate.check(token=token, user_id=user_id, room=room.name)[1] is None
     result = {}
     for name, call in timed.items():
         call()

@@ -11,20 +11,10 @@ from django.views.decorators.http import require_POST
 from booking import selectors
 from booking import services as booking_services
 from concertbooking.errors import ApplicationError
-from concertbooking.pages import not_found
+from concertbooking.pages import form_id, not_found
 from queueing import selectors as queue_selectors
 from queueing.gate import admitted_room, queue_gated
 from queueing.web import room_page_refusal, seconds_until
-
-MAX_ID = 2**63 - 1
-
-
-def _posted_id(request, name: str) -> int | None:
-    try:
-        value = int(request.POST.get(name, ""))
-    except ValueError:
-        return None
-    return value if 0 < value <= MAX_ID else None
 
 
 def home(request):
@@ -99,7 +89,7 @@ def seat_map(request, schedule_id: int):
 @require_POST
 def seat_hold(request, schedule_id: int):
     """Hold the chosen seat, then go to checkout; a taken seat sends the buyer back to choose."""
-    seat_id = _posted_id(request, "seat_id")
+    seat_id = form_id(request.POST.get("seat_id"))
     if seat_id is None:
         messages.error(request, "Choose a seat first.")
         return redirect("booking-seat-map", schedule_id=schedule_id)

@@ -1,4 +1,5 @@
-"""Helpers every app's server-rendered pages share: the friendly 404 and safe local redirects."""
+"""Helpers every app's server-rendered pages share: the friendly 404, safe local redirects and
+ids read from forms."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -22,3 +23,16 @@ def local_path(request: HttpRequest, target: str | None) -> str | None:
     ):
         return target
     return None
+
+
+# The largest id a bigint primary key holds; anything else in a form is no id at all.
+_ID_MAX = 2**63 - 1
+
+
+def form_id(value: str | None) -> int | None:
+    """An id sent in a form or a query string, or None when `value` is not one."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number <= _ID_MAX else None

@@ -43,15 +43,15 @@ def refusal_for(verdict: int, position: int | None) -> ApplicationError | None:
 
 
 def check(
-    *, token: str, user_id: int, concert_id: int | None = None
+    *, token: str, user_id: int, room: str | None = None
 ) -> tuple[str | None, ApplicationError | None]:
-    """The gate's check: (the token's room, None) when `token` is `user_id`'s and admitted (to
-    `concert_id`, when the request names one), else (room or None, the refusal)."""
+    """The gate's check: (the token's room, None) when `token` is `user_id`'s and admitted (in
+    `room`, when the request's concert needs that one), else (its room or None, the refusal)."""
     place = tokens.token_read(token, user_id=user_id)
     config = place and room_named(place.room)
     if config is None:
         return None, QueueTokenInvalid()
-    if concert_id is not None and room_for_concert(concert_id).name != place.room:
+    if room is not None and room != place.room:
         return place.room, QueueTokenWrongRoom()
     try:
         verdict = store.gate(

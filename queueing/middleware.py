@@ -48,7 +48,7 @@ def _check(request: HttpRequest, concert_id: int | None) -> ApplicationError | N
         return QueueTokenRequired()
     if len(token) > MAX_TOKEN_LENGTH:
         return QueueTokenInvalid()
-    room, refusal = gate.check(token=token, user_id=user_id, concert_id=concert_id)
+    room, refusal = gate.check(token=token, user_id=user_id, room=room)
     if refusal is None:
         request.queue_room = room
         if not request.path_info.startswith("/api/"):

@@ -293,14 +293,15 @@ def room_stats(config: RoomConfig) -> RoomStats:
     """Figures for the operator console (one Redis round trip)."""
     figures = store.figures(room=config.name)
     now = timezone.now()
+    phase = config.phase(now)
     waits = figures.latest_waits_ms
     return RoomStats(
         concert_id=config.concert_id,
         mode=config.mode_at(now),
-        phase=config.phase(now),
+        phase=phase,
         capacity=config.capacity,
         waiting=figures.waiting,
-        prequeued=figures.prequeued if config.phase(now) == "prequeue" else 0,
+        prequeued=figures.prequeued if phase == "prequeue" else 0,
         active=figures.active,
         admissions_per_minute=round(figures.rate * 60, 1),
         head_of_line_wait_seconds=None

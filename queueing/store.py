@@ -90,20 +90,8 @@ class RoomFigures:
     drawn: int | None
 
 
-def issue(
-    *,
-    room: str,
-    user_id: int,
-    draw_key: int,
-    abandon_ms: int,
-    starts_ms: int,
-    mode: str,
-    session_ms: int,
-) -> PlaceState | None:
-    """The user's live place, or a new one; None when the room is closed to new places."""
-    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms)
-    if _str(reply[0]) == "closed":
-        return None
+def _place(reply: list) -> PlaceState:
+    """A place as the issue and status scripts both answer it."""
     status, stamp, position, expires, rate, created, free, active = reply
     return PlaceState(
         status=_str(status),
@@ -117,21 +105,25 @@ def issue(
     )
 
 
+def issue(
+    *,
+    room: str,
+    user_id: int,
+    draw_key: int,
+    abandon_ms: int,
+    starts_ms: int,
+    mode: str,
+    session_ms: int,
+) -> PlaceState | None:
+    """The user's live place, or a new one; None when the room is closed to new places."""
+    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms)
+    return None if _str(reply[0]) == "closed" else _place(reply)
+
+
 def status(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> PlaceState | None:
     """The place's state; None when it is not the user's live place."""
     reply = _run("status", room, user_id, stamp, abandon_ms)
-    if _str(reply[0]) == "invalid":
-        return None
-    state, position, expires, rate, free, active = reply
-    return PlaceState(
-        status=_str(state),
-        stamp=stamp,
-        position=position or None,
-        expires_ms=expires,
-        rate=float(rate),
-        free_seats=None if free < 0 else free,
-        active=active,
-    )
+    return None if _str(reply[0]) == "invalid" else _place(reply)
 
 
 GATE_INVALID, GATE_ACTIVE, GATE_WAITING = 0, 1, 2

@@ -10,7 +10,7 @@ from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
 
 from concertbooking.errors import ApplicationError
-from concertbooking.pages import local_path
+from concertbooking.pages import form_id, local_path
 from queueing import selectors, services
 from queueing.errors import QueueTokenInvalid, SaleNotOpen
 from queueing.web import (
@@ -26,15 +26,6 @@ from queueing.web import (
 # from (for the progress bar).
 QUEUE_NEXT_KEY = "queue_next"
 QUEUE_START_KEY = "queue_start_position"
-MAX_ID = 2**63 - 1
-
-
-def _concert_id(value: str | None) -> int | None:
-    try:
-        concert_id = int(value or "")
-    except ValueError:
-        return None
-    return concert_id if 0 < concert_id <= MAX_ID else None
 
 
 def _sale_not_open_message(concert_id: int | None) -> str:
@@ -64,7 +55,7 @@ def _next_of(request, room: str | None) -> str:
 
 def _room(request) -> str | None:
     """The room a waiting-room page is about: the concert's in the query, else the last one."""
-    concert_id = _concert_id(request.GET.get("concert"))
+    concert_id = form_id(request.GET.get("concert"))
     if concert_id is not None:
         return selectors.room_for_concert(concert_id).name
     return request.session.get(ROOM_KEY)
@@ -76,7 +67,7 @@ def queue_join(request):
     """Take a place in the queue of the concert's room (or keep the one held), then wait or go
     straight on."""
     next_url = local_path(request, request.POST.get("next")) or reverse("home")
-    concert_id = _concert_id(request.POST.get("concert_id"))
+    concert_id = form_id(request.POST.get("concert_id"))
     try:
         ticket = services.queue_token_issue(user_id=request.user.pk, concert_id=concert_id)
     except ApplicationError as exc:
@@ -107,7 +98,7 @@ def waiting_room(request):
     next_url = next_url or _next_of(request, room)
     token = queue_token_from_request(request, room)
     # The concert the page is about, so joining again takes a place in the same room.
-    concert_id = _concert_id(request.GET.get("concert")) or _room_concert_id(room)
+    concert_id = form_id(request.GET.get("concert")) or _room_concert_id(room)
     context = {"next": next_url, "concert_id": concert_id}
     if token is None:
         return render(request, "queueing/waiting_room.html", {**context, "state": "none"})

@@ -42,6 +42,16 @@ def _join(client, concert):
     )
 
 
+def _in_two_rooms(buyer) -> tuple:
+    """Two concerts with rooms of their own, the buyer waiting in both."""
+    concerts = ConcertFactory(), ConcertFactory()
+    for concert in concerts:
+        ScheduleFactory(concert=concert)
+        room_save(concert_id=concert.pk)
+        _join(buyer, concert)
+    return concerts
+
+
 def _text(response) -> str:
     """The page's words, without tags or runs of white space."""
     html = response.content.decode()
@@ -214,11 +224,7 @@ def test_a_buyer_in_two_rooms_goes_on_to_each_rooms_own_page(buyer, user):
     from queueing.selectors import room_of_concert
     from queueing.services import queue_promote
 
-    first, second = ConcertFactory(), ConcertFactory()
-    for concert in (first, second):
-        ScheduleFactory(concert=concert)
-        room_save(concert_id=concert.pk)
-        _join(buyer, concert)
+    first, second = _in_two_rooms(buyer)
     queue_promote(config=room_of_concert(first.pk))
     response = buyer.get(reverse("queue-waiting-room") + f"?concert={first.pk}")
     assert response.status_code == 302
@@ -233,11 +239,7 @@ def test_a_buyer_in_two_rooms_goes_on_to_each_rooms_own_page(buyer, user):
 def test_leaving_one_room_keeps_the_place_in_another(buyer, user):
     from queueing.selectors import queue_token_status
 
-    first, second = ConcertFactory(), ConcertFactory()
-    for concert in (first, second):
-        ScheduleFactory(concert=concert)
-        room_save(concert_id=concert.pk)
-        _join(buyer, concert)
+    first, second = _in_two_rooms(buyer)
     kept = buyer.session[SESSION_KEY][f"c{second.pk}"]
     page = buyer.get(reverse("queue-waiting-room") + f"?concert={first.pk}").content.decode()
     assert f'name="room" value="c{first.pk}"' in page

@@ -270,6 +270,11 @@ _ERROR_RESPONSES = {
     422: OpenApiResponse(
         ErrorOutput, "This Idempotency-Key came with another body (`idempotency_key_reused`)."
     ),
+    429: OpenApiResponse(
+        ErrorOutput,
+        "A limit was reached (`rate_limited`, `locked_out` after repeated wrong passwords, or "
+        "this operation's own code): retry after `Retry-After` seconds.",
+    ),
     503: OpenApiResponse(
         ErrorOutput,
         "The waiting room is briefly unavailable (`queue_unavailable`): retry after "

@@ -63,6 +63,20 @@ class Unprocessable(ApplicationError):
     default_detail = "The request cannot be processed."
 
 
+class TooManyRequests(ApplicationError):
+    """A limit refused the request; the client may try again after `retry_after` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+    default_detail = "Too many requests; try again later."
+    retry_after = 60
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None, **extra):
+        super().__init__(detail, **extra)
+        if retry_after is not None:
+            self.retry_after = max(1, int(retry_after))
+
+
 class ServiceUnavailable(ApplicationError):
     status_code = 503
     code = "service_unavailable"

@@ -1,8 +1,13 @@
 """Account errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import InvalidInput
+from concertbooking.errors import Forbidden, InvalidInput
 
 
 class InvalidCredentials(InvalidInput):
     code = "invalid_credentials"
     default_detail = "Unable to sign in with those credentials."
+
+
+class AccountInactive(Forbidden):
+    code = "account_inactive"
+    default_detail = "This account is deactivated."

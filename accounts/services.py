@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from accounts.errors import InvalidCredentials
+from accounts.errors import AccountInactive, InvalidCredentials
 from accounts.selectors import tokens_remember
 
 
@@ -19,6 +19,25 @@ def token_obtain(*, username: str, password: str, request=None) -> str:
     token.user = user
     transaction.on_commit(lambda: tokens_remember([token]))
     return token.key
+
+
+def user_lock_active(*, user_id: int) -> None:
+    """Lock the user's row for the caller's transaction, or AccountInactive if the user is
+    deactivated (or gone).
+
+    Every write that spends a seat or money takes it first: the caller cache may still hold a
+    row deactivated behind the signals' back, the database cannot, and a deactivation committed
+    meanwhile waits for the write. NO KEY UPDATE leaves rows that merely reference the user
+    unblocked, and serializes one user's writes.
+    """
+    locked = (
+        get_user_model()
+        .objects.select_for_update(no_key=True)
+        .filter(pk=user_id, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    if not list(locked):
+        raise AccountInactive()
 
 
 def user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:

@@ -4,12 +4,12 @@ import random
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from accounts.services import user_lock_active
 from booking import cache
 from booking.errors import (
     AlreadyPaid,
@@ -282,14 +282,9 @@ def reservation_hold(
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
     try:
         with transaction.atomic():
-            # The user's row is the per-user lock: one user's holds are counted one at a time.
-            # NO KEY UPDATE leaves rows that merely reference the user unblocked.
-            list(
-                get_user_model()
-                .objects.select_for_update(no_key=True)
-                .filter(pk=user.pk)
-                .values_list("pk", flat=True)
-            )
+            # The user's row is also the per-user lock: one user's holds are counted one at a
+            # time.
+            user_lock_active(user_id=user.pk)
             # Statements of their own, after the lock: in READ COMMITTED they then see every
             # hold the previous lock holder committed.
             active = Reservation.objects.filter(

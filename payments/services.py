@@ -17,6 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from accounts.services import user_lock_active
 from booking import services as booking_services
 from booking.models import Reservation, ReservationStatus
 from concertbooking.api import api_datetime
@@ -206,6 +207,7 @@ def wallet_charge(
 
     def work() -> dict[str, Any]:
         now = timezone.now()
+        user_lock_active(user_id=user.pk)
         wallet_id, balance = _wallet_add(user_id=user.pk, delta=amount, now=now)
         LedgerEntry.objects.create(
             wallet_id=wallet_id,
@@ -274,7 +276,8 @@ def payment_create(
 
     def work() -> dict[str, Any]:
         now = timezone.now()
-        # Locks in the project's order: the reservation, the seat, the wallet.
+        # Locks in the project's order: the user, the reservation, the seat, the wallet.
+        user_lock_active(user_id=user.pk)
         reservation = booking_services.reservation_lock_payable(
             user_id=user.pk, reservation_id=reservation_id, now=now, queue_room=queue_room
         )

@@ -14,12 +14,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_payment_statements(user, held, django_assert_num_queries):
-    """Lock the reservation, sell the seat, mark it paid, debit, read the balance back, then the
+    """Lock the active user, the reservation, sell the seat, mark it paid, debit, read the balance back, then the
     payment, its ledger row and its event (after commit, which a test's transaction never
     reaches, the buyer's remaining holds are read). Plus the test's savepoint."""
     fund(user, 100_000)
     site_room()  # the rooms, read once per process every few seconds
-    with django_assert_num_queries(8 + 2):
+    with django_assert_num_queries(9 + 2):
         services.payment_create(user=user, reservation_id=held["reservation_id"])
     assert Wallet.objects.get(user=user).balance == 20_000
 
@@ -34,6 +34,7 @@ def test_outside_a_transaction_a_payment_is_one_transaction(user, held):
     sent = [q["sql"].split()[0] for q in queries.captured_queries]
     assert sent == [
         "BEGIN",
+        "SELECT",
         "SELECT",
         "UPDATE",
         "UPDATE",
@@ -51,7 +52,8 @@ def test_outside_a_transaction_a_payment_is_one_transaction(user, held):
 
 def test_a_top_up_statements(user, django_assert_num_queries):
     fund(user, 1)
-    with django_assert_num_queries(3 + 2):  # the wallet UPDATE, its balance, the ledger row
+    with django_assert_num_queries(4 + 2):
+        # The active user's lock, the wallet UPDATE, its balance, the ledger row.
         assert services.wallet_charge(user=user, amount=5).body == {"balance": 6}
     assert LedgerEntry.objects.filter(wallet__user=user).count() == 2
 

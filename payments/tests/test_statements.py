@@ -14,9 +14,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_payment_statements(user, held, django_assert_num_queries):
-    """Lock the active user, the reservation, sell the seat, mark it paid, debit, read the balance back, then the
-    payment, its ledger row and its event (after commit, which a test's transaction never
-    reaches, the buyer's remaining holds are read). Plus the test's savepoint."""
+    """Lock the active user and the reservation, sell the seat, mark it paid, debit, read the
+    balance back, then the payment, its ledger row and its event (after commit, which a test's
+    transaction never reaches, the buyer's remaining holds are read). Plus the test's
+    savepoint."""
     fund(user, 100_000)
     site_room()  # the rooms, read once per process every few seconds
     with django_assert_num_queries(9 + 2):

@@ -55,7 +55,7 @@ def bench_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
         "REDIS_URL": f"redis://127.0.0.1:6379/{BENCH_REDIS_DB}",
         "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key",
+        "SECRET_KEY": "bench-only-secret-key-never-for-production-padded-to-length",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "concertbooking.settings",

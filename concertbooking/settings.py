@@ -23,7 +23,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see README).")
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Tests add "testserver" themselves (Django's test environment); a site never serves it.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Proxies in front of the app that append to X-Forwarded-For (nginx: 1); 0 trusts no header and
 # takes the socket's address (concertbooking.http.client_ip).
@@ -274,3 +275,42 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- HTTPS (behind a TLS-terminating proxy: see README's operations) ------------------------
+# The header a proxy sets to the scheme the client used, e.g. X-Forwarded-Proto; only name it
+# when a proxy always sets it, or a client could claim HTTPS.
+_proto_header = env("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proto_header.upper().replace("-", "_"), "https") if _proto_header else None
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Session and CSRF cookies sent over HTTPS only.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+
+# --- Production refuses to start on what only suits a laptop or a test ------------------------
+if not DEBUG:
+    from django.core.checks.security import base as _security
+
+    _refused = []
+    if "DATABASE_URL" not in env.ENVIRON:
+        _refused.append("DATABASE_URL is not set: the SQLite file is for `make run` only.")
+    if not REDIS_URL:
+        _refused.append("REDIS_URL is not set: the in-process Redis is for `make run` only.")
+    if (
+        len(SECRET_KEY) < _security.SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < _security.SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or SECRET_KEY.startswith(_security.SECRET_KEY_INSECURE_PREFIX)
+    ):
+        _refused.append(
+            f"SECRET_KEY is weak: use at least {_security.SECRET_KEY_MIN_LENGTH} random "
+            "characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    if "testserver" in ALLOWED_HOSTS:
+        _refused.append("ALLOWED_HOSTS names testserver, the test client's host.")
+    if _refused:
+        raise ImproperlyConfigured(
+            "With DEBUG off these settings are refused:\n  " + "\n  ".join(_refused)
+        )

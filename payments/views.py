@@ -135,10 +135,19 @@ def wallet_top_up(request):
         messages.error(request, exc.detail)
         return redirect(back)
     # A replay (the same form sent twice) reports the first top-up: nothing was added again.
-    messages.success(
+    if outcome.status == 200:
+        messages.success(
+            request,
+            f"Added {form.cleaned_data['amount']:,} to your balance; "
+            f"it is now {outcome.body['balance']:,}.",
+        )
+        return redirect(back)
+    if outcome.body["redirect_url"]:
+        return redirect(outcome.body["redirect_url"])
+    messages.info(
         request,
-        f"Added {form.cleaned_data['amount']:,} to your balance; "
-        f"it is now {outcome.body['balance']:,}.",
+        f"Your top-up of {form.cleaned_data['amount']:,} is waiting for the payment provider's "
+        "confirmation; the balance grows as soon as it arrives.",
     )
     return redirect(back)
 

@@ -1,14 +1,24 @@
-"""Money API: the balance, top-ups and seat payments; one view per operation."""
+"""Money API: the balance, top-ups, the gateway's callback and seat payments; one view per
+operation."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from concertbooking.api import error_responses
-from payments import selectors, services
-from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
+from concertbooking.api import ErrorOutput, error_responses
+from payments import gateways, selectors, services
+from payments.api.serializers import (
+    BalanceOutput,
+    ChargeInput,
+    PaymentInput,
+    PaymentOutput,
+    TopUpCallbackOutput,
+    TopUpLimitOutput,
+    TopUpPendingOutput,
+)
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
 from queueing.gate import admitted_room, queue_gated
 
@@ -59,10 +69,26 @@ class BalanceApi(APIView):
 
 
 class BalanceChargeApi(APIView):
+    """Top up the balance through the payment gateway."""
+
     @extend_schema(
         request=ChargeInput,
-        responses={200: BalanceOutput, **error_responses(400, 401, 403, 415, 422)},
-        parameters=[IDEMPOTENCY_KEY, _replayed_header(200)],
+        responses={
+            200: OpenApiResponse(
+                BalanceOutput, "The gateway confirmed at once (sandbox): the new balance."
+            ),
+            202: OpenApiResponse(
+                TopUpPendingOutput,
+                "The gateway confirms later: the balance grows when its callback confirms.",
+            ),
+            **error_responses(400, 401, 403, 415, 422),
+            429: OpenApiResponse(
+                TopUpLimitOutput,
+                "Today's top-up limit is reached (`top_up_limit_reached`, with `remaining`), "
+                "or `rate_limited`: retry after `Retry-After` seconds.",
+            ),
+        },
+        parameters=[IDEMPOTENCY_KEY, _replayed_header(200), _replayed_header(202)],
         operation_id="balance_charge",
     )
     def post(self, request: Request) -> Response:
@@ -99,3 +125,46 @@ class PaymentCreateApi(APIView):
             queue_room=admitted_room(request),
         )
         return _outcome_response(outcome)
+
+
+class TopUpCallbackApi(APIView):
+    """The payment gateway's word on a top-up's payment: confirmed (the wallet is credited, once
+    per payment however often it is sent) or failed. Signed, not authenticated: the HMAC-SHA256
+    of the raw body under PAYMENT_GATEWAY_SECRET, in hex, comes in the Gateway-Signature header."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: TopUpCallbackOutput,
+            400: OpenApiResponse(ErrorOutput, "The signed body is not a callback."),
+            403: OpenApiResponse(
+                ErrorOutput, "Missing or wrong signature (`callback_signature_invalid`)."
+            ),
+            404: OpenApiResponse(ErrorOutput, "`payment_gateway_not_found` or `top_up_not_found`."),
+            409: OpenApiResponse(
+                ErrorOutput,
+                "`top_up_mismatch`: another amount than the top-up's, or the opposite of its "
+                "settled outcome.",
+            ),
+        },
+        parameters=[
+            OpenApiParameter(
+                gateways.SIGNATURE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Hex HMAC-SHA256 of the raw body under PAYMENT_GATEWAY_SECRET.",
+            )
+        ],
+        operation_id="payment_callback",
+    )
+    def post(self, request: Request, gateway: str) -> Response:
+        settled = services.top_up_callback(
+            gateway=gateway,
+            body=request.body,
+            signature=request.headers.get(gateways.SIGNATURE_HEADER),
+        )
+        return Response({"top_up_id": settled.top_up_id, "status": settled.status})

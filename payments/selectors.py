@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from payments.models import TopUp, TopUpStatus, Wallet
+from payments.models import IdempotencyKey, TopUp, TopUpStatus, Wallet
 
 
 def wallet_balance(*, user_id: int) -> int:
@@ -36,3 +36,15 @@ def request_fingerprint(request: dict[str, Any]) -> str:
     told apart by it."""
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_answer_stored(*, user_id: int, scope: str, key: str, request: Any) -> bool:
+    """Whether the user's `key` in `scope` holds an answer to this very request (one indexed
+    lookup on uk_idempotency_user_scope_key)."""
+    return IdempotencyKey.objects.filter(
+        user_id=user_id,
+        scope=scope,
+        key=key,
+        fingerprint=request_fingerprint(request),
+        response_status__isnull=False,
+    ).exists()

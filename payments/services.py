@@ -43,6 +43,7 @@ from payments.models import (
     Wallet,
 )
 from payments.selectors import request_fingerprint, top_up_total_today, utc_day_start
+from queueing.errors import QueueTokenInvalid
 from queueing.selectors import room_for_concert, room_named
 from queueing.services import queue_release_user
 
@@ -90,6 +91,7 @@ def _idempotent(
     request: dict[str, Any],
     status: int,
     work: Callable[[], dict[str, Any] | Outcome],
+    replay_only: bool = False,
 ) -> Outcome:
     """Run `work` in one transaction; with a key, at most once per (user, scope, key).
 
@@ -98,7 +100,8 @@ def _idempotent(
     request with the same key blocks on uk_idempotency_user_scope_key until the first one ends: if
     it committed, the insert fails and the stored answer is replayed; if it rolled back, the second
     one does the work. Failures are not stored (they change nothing), so a failed request may be
-    retried with its key.
+    retried with its key. `replay_only`: the request passed the queue gate only to be replayed
+    (queueing.gate), so if no answer is stored after all it is the gate's refusal.
     """
     if key is None:
         with transaction.atomic():
@@ -131,6 +134,9 @@ def _idempotent(
                 return Outcome(
                     stored["response_status"], json.loads(stored["response_body"]), replayed=True
                 )
+        if replay_only:
+            # Purged between the gate's look and this insert: there is nothing to replay.
+            raise QueueTokenInvalid()
         outcome = _outcome(status, work())
         record.response_status = outcome.status
         record.response_body = json.dumps(outcome.body)
@@ -388,14 +394,16 @@ def payment_create(
     reservation_id: int,
     idempotency_key: str | None = None,
     queue_room: str | None = None,
+    replay_only: bool = False,
 ) -> Outcome:
     """Pay for one's own held seat from the balance, in one transaction.
 
     The payment_completed event is written in the transaction, so a lost relay enqueue loses
     nothing (the beat relay finds it). The buyer keeps their queue slot until their last live
-    hold is paid, so paying one of several holds (or replaying it with its key) still passes
-    the gate. `queue_room` is the room whose place let the buyer in: the seat's concert must be
-    one it admits to.
+    hold is paid, so paying one of several holds still passes the gate; a retry with the key of
+    a stored answer passes it even after the slot is gone (`replay_only`: it may only replay).
+    `queue_room` is the room whose place let the buyer in: the seat's concert must be one it
+    admits to.
     """
     key = idempotency_key_check(idempotency_key)
 
@@ -450,6 +458,7 @@ def payment_create(
         request={"reservation_id": reservation_id},
         status=201,
         work=work,
+        replay_only=replay_only,
     )
 
 

@@ -1,6 +1,8 @@
 """Money API: the balance, top-ups, the gateway's callback and seat payments; one view per
 operation."""
 
+import json
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
@@ -20,7 +22,7 @@ from payments.api.serializers import (
     TopUpPendingOutput,
 )
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
-from queueing.gate import admitted_room, queue_gated
+from queueing.gate import admitted_room, passed_to_replay, queue_gated
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -102,7 +104,22 @@ class BalanceChargeApi(APIView):
         return _outcome_response(outcome)
 
 
-@queue_gated
+def _payment_replayable(request, user_id: int, view_kwargs: dict) -> bool:
+    """Whether this retries a payment whose answer is stored under its Idempotency-Key and body:
+    the gate lets it through to be replayed, though paying released the queue slot."""
+    key = _idempotency_key(request)
+    if key is None:
+        return False
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return False
+    return selectors.idempotent_answer_stored(
+        user_id=user_id, scope=services.SCOPE_PAYMENT, key=key, request=body
+    )
+
+
+@queue_gated(replayable=_payment_replayable)
 class PaymentCreateApi(APIView):
     """Pay for one's own held seat from the balance (behind the queue gate)."""
 
@@ -123,6 +140,7 @@ class PaymentCreateApi(APIView):
             reservation_id=data.validated_data["reservation_id"],
             idempotency_key=_idempotency_key(request),
             queue_room=admitted_room(request),
+            replay_only=passed_to_replay(request),
         )
         return _outcome_response(outcome)
 

@@ -39,6 +39,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# The payment's retry of a stored answer passes without a queue token (queueing.gate), so the
+# header is required of every other request only.
+QUEUE_TOKEN_UNLESS_REPLAYED = OpenApiParameter(
+    QUEUE_TOKEN_PARAMETER.name,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=f"{QUEUE_TOKEN_PARAMETER.description} Required, except on a retry of a payment "
+    "whose answer is stored under its Idempotency-Key and body, which replays that answer.",
+)
+
+
 def _replayed_header(status: int) -> OpenApiParameter:
     """The response header that marks a replay of the `status` answer."""
     return OpenApiParameter(
@@ -129,7 +141,7 @@ class PaymentCreateApi(APIView):
             201: PaymentOutput,
             **error_responses(400, 401, 403, 404, 409, 410, 415, 422, 503),
         },
-        parameters=[QUEUE_TOKEN_PARAMETER, IDEMPOTENCY_KEY, _replayed_header(201)],
+        parameters=[QUEUE_TOKEN_UNLESS_REPLAYED, IDEMPOTENCY_KEY, _replayed_header(201)],
         operation_id="payment_create",
     )
     def post(self, request: Request) -> Response:

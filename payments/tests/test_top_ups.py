@@ -288,3 +288,12 @@ def test_production_settings_refuse_the_sandbox_unless_allowed():
     assert _settings_load(PAYMENT_GATEWAY_SANDBOX_ALLOWED="1").returncode == 0
     assert _settings_load(PAYMENT_GATEWAY="deferred").returncode == 0
     assert _settings_load(DEBUG="1").returncode == 0
+
+
+def test_an_unknown_gateway_fails_the_start_up_checks(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.PAYMENT_GATEWAY = "nosuch"
+    with pytest.raises(SystemCheckError, match="payments.E001"):
+        call_command("check")

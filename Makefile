@@ -12,7 +12,10 @@ PROCESSES ?=
 # The suite's own database and Redis index, so it never touches the data of a running site.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/concertbooking} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/1} DEBUG=0 \
-	SECRET_KEY=test-only-secret-key-not-for-production-but-long-enough-to-pass
+	SECRET_KEY=test-only-secret-key-not-for-production-but-long-enough-to-pass \
+	PAYMENT_GATEWAY_SANDBOX_ALLOWED=1
+# A production-like stack on this machine takes top-ups from the sandbox unless told otherwise.
+SERVE_ENV := PAYMENT_GATEWAY_SANDBOX_ALLOWED=$${PAYMENT_GATEWAY_SANDBOX_ALLOWED:-1}
 
 .PHONY: install run serve test lint format bench loadtest clean
 
@@ -31,9 +34,9 @@ run: $(STAMP)
 
 # gunicorn, a Celery worker and one beat (Procfile); they need DATABASE_URL and REDIS_URL.
 serve: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	WEB_CONCURRENCY=$(WORKERS) CELERY_CONCURRENCY=$(CELERY_WORKERS) \
+	$(SERVE_ENV) $(BIN)/python manage.py migrate --noinput
+	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(SERVE_ENV) WEB_CONCURRENCY=$(WORKERS) CELERY_CONCURRENCY=$(CELERY_WORKERS) \
 		$(BIN)/honcho -f Procfile start -p $(PORT) $(PROCESSES)
 
 test: $(STAMP)

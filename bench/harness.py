@@ -56,6 +56,8 @@ def bench_env(**extra: str) -> dict[str, str]:
         "REDIS_URL": f"redis://127.0.0.1:6379/{BENCH_REDIS_DB}",
         "DEBUG": "0",
         "SECRET_KEY": "bench-only-secret-key-never-for-production-padded-to-length",
+        # Load tests top up through the sandbox gateway, which DEBUG off refuses unless allowed.
+        "PAYMENT_GATEWAY_SANDBOX_ALLOWED": "1",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "concertbooking.settings",

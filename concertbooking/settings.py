@@ -200,6 +200,15 @@ HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
 HOLD_LIMIT_PER_USER = env.int("HOLD_LIMIT_PER_USER", default=4)
 HOLD_SWEEP_INTERVAL_SECONDS = env.float("HOLD_SWEEP_INTERVAL_SECONDS", default=10.0)
 CHARGE_MAX_AMOUNT = env.int("CHARGE_MAX_AMOUNT", default=10_000_000)
+# --- Payments: top-up gateway ----------------------------------------------------------------
+# Which payments.gateways class takes top-ups. "sandbox" confirms every top-up at once, money from
+# nothing: with DEBUG off it runs only where allowed on purpose (tests, load tests, local stacks).
+PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="sandbox")
+PAYMENT_GATEWAY_SANDBOX_ALLOWED = env.bool("PAYMENT_GATEWAY_SANDBOX_ALLOWED", default=False)
+# Key of the HMAC-SHA256 signature on the gateway's callbacks; empty, every callback is refused.
+PAYMENT_GATEWAY_SECRET = env("PAYMENT_GATEWAY_SECRET", default="")
+# The most one user may top up per UTC day, pending and confirmed top-ups together.
+TOPUP_DAILY_LIMIT = env.int("TOPUP_DAILY_LIMIT", default=20_000_000)
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -307,6 +316,11 @@ if not DEBUG:
         _refused.append(
             f"SECRET_KEY is weak: use at least {_security.SECRET_KEY_MIN_LENGTH} random "
             "characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    if PAYMENT_GATEWAY == "sandbox" and not PAYMENT_GATEWAY_SANDBOX_ALLOWED:
+        _refused.append(
+            "PAYMENT_GATEWAY is 'sandbox', which credits every top-up without payment: set a "
+            "real gateway, or PAYMENT_GATEWAY_SANDBOX_ALLOWED=1 for a test or load-test stack."
         )
     if "testserver" in ALLOWED_HOSTS:
         _refused.append("ALLOWED_HOSTS names testserver, the test client's host.")

@@ -19,7 +19,7 @@ from booking.admin import (
 from booking.models import Reservation, ReservationStatus
 from concertbooking.errors import ApplicationError
 from payments import services
-from payments.models import LedgerEntry, OutboxEvent, Payment, Wallet
+from payments.models import LedgerEntry, OutboxEvent, Payment, TopUp, Wallet
 
 
 class ReadOnlyAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
@@ -70,18 +70,64 @@ class PaymentAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">#{}</a>', url, obj.reservation_id)
 
 
+@admin.register(TopUp)
+class TopUpAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "user",
+        "amount",
+        "status",
+        "gateway",
+        "gateway_payment_id",
+        "created_at",
+        "confirmed_at",
+    )
+    list_select_related = ("user",)
+    list_filter = ("status", "gateway")
+    search_fields = ("=id", "^user__username", "=gateway_payment_id")
+    search_help_text = "A top-up id, the start of a username, or a gateway's payment id."
+    raw_id_fields = ("user",)
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "kind", "amount", "balance_after", "payment_id", "created_at")
-    list_select_related = ("wallet__user",)
+    list_display = (
+        "id",
+        "user",
+        "kind",
+        "amount",
+        "balance_after",
+        "payment_id",
+        "gateway_payment",
+        "created_at",
+    )
+    list_select_related = ("wallet__user", "top_up")
     list_filter = ("kind",)
-    search_fields = ("^wallet__user__username", "=wallet__id", "=payment__id")
-    search_help_text = "The start of a username, a wallet id or a payment id."
-    raw_id_fields = ("wallet", "payment")
+    search_fields = (
+        "^wallet__user__username",
+        "=wallet__id",
+        "=payment__id",
+        "=top_up__gateway_payment_id",
+    )
+    search_help_text = (
+        "The start of a username, a wallet id, a payment id or a gateway's payment id."
+    )
+    raw_id_fields = ("wallet", "payment", "top_up")
 
     @admin.display(description="User")
     def user(self, obj: LedgerEntry) -> str:
         return obj.wallet.user.get_username()
+
+    @admin.display(description="Gateway payment")
+    def gateway_payment(self, obj: LedgerEntry) -> str:
+        """Where a charge's money came from: the gateway and its payment id, linked to the
+        top-up."""
+        if obj.top_up is None:
+            return "-"
+        url = reverse("admin:payments_topup_change", args=[obj.top_up_id])
+        return format_html(
+            '<a href="{}">{}: {}</a>', url, obj.top_up.gateway, obj.top_up.gateway_payment_id
+        )
 
 
 class AdjustForm(forms.Form):
@@ -112,7 +158,8 @@ class WalletAdmin(ReadOnlyAdmin):
     @admin.display(description="Ledger")
     def ledger(self, obj: Wallet) -> str:
         url = reverse("admin:payments_ledgerentry_changelist") + f"?wallet__id__exact={obj.pk}"
-        return format_html('<a href="{}">Entries</a>', url)
+        top_ups = reverse("admin:payments_topup_changelist") + f"?user__id__exact={obj.user_id}"
+        return format_html('<a href="{}">Entries</a> · <a href="{}">Top-ups</a>', url, top_ups)
 
     # The rows are read-only, yet an adjustment changes the wallet: change permission.
     def has_adjust_permission(self, request) -> bool:

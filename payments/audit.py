@@ -10,7 +10,7 @@ from booking.models import (
     Seat,
     SeatStatus,
 )
-from payments.models import LedgerEntry, LedgerKind, Payment, Wallet
+from payments.models import LedgerEntry, LedgerKind, Payment, TopUp, TopUpStatus, Wallet
 
 
 def invariants_audit(*, sample: int = 5) -> dict[str, dict]:
@@ -55,6 +55,17 @@ def invariants_audit(*, sample: int = 5) -> dict[str, dict]:
     checks["payments without a ledger debit"] = Payment.objects.exclude(
         Exists(ledger_of)
     ).values_list("id", flat=True)
+    credit_of = LedgerEntry.objects.filter(top_up_id=OuterRef("pk"))
+    checks["confirmed top-ups without their credit"] = (
+        TopUp.objects.filter(status=TopUpStatus.CONFIRMED)
+        .exclude(Exists(credit_of))
+        .values_list("id", flat=True)
+    )
+    checks["credits of a top-up not confirmed"] = (
+        LedgerEntry.objects.filter(top_up__isnull=False)
+        .exclude(top_up__status=TopUpStatus.CONFIRMED)
+        .values_list("id", flat=True)
+    )
 
     report = {}
     for name, queryset in checks.items():

@@ -1,4 +1,5 @@
-"""Money tables: wallets, the balance ledger, payments, idempotency keys and the event outbox."""
+"""Money tables: wallets, the balance ledger, top-ups, payments, idempotency keys and the event
+outbox."""
 
 from django.conf import settings
 from django.db import models
@@ -38,6 +39,61 @@ class LedgerKind(models.TextChoices):
     PAYMENT = "payment", "Payment"
     REFUND = "refund", "Refund"
     ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class TopUpStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    FAILED = "failed", "Failed"
+
+
+class TopUp(models.Model):
+    """Money a user pays in through a gateway; the wallet is credited once the gateway confirms.
+
+    Changes state only through conditional UPDATEs from pending (payments.services), so a replayed
+    or concurrent confirmation finds nothing left to confirm.
+    """
+
+    # db_index=False: ix_top_up_user_created serves the lookups by user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    amount = models.BigIntegerField()
+    status = models.CharField(
+        max_length=12, choices=TopUpStatus.choices, default=TopUpStatus.PENDING
+    )
+    # The gateway (payments.gateways) and its id for the payment, set in the top-up's creating
+    # transaction once the gateway started the payment.
+    gateway = models.CharField(max_length=32)
+    gateway_payment_id = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # A gateway's payment confirms one top-up; serves the callback's lookup
+            # (WHERE gateway = ? AND gateway_payment_id = ?).
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_payment_id"],
+                condition=~Q(gateway_payment_id=""),
+                name="uk_top_up_gateway_payment",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ck_top_up_amount"),
+            models.CheckConstraint(
+                condition=(Q(status=TopUpStatus.CONFIRMED) & Q(confirmed_at__isnull=False))
+                | (~Q(status=TopUpStatus.CONFIRMED) & Q(confirmed_at__isnull=True)),
+                name="ck_top_up_confirmed_at",
+            ),
+        ]
+        indexes = [
+            # Serves the daily limit (WHERE user_id = ? AND created_at >= ? AND status IN ...)
+            # and a user's top-ups in the console (WHERE user_id = ? ORDER BY created_at DESC).
+            models.Index(fields=["user", "created_at"], name="ix_top_up_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Top-up {self.pk}: {self.amount} via {self.gateway} ({self.status})"
 
 
 class Payment(models.Model):
@@ -82,6 +138,10 @@ class LedgerEntry(models.Model):
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
+    # The confirmed top-up a charge credits: money comes in only through a gateway's payment.
+    top_up = models.ForeignKey(
+        TopUp, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -89,6 +149,16 @@ class LedgerEntry(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="ck_ledger_balance_after_non_negative"
+            ),
+            # A top-up credits once, however often its gateway confirms it; serves the lookup of
+            # a top-up's credit (WHERE top_up_id = ?).
+            models.UniqueConstraint(
+                fields=["top_up"], condition=Q(top_up__isnull=False), name="uk_ledger_top_up"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind=LedgerKind.CHARGE) & Q(top_up__isnull=False))
+                | (~Q(kind=LedgerKind.CHARGE) & Q(top_up__isnull=True)),
+                name="ck_ledger_charge_top_up",
             ),
             models.CheckConstraint(
                 condition=(~Q(kind=LedgerKind.CHARGE) | Q(amount__gt=0))

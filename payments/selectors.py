@@ -1,8 +1,50 @@
 """Money reads."""
 
-from payments.models import Wallet
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+
+from payments.models import IdempotencyKey, TopUp, TopUpStatus, Wallet
 
 
 def wallet_balance(*, user_id: int) -> int:
     """The user's balance; a user who never topped up has no wallet row and a balance of 0."""
     return Wallet.objects.filter(user_id=user_id).values_list("balance", flat=True).first() or 0
+
+
+def utc_day_start(now: datetime) -> datetime:
+    """Midnight UTC starting the day `now` is in: daily limits count from here."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def top_up_total_today(*, user_id: int, now: datetime) -> int:
+    """What the user topped up since midnight UTC, pending and confirmed (failed ones paid
+    nothing)."""
+    return TopUp.objects.filter(
+        user_id=user_id,
+        created_at__gte=utc_day_start(now),
+        status__in=[TopUpStatus.PENDING, TopUpStatus.CONFIRMED],
+    ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
+
+
+def request_fingerprint(request: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of an idempotent request: the same key with another body is
+    told apart by it."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_answer_stored(*, user_id: int, scope: str, key: str, request: Any) -> bool:
+    """Whether the user's `key` in `scope` holds an answer to this very request (one indexed
+    lookup on uk_idempotency_user_scope_key)."""
+    return IdempotencyKey.objects.filter(
+        user_id=user_id,
+        scope=scope,
+        key=key,
+        fingerprint=request_fingerprint(request),
+        response_status__isnull=False,
+    ).exists()

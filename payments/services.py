@@ -1,6 +1,6 @@
-"""Money writes: balance top-ups, seat payments, idempotent replays and the event outbox relay."""
+"""Money writes: top-ups through the payment gateway, seat payments, idempotent replays and the
+event outbox relay."""
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -22,13 +22,28 @@ from booking import services as booking_services
 from booking.models import Reservation, ReservationStatus
 from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
+from payments import gateways
 from payments.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidAmount,
     InvalidIdempotencyKey,
+    TopUpLimitReached,
+    TopUpMismatch,
+    TopUpNotFound,
 )
-from payments.models import IdempotencyKey, LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
+from payments.models import (
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerKind,
+    OutboxEvent,
+    Payment,
+    TopUp,
+    TopUpStatus,
+    Wallet,
+)
+from payments.selectors import request_fingerprint, top_up_total_today, utc_day_start
+from queueing.errors import QueueTokenInvalid
 from queueing.selectors import room_for_concert, room_named
 from queueing.services import queue_release_user
 
@@ -68,11 +83,6 @@ def idempotency_key_check(key: str | None) -> str | None:
     return key
 
 
-def _fingerprint(request: dict[str, Any]) -> str:
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _idempotent(
     *,
     user: AbstractBaseUser,
@@ -80,20 +90,24 @@ def _idempotent(
     key: str | None,
     request: dict[str, Any],
     status: int,
-    work: Callable[[], dict[str, Any]],
+    work: Callable[[], dict[str, Any] | Outcome],
+    replay_only: bool = False,
 ) -> Outcome:
     """Run `work` in one transaction; with a key, at most once per (user, scope, key).
 
-    The key row goes in first, inside the same transaction as the work. A second request with the
-    same key blocks on uk_idempotency_user_scope_key until the first one ends: if it committed, the
-    insert fails and the stored answer is replayed; if it rolled back, the second one does the work.
-    Failures are not stored (they change nothing), so a failed request may be retried with its key.
+    `work` returns the answer's body (sent with `status`), or an Outcome when its status depends
+    on the work. The key row goes in first, inside the same transaction as the work. A second
+    request with the same key blocks on uk_idempotency_user_scope_key until the first one ends: if
+    it committed, the insert fails and the stored answer is replayed; if it rolled back, the second
+    one does the work. Failures are not stored (they change nothing), so a failed request may be
+    retried with its key. `replay_only`: the request passed the queue gate only to be replayed
+    (queueing.gate), so if no answer is stored after all it is the gate's refusal.
     """
     if key is None:
         with transaction.atomic():
-            return Outcome(status, work())
+            return _outcome(status, work())
     with transaction.atomic():
-        fingerprint = _fingerprint(request)
+        fingerprint = request_fingerprint(request)
         while True:
             try:
                 with transaction.atomic():
@@ -120,11 +134,18 @@ def _idempotent(
                 return Outcome(
                     stored["response_status"], json.loads(stored["response_body"]), replayed=True
                 )
-        body = work()
-        record.response_status = status
-        record.response_body = json.dumps(body)
+        if replay_only:
+            # Purged between the gate's look and this insert: there is nothing to replay.
+            raise QueueTokenInvalid()
+        outcome = _outcome(status, work())
+        record.response_status = outcome.status
+        record.response_body = json.dumps(outcome.body)
         record.save(update_fields=["response_status", "response_body"])
-        return Outcome(status, body)
+        return outcome
+
+
+def _outcome(status: int, done: dict[str, Any] | Outcome) -> Outcome:
+    return done if isinstance(done, Outcome) else Outcome(status, done)
 
 
 def idempotency_keys_purge(*, now: datetime | None = None, batch_size: int = 5000) -> int:
@@ -201,26 +222,136 @@ def wallet_ensure(*, user_id: int) -> None:
 def wallet_charge(
     *, user: AbstractBaseUser, amount: object, idempotency_key: str | None = None
 ) -> Outcome:
-    """Top up the user's balance by `amount`; answers {"balance"}."""
+    """Top up the user's balance by `amount` through the payment gateway (PAYMENT_GATEWAY).
+
+    A pending top-up is created under the user's lock, within TOPUP_DAILY_LIMIT, and the gateway
+    starts its payment. A payment the gateway confirms at once (sandbox) is credited here by
+    top_up_confirm, the road its callback would take, and answers 200 {"balance"}; one confirmed
+    later answers 202 with the pending top-up, and its callback credits the wallet.
+    """
     amount = amount_check(amount)
     key = idempotency_key_check(idempotency_key)
+    gateway = gateways.gateway_current()
 
-    def work() -> dict[str, Any]:
+    def work() -> Outcome:
         now = timezone.now()
         user_lock_active(user_id=user.pk)
-        wallet_id, balance = _wallet_add(user_id=user.pk, delta=amount, now=now)
-        LedgerEntry.objects.create(
-            wallet_id=wallet_id,
-            kind=LedgerKind.CHARGE,
-            amount=amount,
-            balance_after=balance,
-            created_at=now,
+        _top_up_limit_check(user_id=user.pk, amount=amount, now=now)
+        top_up = TopUp(user_id=user.pk, amount=amount, gateway=gateway.name, created_at=now)
+        started = gateway.start(top_up)
+        top_up.gateway_payment_id = started.payment_id
+        top_up.save(force_insert=True)
+        if started.confirmed:
+            settled = top_up_confirm(
+                gateway=gateway.name, payment_id=started.payment_id, amount=amount
+            )
+            return Outcome(200, {"balance": settled.balance})
+        return Outcome(
+            202,
+            {
+                "top_up_id": top_up.pk,
+                "status": TopUpStatus.PENDING.value,
+                "amount": amount,
+                "gateway": gateway.name,
+                "payment_id": started.payment_id,
+                "redirect_url": started.redirect_url,
+            },
         )
-        return {"balance": balance}
 
     return _idempotent(
         user=user, scope=SCOPE_CHARGE, key=key, request={"amount": amount}, status=200, work=work
     )
+
+
+def _top_up_limit_check(*, user_id: int, amount: int, now: datetime) -> None:
+    """TopUpLimitReached, with what is left today, unless `amount` fits in today's limit.
+
+    The caller holds the user's row lock, so two top-ups of one user never both fit in the same
+    remainder.
+    """
+    limit = settings.TOPUP_DAILY_LIMIT
+    remaining = max(0, limit - top_up_total_today(user_id=user_id, now=now))
+    if amount > remaining:
+        tomorrow = utc_day_start(now) + timedelta(days=1)
+        raise TopUpLimitReached(
+            f"Top-ups are limited to {limit:,} a day; {remaining:,} is left today.",
+            retry_after=int((tomorrow - now).total_seconds()) + 1,
+            remaining=remaining,
+        )
+
+
+@dataclass(frozen=True)
+class TopUpSettled:
+    """A top-up after its gateway's word; `balance` is the wallet's when this call credited it."""
+
+    top_up_id: int
+    status: str
+    balance: int | None = None
+
+
+def top_up_confirm(*, gateway: str, payment_id: str, amount: int) -> TopUpSettled:
+    """The gateway took `amount` for its payment `payment_id`: credit the top-up's wallet, once.
+
+    One conditional UPDATE from pending to confirmed: of any number of confirmations, replayed or
+    concurrent, one changes the row and credits the wallet; the others wait for it and find the
+    top-up confirmed. uk_ledger_top_up holds the same line in the database.
+    """
+    top_ups = TopUp.objects.filter(gateway=gateway, gateway_payment_id=payment_id)
+    top_up = top_ups.values("pk", "user_id", "amount").first()
+    if top_up is None:
+        raise TopUpNotFound()
+    if top_up["amount"] != amount:
+        raise TopUpMismatch("The callback's amount is not the top-up's.")
+    now = timezone.now()
+    # Nothing in here is refused, so inside wallet_charge's transaction it needs no savepoint.
+    with transaction.atomic(savepoint=False):
+        if top_ups.filter(status=TopUpStatus.PENDING).update(
+            status=TopUpStatus.CONFIRMED, confirmed_at=now
+        ):
+            wallet_id, balance = _wallet_add(user_id=top_up["user_id"], delta=amount, now=now)
+            LedgerEntry.objects.create(
+                wallet_id=wallet_id,
+                kind=LedgerKind.CHARGE,
+                amount=amount,
+                balance_after=balance,
+                top_up_id=top_up["pk"],
+                created_at=now,
+            )
+            return TopUpSettled(top_up["pk"], TopUpStatus.CONFIRMED.value, balance)
+    return _top_up_settled_as(top_up["pk"], TopUpStatus.CONFIRMED)
+
+
+def top_up_fail(*, gateway: str, payment_id: str) -> TopUpSettled:
+    """The gateway's payment `payment_id` failed: its pending top-up fails and credits nothing."""
+    top_ups = TopUp.objects.filter(gateway=gateway, gateway_payment_id=payment_id)
+    top_up_id = top_ups.values_list("pk", flat=True).first()
+    if top_up_id is None:
+        raise TopUpNotFound()
+    if not top_ups.filter(status=TopUpStatus.PENDING).update(status=TopUpStatus.FAILED):
+        return _top_up_settled_as(top_up_id, TopUpStatus.FAILED)
+    return TopUpSettled(top_up_id, TopUpStatus.FAILED.value)
+
+
+def _top_up_settled_as(top_up_id: int, status: TopUpStatus) -> TopUpSettled:
+    """A repeated word from the gateway: the same outcome again is answered as before; the
+    opposite one contradicts the top-up and is refused."""
+    current = TopUp.objects.filter(pk=top_up_id).values_list("status", flat=True).get()
+    if current != status:
+        raise TopUpMismatch(f"This top-up is {current} already.")
+    return TopUpSettled(top_up_id, current)
+
+
+def top_up_callback(*, gateway: str, body: bytes, signature: str | None) -> TopUpSettled:
+    """A gateway's signed word on one of its payments: confirm or fail the top-up it started.
+
+    A callback that is not signed with PAYMENT_GATEWAY_SECRET is refused before its body is read.
+    """
+    callback = gateways.gateway_named(gateway).verify(body=body, signature=signature)
+    if callback.paid:
+        return top_up_confirm(
+            gateway=gateway, payment_id=callback.payment_id, amount=callback.amount
+        )
+    return top_up_fail(gateway=gateway, payment_id=callback.payment_id)
 
 
 # Set while a full relay is queued and has not started yet. A payment that commits meanwhile needs
@@ -263,14 +394,16 @@ def payment_create(
     reservation_id: int,
     idempotency_key: str | None = None,
     queue_room: str | None = None,
+    replay_only: bool = False,
 ) -> Outcome:
     """Pay for one's own held seat from the balance, in one transaction.
 
     The payment_completed event is written in the transaction, so a lost relay enqueue loses
     nothing (the beat relay finds it). The buyer keeps their queue slot until their last live
-    hold is paid, so paying one of several holds (or replaying it with its key) still passes
-    the gate. `queue_room` is the room whose place let the buyer in: the seat's concert must be
-    one it admits to.
+    hold is paid, so paying one of several holds still passes the gate; a retry with the key of
+    a stored answer passes it even after the slot is gone (`replay_only`: it may only replay).
+    `queue_room` is the room whose place let the buyer in: the seat's concert must be one it
+    admits to.
     """
     key = idempotency_key_check(idempotency_key)
 
@@ -325,6 +458,7 @@ def payment_create(
         request={"reservation_id": reservation_id},
         status=201,
         work=work,
+        replay_only=replay_only,
     )
 
 
@@ -525,13 +659,13 @@ def wallets_seed(*, user_ids: list[int], balance: int, batch_size: int = 5000) -
 
 
 def payments_reset() -> None:
-    """Remove every wallet, ledger entry, payment, idempotency key and outbox event.
+    """Remove every wallet, ledger entry, top-up, payment, idempotency key and outbox event.
 
     For demo resets only: the catalog reset truncates seats with CASCADE, which would take the
     payments and their ledger rows but leave the wallets, and balances must never disagree with
     the ledger.
     """
-    models = [OutboxEvent, IdempotencyKey, LedgerEntry, Payment, Wallet]
+    models = [OutboxEvent, IdempotencyKey, LedgerEntry, Payment, TopUp, Wallet]
     if connection.vendor == "postgresql":
         tables = ", ".join(model._meta.db_table for model in models)
         with connection.cursor() as cursor:

@@ -20,7 +20,7 @@ from concertbooking.errors import ApplicationError
 from concertbooking.pages import local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
-from queueing.gate import admitted_room, queue_gated
+from queueing.gate import admitted_room, passed_to_replay, queue_gated
 from queueing.web import room_page_refusal
 
 
@@ -77,7 +77,19 @@ def checkout(request, reservation_id: int):
     )
 
 
-@queue_gated
+def _pay_form_replayable(request, user_id: int, view_kwargs: dict) -> bool:
+    """Whether this pay form was sent before and paid (a resubmission after the answer was lost):
+    the gate lets it through to the first answer, though paying released the queue slot."""
+    key = _form_key(request)
+    return key is not None and selectors.idempotent_answer_stored(
+        user_id=user_id,
+        scope=services.SCOPE_PAYMENT,
+        key=key,
+        request={"reservation_id": view_kwargs["reservation_id"]},
+    )
+
+
+@queue_gated(replayable=_pay_form_replayable)
 @login_required
 @require_POST
 def checkout_pay(request, reservation_id: int):
@@ -87,6 +99,7 @@ def checkout_pay(request, reservation_id: int):
             reservation_id=reservation_id,
             idempotency_key=_form_key(request),
             queue_room=admitted_room(request),
+            replay_only=passed_to_replay(request),
         )
     except ReservationNotFound as exc:
         return not_found(request, exc)
@@ -135,10 +148,19 @@ def wallet_top_up(request):
         messages.error(request, exc.detail)
         return redirect(back)
     # A replay (the same form sent twice) reports the first top-up: nothing was added again.
-    messages.success(
+    if outcome.status == 200:
+        messages.success(
+            request,
+            f"Added {form.cleaned_data['amount']:,} to your balance; "
+            f"it is now {outcome.body['balance']:,}.",
+        )
+        return redirect(back)
+    if outcome.body["redirect_url"]:
+        return redirect(outcome.body["redirect_url"])
+    messages.info(
         request,
-        f"Added {form.cleaned_data['amount']:,} to your balance; "
-        f"it is now {outcome.body['balance']:,}.",
+        f"Your top-up of {form.cleaned_data['amount']:,} is waiting for the payment provider's "
+        "confirmation; the balance grows as soon as it arrives.",
     )
     return redirect(back)
 

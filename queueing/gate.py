@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.http import HttpRequest
 from django.utils import timezone
 
 from concertbooking.errors import ApplicationError
@@ -18,19 +20,49 @@ from queueing.selectors import room_for_concert, room_named
 V = TypeVar("V")
 
 
-def queue_gated(view: V) -> V:
+# replayable(request, user_id, view_kwargs): whether the request retries one whose answer the
+# view has stored (an Idempotency-Key's), so it passes the gate to be replayed by the view.
+Replayable = Callable[[HttpRequest, int, dict[str, Any]], bool]
+
+
+def queue_gated(view: V | None = None, *, replayable: Replayable | None = None):
     """Mark a view (a function, or a class-based view's class) as behind the queue gate; the
-    gate middleware reads the mark once the URL has resolved, so the URL conf lists no paths."""
-    view.queue_gated = True
-    return view
+    gate middleware reads the mark once the URL has resolved, so the URL conf lists no paths.
+
+    `replayable` lets a retry whose answer is stored through without a queue place (a payment
+    releases the slot it was made in, and its retry must still get its answer); the view then
+    only replays (passed_to_replay).
+    """
+
+    def mark(view: V) -> V:
+        view.queue_gated = True
+        view.queue_replayable = replayable
+        return view
+
+    return mark if view is None else mark(view)
+
+
+def _mark(view_func, name: str):
+    """A mark on the function, or on the class as_view() made it from."""
+    found = getattr(view_func, name, None)
+    if found is None:
+        found = getattr(getattr(view_func, "view_class", None), name, None)
+    return found
 
 
 def is_gated(view_func) -> bool:
-    """Whether the view Django resolved is marked: on the function, or on the class as_view()
-    made it from."""
-    return getattr(view_func, "queue_gated", False) or getattr(
-        getattr(view_func, "view_class", None), "queue_gated", False
-    )
+    """Whether the view Django resolved is marked."""
+    return bool(_mark(view_func, "queue_gated"))
+
+
+def replayable_of(view_func) -> Replayable | None:
+    """The resolved view's test for a retry of a stored answer, if it declared one."""
+    return _mark(view_func, "queue_replayable")
+
+
+def passed_to_replay(request) -> bool:
+    """Whether this request passed the gate only as a retry of a stored answer."""
+    return getattr(request, "queue_replay", False)
 
 
 def refusal_for(verdict: int, position: int | None) -> ApplicationError | None:

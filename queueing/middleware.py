@@ -34,7 +34,9 @@ def _user_id(request: HttpRequest) -> int | None:
     return user.pk if user.is_authenticated else None
 
 
-def _check(request: HttpRequest, concert_id: int | None) -> ApplicationError | None:
+def _check(
+    request: HttpRequest, concert_id: int | None, view_func, view_kwargs: dict
+) -> ApplicationError | None:
     """None lets the request through (and notes the room on it); else the refusal."""
     try:
         user_id = _user_id(request)
@@ -42,6 +44,12 @@ def _check(request: HttpRequest, concert_id: int | None) -> ApplicationError | N
         return exc
     if user_id is None:
         return NotAuthenticated()
+    replayable = gate.replayable_of(view_func)
+    if replayable is not None and replayable(request, user_id, view_kwargs):
+        # A retry of an answer the view stored passes, queue place or not, to be replayed by
+        # the view; the view knows it may only replay (gate.passed_to_replay).
+        request.queue_replay = True
+        return None
     room = None if concert_id is None else room_for_concert(concert_id).name
     token = queue_token_from_request(request, room)
     if token is None:
@@ -91,5 +99,5 @@ class QueueGateMiddleware:
         if not gate.is_gated(view_func):
             return None
         concert_id = view_kwargs.get("concert_id")
-        refusal = _check(request, concert_id)
+        refusal = _check(request, concert_id, view_func, view_kwargs)
         return None if refusal is None else _refuse(request, refusal, concert_id)

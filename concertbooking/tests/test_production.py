@@ -16,6 +16,9 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/concertbooking",
     "REDIS_URL": "redis://127.0.0.1:6379/1",
     "ALLOWED_HOSTS": "tickets.example.com",
+    # A gateway that takes real money: the sandbox is refused here (payments' own test).
+    "PAYMENT_GATEWAY": "deferred",
+    "PAYMENT_GATEWAY_SECRET": "callback-signing-secret",
 }
 
 
@@ -53,8 +56,19 @@ def test_production_settings_start():
         ({"SECRET_KEY": "ab" * 40}, "SECRET_KEY is weak"),  # long, two distinct characters
         ({"SECRET_KEY": "django-insecure-" + STRONG_KEY}, "SECRET_KEY is weak"),
         ({"ALLOWED_HOSTS": "tickets.example.com,testserver"}, "names testserver"),
+        ({"PAYMENT_GATEWAY": "sandbox"}, "PAYMENT_GATEWAY_SANDBOX_ALLOWED=1"),
+        ({"PAYMENT_GATEWAY": None}, "PAYMENT_GATEWAY is 'sandbox'"),  # the default
     ],
-    ids=["no-database", "no-redis", "short-key", "repetitive-key", "insecure-key", "testserver"],
+    ids=[
+        "no-database",
+        "no-redis",
+        "short-key",
+        "repetitive-key",
+        "insecure-key",
+        "testserver",
+        "sandbox",
+        "sandbox-by-default",
+    ],
 )
 def test_a_start_with_a_laptop_setting_stops_with_a_clear_message(change, message):
     env = {**PRODUCTION, **change}
@@ -66,7 +80,13 @@ def test_a_start_with_a_laptop_setting_stops_with_a_clear_message(change, messag
 def test_every_problem_is_named_at_once():
     started = _starts(DEBUG="0", SECRET_KEY="weak")
     assert "DATABASE_URL" in started.stderr and "REDIS_URL" in started.stderr
+    assert "PAYMENT_GATEWAY is 'sandbox'" in started.stderr
     assert "SECRET_KEY is weak" in started.stderr
+
+
+def test_the_sandbox_starts_where_a_test_stack_allows_it():
+    env = {**PRODUCTION, "PAYMENT_GATEWAY": "sandbox", "PAYMENT_GATEWAY_SANDBOX_ALLOWED": "1"}
+    assert _starts(**env).returncode == 0
 
 
 def test_with_debug_on_a_laptop_needs_nothing():

@@ -6,7 +6,8 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from booking.models import ReservationStatus
-from concertbooking.api import ID_MAX, StrictIntegerField, StrictSerializer
+from concertbooking.api import ID_MAX, ErrorOutput, StrictIntegerField, StrictSerializer
+from payments.models import TopUpStatus
 
 
 class AmountField(serializers.Field):
@@ -39,6 +40,32 @@ class ChargeInput(StrictSerializer):
 
 class BalanceOutput(serializers.Serializer):
     balance = serializers.IntegerField()
+
+
+class TopUpPendingOutput(serializers.Serializer):
+    """A top-up the gateway confirms later: the balance grows once its callback confirms it."""
+
+    top_up_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[TopUpStatus.PENDING])
+    amount = serializers.IntegerField()
+    gateway = serializers.CharField()
+    payment_id = serializers.CharField(help_text="The gateway's id for the payment.")
+    redirect_url = serializers.URLField(
+        allow_null=True, help_text="Where to pay, for a gateway with a payment page of its own."
+    )
+
+
+class TopUpLimitOutput(ErrorOutput):
+    remaining = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="With code `top_up_limit_reached`: what may still be topped up today (UTC).",
+    )
+
+
+class TopUpCallbackOutput(serializers.Serializer):
+    top_up_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[TopUpStatus.CONFIRMED, TopUpStatus.FAILED])
 
 
 class PaymentInput(StrictSerializer):

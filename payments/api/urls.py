@@ -8,4 +8,9 @@ urlpatterns = [
     path("users/me/balance", views.BalanceApi.as_view(), name="api-balance"),
     path("users/me/balance/charge", views.BalanceChargeApi.as_view(), name="api-balance-charge"),
     path("reservation/payments", views.PaymentCreateApi.as_view(), name="api-payment-create"),
+    path(
+        "payments/callback/<slug:gateway>",
+        views.TopUpCallbackApi.as_view(),
+        name="api-payment-callback",
+    ),
 ]

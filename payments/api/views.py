@@ -1,16 +1,28 @@
-"""Money API: the balance, top-ups and seat payments; one view per operation."""
+"""Money API: the balance, top-ups, the gateway's callback and seat payments; one view per
+operation."""
+
+import json
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from concertbooking.api import error_responses
-from payments import selectors, services
-from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
+from concertbooking.api import ErrorOutput, error_responses
+from payments import gateways, selectors, services
+from payments.api.serializers import (
+    BalanceOutput,
+    ChargeInput,
+    PaymentInput,
+    PaymentOutput,
+    TopUpCallbackOutput,
+    TopUpLimitOutput,
+    TopUpPendingOutput,
+)
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
-from queueing.gate import admitted_room, queue_gated
+from queueing.gate import admitted_room, passed_to_replay, queue_gated
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -24,6 +36,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Optional. Sending the same key again replays the first answer instead of "
     "repeating the work; the same key with another body is refused with 422.",
+)
+
+
+# The payment's retry of a stored answer passes without a queue token (queueing.gate), so the
+# header is required of every other request only.
+QUEUE_TOKEN_UNLESS_REPLAYED = OpenApiParameter(
+    QUEUE_TOKEN_PARAMETER.name,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=f"{QUEUE_TOKEN_PARAMETER.description} Required, except on a retry of a payment "
+    "whose answer is stored under its Idempotency-Key and body, which replays that answer.",
 )
 
 
@@ -59,10 +83,26 @@ class BalanceApi(APIView):
 
 
 class BalanceChargeApi(APIView):
+    """Top up the balance through the payment gateway."""
+
     @extend_schema(
         request=ChargeInput,
-        responses={200: BalanceOutput, **error_responses(400, 401, 403, 415, 422)},
-        parameters=[IDEMPOTENCY_KEY, _replayed_header(200)],
+        responses={
+            200: OpenApiResponse(
+                BalanceOutput, "The gateway confirmed at once (sandbox): the new balance."
+            ),
+            202: OpenApiResponse(
+                TopUpPendingOutput,
+                "The gateway confirms later: the balance grows when its callback confirms.",
+            ),
+            **error_responses(400, 401, 403, 415, 422),
+            429: OpenApiResponse(
+                TopUpLimitOutput,
+                "Today's top-up limit is reached (`top_up_limit_reached`, with `remaining`), "
+                "or `rate_limited`: retry after `Retry-After` seconds.",
+            ),
+        },
+        parameters=[IDEMPOTENCY_KEY, _replayed_header(200), _replayed_header(202)],
         operation_id="balance_charge",
     )
     def post(self, request: Request) -> Response:
@@ -76,7 +116,22 @@ class BalanceChargeApi(APIView):
         return _outcome_response(outcome)
 
 
-@queue_gated
+def _payment_replayable(request, user_id: int, view_kwargs: dict) -> bool:
+    """Whether this retries a payment whose answer is stored under its Idempotency-Key and body:
+    the gate lets it through to be replayed, though paying released the queue slot."""
+    key = _idempotency_key(request)
+    if key is None:
+        return False
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return False
+    return selectors.idempotent_answer_stored(
+        user_id=user_id, scope=services.SCOPE_PAYMENT, key=key, request=body
+    )
+
+
+@queue_gated(replayable=_payment_replayable)
 class PaymentCreateApi(APIView):
     """Pay for one's own held seat from the balance (behind the queue gate)."""
 
@@ -86,7 +141,7 @@ class PaymentCreateApi(APIView):
             201: PaymentOutput,
             **error_responses(400, 401, 403, 404, 409, 410, 415, 422, 503),
         },
-        parameters=[QUEUE_TOKEN_PARAMETER, IDEMPOTENCY_KEY, _replayed_header(201)],
+        parameters=[QUEUE_TOKEN_UNLESS_REPLAYED, IDEMPOTENCY_KEY, _replayed_header(201)],
         operation_id="payment_create",
     )
     def post(self, request: Request) -> Response:
@@ -97,5 +152,49 @@ class PaymentCreateApi(APIView):
             reservation_id=data.validated_data["reservation_id"],
             idempotency_key=_idempotency_key(request),
             queue_room=admitted_room(request),
+            replay_only=passed_to_replay(request),
         )
         return _outcome_response(outcome)
+
+
+class TopUpCallbackApi(APIView):
+    """The payment gateway's word on a top-up's payment: confirmed (the wallet is credited, once
+    per payment however often it is sent) or failed. Signed, not authenticated: the HMAC-SHA256
+    of the raw body under PAYMENT_GATEWAY_SECRET, in hex, comes in the Gateway-Signature header."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: TopUpCallbackOutput,
+            400: OpenApiResponse(ErrorOutput, "The signed body is not a callback."),
+            403: OpenApiResponse(
+                ErrorOutput, "Missing or wrong signature (`callback_signature_invalid`)."
+            ),
+            404: OpenApiResponse(ErrorOutput, "`payment_gateway_not_found` or `top_up_not_found`."),
+            409: OpenApiResponse(
+                ErrorOutput,
+                "`top_up_mismatch`: another amount than the top-up's, or the opposite of its "
+                "settled outcome.",
+            ),
+        },
+        parameters=[
+            OpenApiParameter(
+                gateways.SIGNATURE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Hex HMAC-SHA256 of the raw body under PAYMENT_GATEWAY_SECRET.",
+            )
+        ],
+        operation_id="payment_callback",
+    )
+    def post(self, request: Request, gateway: str) -> Response:
+        settled = services.top_up_callback(
+            gateway=gateway,
+            body=request.body,
+            signature=request.headers.get(gateways.SIGNATURE_HEADER),
+        )
+        return Response({"top_up_id": settled.top_up_id, "status": settled.status})

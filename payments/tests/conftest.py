@@ -1,5 +1,8 @@
 """Fixtures for the money tests: funded buyers, held seats and table snapshots."""
 
+import hashlib
+import hmac
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,11 +13,11 @@ from booking.models import Reservation, Seat
 from booking.tests.factories import SeatFactory
 from concertbooking.celery import app as celery_app
 from payments import services
-from payments.models import IdempotencyKey, LedgerEntry, OutboxEvent, Payment, Wallet
+from payments.models import IdempotencyKey, LedgerEntry, OutboxEvent, Payment, TopUp, Wallet
 from queueing.errors import QueueTokenInvalid
 from queueing.selectors import queue_token_status
 
-STATEFUL = [Seat, Reservation, Wallet, LedgerEntry, Payment, IdempotencyKey, OutboxEvent]
+STATEFUL = [Seat, Reservation, Wallet, LedgerEntry, TopUp, Payment, IdempotencyKey, OutboxEvent]
 
 
 def snapshot() -> dict[str, list[dict]]:
@@ -65,3 +68,22 @@ def back_offs_over(**lookup) -> None:
     OutboxEvent.objects.filter(**lookup).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
+
+
+GATEWAY_SECRET = "test-gateway-secret"
+
+
+@pytest.fixture
+def deferred_gateway(settings):
+    """Top-ups through a gateway that confirms later, by a callback signed with GATEWAY_SECRET."""
+    settings.PAYMENT_GATEWAY = "deferred"
+    settings.PAYMENT_GATEWAY_SECRET = GATEWAY_SECRET
+
+
+def callback_body(payment_id: str, amount: int, status: str = "paid") -> bytes:
+    return json.dumps({"payment_id": payment_id, "status": status, "amount": amount}).encode()
+
+
+def signed(body: bytes, secret: str = GATEWAY_SECRET) -> str:
+    """The Gateway-Signature of `body`: hex HMAC-SHA256 under `secret`."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -2,13 +2,14 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from booking import services as booking_services
 from booking.models import Reservation, Seat, SeatStatus
 from booking.tests.factories import SeatFactory
 from payments import services
 from payments.audit import invariants_audit
-from payments.models import Wallet
+from payments.models import TopUp, TopUpStatus, Wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +48,20 @@ def test_notices_a_sold_seat_nobody_paid_for(sale):
     Reservation.objects.filter(pk=sale["reservation_id"]).update(status="expired")
     broken = _broken(invariants_audit())
     assert broken["sold seats without a paid reservation"] == 2
+
+
+def test_notices_a_credit_whose_top_up_is_not_confirmed(sale):
+    TopUp.objects.update(status=TopUpStatus.FAILED, confirmed_at=None)
+    assert _broken(invariants_audit()) == {"credits of a top-up not confirmed": 1}
+
+
+def test_notices_a_confirmed_top_up_never_credited(sale, user):
+    TopUp.objects.create(
+        user=user,
+        amount=5,
+        gateway="deferred",
+        gateway_payment_id="p1",
+        status=TopUpStatus.CONFIRMED,
+        confirmed_at=timezone.now(),
+    )
+    assert _broken(invariants_audit()) == {"confirmed top-ups without their credit": 1}

@@ -1,4 +1,5 @@
-"""Money under real contention on PostgreSQL: charged once, nothing lost, never below zero.
+"""Money under real contention on PostgreSQL: charged once, credited once, nothing lost, never
+below zero, never over a limit.
 
 Controls run the naive read-modify-write versions on the same threads and show the races.
 """
@@ -8,8 +9,9 @@ import threading
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from booking import services as booking_services
@@ -18,10 +20,17 @@ from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
 from booking.tests.factories import SeatFactory, UserFactory
 from booking.tests.parallel import Failed, run_parallel
 from payments import services
-from payments.errors import InsufficientBalance
-from payments.models import LedgerEntry, Payment, Wallet
-from payments.selectors import wallet_balance
-from payments.tests.conftest import fund, ledger_sum, queue_token_active
+from payments.errors import InsufficientBalance, TopUpLimitReached
+from payments.models import LedgerEntry, LedgerKind, Payment, TopUp, TopUpStatus, Wallet
+from payments.selectors import top_up_total_today, wallet_balance
+from payments.tests.conftest import (
+    GATEWAY_SECRET,
+    callback_body,
+    fund,
+    ledger_sum,
+    queue_token_active,
+    signed,
+)
 from queueing.testing import admit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -201,11 +210,10 @@ def test_50_parallel_payments_over_http_charge_once():
     results = run_parallel([lambda c=c: pay(c) for c in clients])
 
     assert not [r for r in results if isinstance(r, Failed)]
-    paid = {content for status, content in results if status == 201}
-    assert len(paid) == 1  # the payment and its byte-identical replays
-    # Once the payment commits it gives the queue slot back, so later requests stop at the gate.
-    others = {status for status, _ in results if status != 201}
-    assert others <= {403}
+    # The payment and its byte-identical replays: once it commits it gives the queue slot back,
+    # and the retries that come later pass the gate as retries of its stored answer.
+    assert len(set(results)) == 1
+    assert results[0][0] == 201
     assert Payment.objects.count() == 1
     assert Wallet.objects.get(user=user).balance == 920_000
 
@@ -271,3 +279,93 @@ def test_holds_and_payments_across_many_seats_keep_every_invariant(settings):
     assert Wallet.objects.aggregate(total=Sum("balance"))["total"] == funded - spent
     for user in users:
         assert ledger_sum(user) == wallet_balance(user_id=user.pk)
+
+
+# --- Top-ups: one credit per gateway payment, and never over the daily limit ------------------
+
+
+def _deferred_top_up(settings, user, amount: int) -> str:
+    settings.PAYMENT_GATEWAY, settings.PAYMENT_GATEWAY_SECRET = "deferred", GATEWAY_SECRET
+    return services.wallet_charge(user=user, amount=amount).body["payment_id"]
+
+
+def test_control_confirming_by_read_then_write_lets_many_callbacks_through(settings):
+    """Without the conditional UPDATE, many parallel callbacks each see the top-up pending and
+    go on to credit it; only uk_ledger_top_up stops all but one."""
+    user = UserFactory()
+    payment_id = _deferred_top_up(settings, user, 700)
+
+    def naive_confirm() -> str:
+        with transaction.atomic():
+            top_up = TopUp.objects.get(gateway="deferred", gateway_payment_id=payment_id)
+            if top_up.status != TopUpStatus.PENDING:
+                return "already"
+            time.sleep(RACE_WINDOW_SECONDS)
+            TopUp.objects.filter(pk=top_up.pk).update(
+                status=TopUpStatus.CONFIRMED, confirmed_at=timezone.now()
+            )
+            wallet_id, balance = services._wallet_add(
+                user_id=user.pk, delta=700, now=top_up.created_at
+            )
+            LedgerEntry.objects.create(
+                wallet_id=wallet_id,
+                kind=LedgerKind.CHARGE,
+                amount=700,
+                balance_after=balance,
+                top_up_id=top_up.pk,
+            )
+            return "credited"
+
+    results = run_parallel([naive_confirm] * 32)
+    refused = [r for r in results if isinstance(r, Failed)]
+    assert len(refused) > 1 and all(isinstance(r.exc, IntegrityError) for r in refused)
+    assert "uk_ledger_top_up" in str(refused[0].exc)
+    assert results.count("credited") == 1
+    assert wallet_balance(user_id=user.pk) == ledger_sum(user) == 700
+
+
+def test_50_parallel_callbacks_of_one_payment_credit_once(settings):
+    user = UserFactory()
+    payment_id = _deferred_top_up(settings, user, 700)
+    body = callback_body(payment_id, 700)
+
+    def callback():
+        response = APIClient().post(
+            "/api/payments/callback/deferred",
+            body,
+            content_type="application/json",
+            HTTP_GATEWAY_SIGNATURE=signed(body),
+        )
+        return response.status_code, response.json()["status"]
+
+    results = run_parallel([callback] * 50)
+    assert set(results) == {(200, "confirmed")}
+    assert LedgerEntry.objects.filter(kind=LedgerKind.CHARGE).count() == 1
+    assert wallet_balance(user_id=user.pk) == ledger_sum(user) == 700
+
+
+def test_control_checking_the_limit_without_the_user_lock_goes_over_it(settings):
+    settings.TOPUP_DAILY_LIMIT = 1000
+    user = UserFactory()
+
+    def naive_top_up() -> bool:
+        with transaction.atomic():
+            now = timezone.now()
+            if top_up_total_today(user_id=user.pk, now=now) + 100 > settings.TOPUP_DAILY_LIMIT:
+                return False
+            time.sleep(RACE_WINDOW_SECONDS)
+            TopUp.objects.create(user=user, amount=100, gateway="sandbox", created_at=now)
+            return True
+
+    results = run_parallel([naive_top_up] * 32)
+    assert results.count(True) * 100 > 1000
+
+
+def test_parallel_top_ups_never_sum_over_the_daily_limit(settings):
+    settings.TOPUP_DAILY_LIMIT = 1000
+    user = UserFactory()
+    results = run_parallel([lambda: services.wallet_charge(user=user, amount=100)] * 50)
+    refused = [r for r in results if isinstance(r, Failed)]
+    assert len(refused) == 40 and all(isinstance(r.exc, TopUpLimitReached) for r in refused)
+    assert TopUp.objects.filter(user=user).aggregate(total=Sum("amount"))["total"] == 1000
+    assert wallet_balance(user_id=user.pk) == ledger_sum(user) == 1000

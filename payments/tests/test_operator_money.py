@@ -20,7 +20,7 @@ from concertbooking.errors import Conflict
 from payments import services
 from payments.audit import invariants_audit
 from payments.errors import InsufficientBalance, InvalidAmount
-from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, Wallet
+from payments.models import LedgerEntry, LedgerKind, OutboxEvent, Payment, TopUp, Wallet
 from payments.tests.conftest import (
     back_offs_over,
     fund,
@@ -237,6 +237,7 @@ def _count(client, url) -> int:
     [
         "admin:payments_payment_changelist",
         "admin:payments_ledgerentry_changelist",
+        "admin:payments_topup_changelist",
         "admin:payments_wallet_changelist",
         "admin:payments_outboxevent_changelist",
         "admin:booking_reservation_changelist",
@@ -258,6 +259,7 @@ def test_money_lists_cost_the_same_for_few_and_many(operator, name, django_user_
     [
         "admin:payments_payment_add",
         "admin:payments_ledgerentry_add",
+        "admin:payments_topup_add",
         "admin:payments_wallet_add",
         "admin:payments_outboxevent_add",
     ],
@@ -274,6 +276,19 @@ def test_ledger_entries_cannot_be_edited(operator, user):
     assert operator.post(url, {"amount": "999999"}).status_code == 403
     entry.refresh_from_db()
     assert entry.amount == 100
+
+
+def test_the_ledger_names_the_gateway_payment_of_each_credit(operator, user):
+    fund(user, 100)
+    top_up = TopUp.objects.get()
+    page = operator.get(reverse("admin:payments_ledgerentry_changelist")).content.decode()
+    assert f"sandbox: {top_up.gateway_payment_id}" in page
+    found = operator.get(
+        reverse("admin:payments_ledgerentry_changelist"), {"q": top_up.gateway_payment_id}
+    )
+    assert list(found.context["cl"].result_list) == [LedgerEntry.objects.get()]
+    wallets = operator.get(reverse("admin:payments_wallet_changelist")).content.decode()
+    assert f"/admin/payments/topup/?user__id__exact={user.pk}" in wallets
 
 
 def test_operator_adjusts_a_wallet_through_a_form(operator, user):
@@ -328,6 +343,8 @@ def test_operator_refunds_a_paid_reservation_after_confirming(operator, user):
         "/admin/payments/ledgerentry/?kind__exact=nonsense",
         "/admin/payments/ledgerentry/?wallet__id__exact=abc",
         "/admin/payments/ledgerentry/?q=" + "9" * 40,
+        "/admin/payments/topup/?q=" + "9" * 40,
+        "/admin/payments/topup/?status__exact=nonsense",
         "/admin/payments/wallet/?q=%00",
         "/admin/payments/wallet/99999999999999999999/change/",
         "/admin/booking/reservation/?q=" + "9" * 40,

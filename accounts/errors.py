@@ -1,6 +1,6 @@
 """Account errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import Forbidden, InvalidInput
+from concertbooking.errors import Forbidden, InvalidInput, NotFound
 
 
 class InvalidCredentials(InvalidInput):
@@ -11,3 +11,8 @@ class InvalidCredentials(InvalidInput):
 class AccountInactive(Forbidden):
     code = "account_inactive"
     default_detail = "This account is deactivated."
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+    default_detail = "You have no API token with that id."

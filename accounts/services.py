@@ -1,24 +1,72 @@
 """Account writes: API tokens and new users."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.models import AuthToken, get_digest_token
+from knox.settings import CONSTANTS
 
-from accounts.errors import AccountInactive, InvalidCredentials
+from accounts.errors import AccountInactive, InvalidCredentials, TokenNotFound
 from accounts.selectors import tokens_remember
 
 
+def _expiry():
+    return timezone.now() + timedelta(seconds=settings.API_TOKEN_SECONDS)
+
+
+def _new_token(*, user_id: int) -> tuple[AuthToken, str]:
+    """An unsaved token row and its key; the key is never stored, only its digest."""
+    digest, key = get_digest_token()
+    token = AuthToken(
+        digest=digest,
+        token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH],
+        user_id=user_id,
+        created=timezone.now(),
+        expiry=_expiry(),
+    )
+    return token, key
+
+
+def _expired_forget(*, user_ids) -> None:
+    # Expired rows authenticate nobody; they go when their owner gets a new one.
+    AuthToken.objects.filter(user_id__in=user_ids, expiry__lte=timezone.now()).delete()
+
+
+def api_token_create(*, user: AbstractBaseUser) -> str:
+    """A new API token for `user`, valid for API_TOKEN_SECONDS; its key is shown only now."""
+    _expired_forget(user_ids=[user.pk])
+    token, key = _new_token(user_id=user.pk)
+    token.save(force_insert=True)
+    token.user = user
+    transaction.on_commit(lambda: tokens_remember([token]))
+    return key
+
+
+def api_token_revoke(*, user_id: int, token_id: str) -> None:
+    """Revoke the user's token whose public id (the key's first characters) is `token_id`."""
+    deleted, _ = AuthToken.objects.filter(user_id=user_id, token_key=token_id).delete()
+    if not deleted:
+        raise TokenNotFound()
+
+
+def api_tokens_revoke(*, user_id: int) -> int:
+    """Revoke every API token of the user; how many there were. Their deletes drop the cached
+    entries (callers_forget)."""
+    deleted, _ = AuthToken.objects.filter(user_id=user_id).delete()
+    return deleted
+
+
 def token_obtain(*, username: str, password: str, request=None) -> str:
-    """The user's API token, created on first use; the same token on every later call."""
+    """A new API token for the user with these credentials; earlier ones stay valid."""
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         raise InvalidCredentials()
-    token, _ = Token.objects.get_or_create(user=user)
-    token.user = user
-    transaction.on_commit(lambda: tokens_remember([token]))
-    return token.key
+    return api_token_create(user=user)
 
 
 def user_lock_active(*, user_id: int) -> None:
@@ -59,17 +107,14 @@ def users_seed(*, count: int, password: str, prefix: str = "user") -> int:
 
 
 def api_tokens_issue(*, usernames: list[str]) -> dict[str, str]:
-    """API tokens for existing users, created in bulk where missing; {username: key}."""
+    """A new API token for each existing user, created in bulk; {username: key}. Only digests
+    are stored, so earlier keys cannot be handed out again; they stay valid until they expire."""
     User = get_user_model()
     users = dict(User.objects.filter(username__in=usernames).values_list("username", "id"))
-    existing = dict(Token.objects.filter(user_id__in=users.values()).values_list("user_id", "key"))
-    fresh = [
-        Token(user_id=uid, key=Token.generate_key())
-        for uid in users.values()
-        if uid not in existing
-    ]
-    Token.objects.bulk_create(fresh, batch_size=5000)
-    keys = {**existing, **{token.user_id: token.key for token in fresh}}
-    tokens = Token.objects.filter(key__in=keys.values()).select_related("user")
+    _expired_forget(user_ids=users.values())
+    fresh = {name: _new_token(user_id=uid) for name, uid in users.items()}
+    AuthToken.objects.bulk_create((token for token, _ in fresh.values()), batch_size=5000)
+    digests = [token.digest for token, _ in fresh.values()]
+    tokens = AuthToken.objects.filter(digest__in=digests).select_related("user")
     transaction.on_commit(lambda: tokens_remember(tokens.iterator(chunk_size=5000)))
-    return {name: keys[uid] for name, uid in users.items()}
+    return {name: key for name, (_, key) in fresh.items()}

@@ -1,6 +1,7 @@
 """Settings for concertbooking; the only module that reads the environment (see README)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -38,7 +39,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "concertbooking",
@@ -240,6 +241,14 @@ STORAGES = {
 # Seconds the cache keeps who an API token or a session's user id is; only a change that bypasses
 # signals (QuerySet.update, raw SQL) waits this long to be seen (0: no caching).
 CALLER_CACHE_SECONDS = env.int("CALLER_CACHE_SECONDS", default=60)
+
+# --- Accounts: tokens, lockout, sign-up proof -------------------------------------------------
+# An API token is refused this long after it was handed out; the client signs in again.
+API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", default=7 * 24 * 3600)
+if API_TOKEN_SECONDS <= 0:
+    raise ImproperlyConfigured("API_TOKEN_SECONDS must be a positive number of seconds.")
+# Tokens are knox's rows (only a digest stored); accounts.authentication reads them.
+REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_SECONDS)}
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -76,7 +76,7 @@ class TokenListApi(APIView):
 
     @extend_schema(
         parameters=PAGE_PARAMETERS,
-        responses={200: page_of("TokenPage", TokenItemOutput), **error_responses(401, 404)},
+        responses={200: page_of("TokenPage", TokenItemOutput), **error_responses(400, 401, 404)},
         operation_id="auth_tokens_list",
     )
     def get(self, request: Request) -> Response:

@@ -106,6 +106,7 @@ CASES = {
     "token-revoked": (_token_caller, lambda user: AuthToken.objects.get(user=user).delete()),
     "token-user-deactivated": (_token_caller, _deactivate),
     "token-user-deleted": (_token_caller, lambda user: user.delete()),
+    "token-new-password": (_token_caller, _new_password),
     "session-user-deactivated": (_session_caller, _deactivate),
     "session-new-password": (_session_caller, _new_password),
 }

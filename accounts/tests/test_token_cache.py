@@ -123,11 +123,11 @@ def test_a_change_refuses_the_very_next_call(user, token, change):
     assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
 
 
-def test_a_new_password_is_what_the_next_call_sees(user, token):
+def test_a_new_password_revokes_the_token_at_once(user, token):
     assert token_with_user(token).user.check_password("pw-alice-123")
     user.set_password("a-new-password-123")
     user.save()
-    assert token_with_user(token).user.check_password("a-new-password-123")
+    assert token_with_user(token) is None
 
 
 def test_a_sign_ins_timestamp_keeps_the_entry(user, token, django_assert_num_queries):

@@ -9,13 +9,12 @@ class AccountsConfig(AppConfig):
         # Here, not on import of the cache's readers: a change made by a shell or a Celery
         # worker, which never authenticates anyone, must drop the entries too.
         from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save, pre_save
+        from django.db.models.signals import post_delete, post_save
         from knox.models import AuthToken
 
         from accounts.selectors import callers_forget
-        from accounts.services import user_change_note, user_change_revoke
+        from accounts.services import user_change_revoke
 
-        pre_save.connect(user_change_note, sender=get_user_model())
         post_save.connect(user_change_revoke, sender=get_user_model())
         post_save.connect(callers_forget, sender=get_user_model())
         post_delete.connect(callers_forget, sender=get_user_model())

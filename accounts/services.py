@@ -61,25 +61,19 @@ def api_tokens_revoke(*, user_id: int) -> int:
     return deleted
 
 
-# Set by the user's pre_save, read by its post_save: whether that save revokes the API tokens.
-_REVOKES = "_api_tokens_revoked_by_save"
+def user_change_revoke(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    """Receiver of a user's save: a new password or a deactivation revokes every API token of
+    the user, in the save's transaction, however it was made (a page, the admin, a shell); the
+    deletes drop the cached entries.
 
-
-def user_change_note(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
-    """Receiver of a user's pre_save: note whether the save changes the password or leaves the
-    user deactivated, however it was made (a page, the admin, a shell's user.save())."""
-    if raw or instance._state.adding:
+    A new password is Django's own mark of one: set_password() keeps the raw password until the
+    save ends, and a hash upgrade at sign-in does not, so it signs no other device out.
+    """
+    if created:
         return
-    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
-        return  # a sign-in's last_login, say: no read
-    before = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
-    setattr(instance, _REVOKES, not instance.is_active or before != instance.password)
-
-
-def user_change_revoke(sender, instance, created=False, **kwargs) -> None:
-    """Receiver of a user's post_save: a new password or a deactivation revokes every API token
-    of the user, in the save's transaction; the deletes drop the cached entries."""
-    if not created and instance.__dict__.pop(_REVOKES, False):
+    if instance._password is not None or (
+        not instance.is_active and (update_fields is None or "is_active" in update_fields)
+    ):
         api_tokens_revoke(user_id=instance.pk)
 
 

@@ -8,6 +8,18 @@ class InvalidCredentials(InvalidInput):
     default_detail = "Unable to sign in with those credentials."
 
 
+class PasswordIncorrect(InvalidInput):
+    code = "password_incorrect"
+    default_detail = "Your current password is not correct."
+
+
+class PasswordInvalid(InvalidInput):
+    """The new password fails a validator of AUTH_PASSWORD_VALIDATORS; `detail` says which."""
+
+    code = "password_invalid"
+    default_detail = "Choose another password."
+
+
 class AccountInactive(Forbidden):
     code = "account_inactive"
     default_detail = "This account is deactivated."

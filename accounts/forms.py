@@ -1,6 +1,7 @@
-"""Sign-up form: Django's validation of names and passwords, without its save()."""
+"""Account forms: they validate input; the views call accounts.services to act on it."""
 
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import UserCreationForm
 
 
@@ -11,3 +12,28 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+
+def _password_field(label: str, autocomplete: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+class PasswordChangeForm(forms.Form):
+    """The fields and their match; the service checks the current password and the rules."""
+
+    old_password = _password_field("Current password", "current-password")
+    new_password1 = _password_field(
+        "New password", "new-password", password_validation.password_validators_help_text_html()
+    )
+    new_password2 = _password_field("New password again", "new-password")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password1") != data.get("new_password2"):
+            self.add_error("new_password2", "The two new passwords differ.")
+        return data

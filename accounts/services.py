@@ -3,15 +3,22 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from knox.models import AuthToken, get_digest_token
 from knox.settings import CONSTANTS
 
-from accounts.errors import AccountInactive, InvalidCredentials, TokenNotFound
+from accounts.errors import (
+    AccountInactive,
+    InvalidCredentials,
+    PasswordIncorrect,
+    PasswordInvalid,
+    TokenNotFound,
+)
 from accounts.selectors import tokens_remember
 
 
@@ -102,6 +109,28 @@ def user_lock_active(*, user_id: int) -> None:
     )
     if not list(locked):
         raise AccountInactive()
+
+
+def user_password_change(
+    *, user: AbstractBaseUser, old_password: str, new_password: str, api_token: bool = False
+) -> str | None:
+    """Set a new password once the current one is given and the new one passes
+    AUTH_PASSWORD_VALIDATORS; with `api_token`, the key of a new API token.
+
+    The save revokes every API token of the user (user_change_revoke) and changes the session
+    hash, which signs the user's other browsers out; a caller keeps its own session with
+    update_session_auth_hash.
+    """
+    if not user.check_password(old_password):
+        raise PasswordIncorrect()
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as error:
+        raise PasswordInvalid(" ".join(error.messages)) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        return api_token_create(user=user) if api_token else None
 
 
 def user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:

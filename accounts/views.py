@@ -1,7 +1,8 @@
-"""Sign up, log in and log out pages (Django's auth views plus a sign-up form)."""
+"""Sign up, log in, log out and password pages (Django's auth views plus our forms)."""
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
@@ -9,7 +10,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import services
-from accounts.forms import SignUpForm
+from accounts.errors import PasswordIncorrect, PasswordInvalid
+from accounts.forms import PasswordChangeForm, SignUpForm
 
 
 def _safe_next(request) -> str | None:
@@ -55,3 +57,28 @@ class SiteLogoutView(LogoutView):
         response = super().post(request, *args, **kwargs)
         messages.info(request, "You are signed out.")
         return response
+
+
+@login_required
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_password_change(
+                user=request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except PasswordIncorrect as error:
+            form.add_error("old_password", error.detail)
+        except PasswordInvalid as error:
+            form.add_error("new_password1", error.detail)
+        else:
+            update_session_auth_hash(request, request.user)  # this browser stays signed in
+            messages.success(
+                request,
+                "Your password is changed. Your other browsers and API tokens are signed out.",
+            )
+            return redirect("home")
+    return render(request, "accounts/password_change.html", {"form": form})

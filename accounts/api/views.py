@@ -1,5 +1,6 @@
 """Authentication API for clients that do not use the session: API tokens and the password."""
 
+from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -107,3 +108,28 @@ class TokenRevokeApi(APIView):
     def delete(self, request: Request, token_id: str) -> Response:
         services.api_token_revoke(user_id=request.user.pk, token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeInput(StrictSerializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordChangeApi(APIView):
+    """A new password revokes every API token; the answer carries a new one, and a session
+    caller stays signed in."""
+
+    @extend_schema(
+        request=PasswordChangeInput,
+        responses={200: _TOKEN_OUTPUT, **error_responses(400, 401, 403, 415)},
+        operation_id="auth_password_change",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = services.user_password_change(
+            user=request.user, **data.validated_data, api_token=True
+        )
+        if request.auth is None:  # signed in by the session cookie
+            update_session_auth_hash(request, request.user)
+        return Response({"token": token})

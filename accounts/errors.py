@@ -1,6 +1,6 @@
 """Account errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import Forbidden, InvalidInput, NotFound
+from concertbooking.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
 
 
 class InvalidCredentials(InvalidInput):
@@ -18,6 +18,16 @@ class PasswordInvalid(InvalidInput):
 
     code = "password_invalid"
     default_detail = "Choose another password."
+
+
+class LockedOut(TooManyRequests):
+    """Repeated wrong passwords locked sign-in for this account from this address."""
+
+    code = "locked_out"
+    default_detail = (
+        "Too many wrong passwords: sign-in for this account from your address is locked; "
+        "try again after Retry-After seconds."
+    )
 
 
 class AccountInactive(Forbidden):

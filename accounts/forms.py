@@ -1,8 +1,12 @@
 """Account forms: they validate input; the views call accounts.services to act on it."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.exceptions import ValidationError
+
+from accounts.services import sign_in_locked
 
 
 class SignUpForm(UserCreationForm):
@@ -37,3 +41,23 @@ class PasswordChangeForm(forms.Form):
         if data.get("new_password1") != data.get("new_password2"):
             self.add_error("new_password2", "The two new passwords differ.")
         return data
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, saying so when the lockout refused the attempt."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            if self.locked_out():
+                minutes = max(1, round(settings.LOGIN_LOCKOUT_SECONDS / 60))
+                raise ValidationError(
+                    f"Too many wrong passwords: sign-in to this account from your address is "
+                    f"locked for {minutes} minutes. Wait that long, then try again.",
+                    code="locked_out",
+                ) from None
+            raise
+
+    def locked_out(self) -> bool:
+        return sign_in_locked(self.request)

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth import authenticate, get_user_model, password_validation, user_logged_in
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -15,6 +15,7 @@ from knox.settings import CONSTANTS
 from accounts.errors import (
     AccountInactive,
     InvalidCredentials,
+    LockedOut,
     PasswordIncorrect,
     PasswordInvalid,
     TokenNotFound,
@@ -84,11 +85,24 @@ def user_change_revoke(sender, instance, created=False, update_fields=None, **kw
         api_tokens_revoke(user_id=instance.pk)
 
 
-def token_obtain(*, username: str, password: str, request=None) -> str:
-    """A new API token for the user with these credentials; earlier ones stay valid."""
+def sign_in_locked(request) -> bool:
+    """Whether the authenticate() just made with `request` was refused by the lockout."""
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def token_obtain(*, username: str, password: str, request) -> str:
+    """A new API token for the user with these credentials; earlier ones stay valid.
+
+    Wrong passwords count towards the lockout of this account from this address; during it
+    even the right one is refused (LockedOut), and a success clears the count.
+    """
     user = authenticate(request, username=username, password=password)
+    if user is None and sign_in_locked(request):
+        raise LockedOut(retry_after=settings.LOGIN_LOCKOUT_SECONDS)
     if user is None or not user.is_active:
         raise InvalidCredentials()
+    # As a page sign-in does: last_login, and the lockout's count cleared.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return api_token_create(user=user)
 
 

@@ -11,7 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import services
 from accounts.errors import PasswordIncorrect, PasswordInvalid
-from accounts.forms import PasswordChangeForm, SignUpForm
+from accounts.forms import PasswordChangeForm, SignInForm, SignUpForm
 
 
 def _safe_next(request) -> str | None:
@@ -48,6 +48,13 @@ def signup(request):
 class SiteLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.locked_out():
+            response.status_code = 429  # the page, with the form saying for how long
+        return response
 
 
 class SiteLogoutView(LogoutView):

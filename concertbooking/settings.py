@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "concertbooking",
@@ -217,7 +218,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # The model backend, a session's user read through the caller cache (accounts.selectors).
-AUTHENTICATION_BACKENDS = ["accounts.backends.RememberingModelBackend"]
+# Axes first: it refuses a locked account-and-address pair before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.RememberingModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -249,6 +254,22 @@ if API_TOKEN_SECONDS <= 0:
     raise ImproperlyConfigured("API_TOKEN_SECONDS must be a positive number of seconds.")
 # Tokens are knox's rows (only a digest stored); accounts.authentication reads them.
 REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_SECONDS)}
+# After LOGIN_FAILURE_LIMIT wrong passwords for one account from one address, sign-in for that
+# pair is refused until LOGIN_LOCKOUT_SECONDS pass without another attempt (django-axes).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.lockout_address"
+AXES_RESET_ON_SUCCESS = True
+# Failures are rows in PostgreSQL (the operator console lists and deletes them); a success
+# writes none.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
+# The sign-in views answer a lockout themselves (a 429 locked_out, a page that says so), so
+# axes' middleware, which would replace their answers, is not installed.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -41,7 +41,7 @@ class TokenObtainApi(APIView):
 
     @extend_schema(
         request=Input,
-        responses={200: _TOKEN_OUTPUT, **error_responses(400, 415)},
+        responses={200: _TOKEN_OUTPUT, **error_responses(400, 415, 429)},
         operation_id="auth_token",
     )
     def post(self, request: Request) -> Response:

@@ -57,11 +57,12 @@ def _new_email(user):
 
 def _hash_upgraded_at_sign_in(user):
     from django.contrib.auth import authenticate
-    from django.test import override_settings
+    from django.test import RequestFactory, override_settings
 
     hashers = ["django.contrib.auth.hashers.PBKDF2PasswordHasher", *settings.PASSWORD_HASHERS]
     with override_settings(PASSWORD_HASHERS=hashers):
-        assert authenticate(None, username="alice", password="pw-alice-123") is not None
+        request = RequestFactory().post("/")
+        assert authenticate(request, username="alice", password="pw-alice-123") is not None
     user.refresh_from_db()
     assert user.password.startswith("pbkdf2_sha256$")  # rehashed and saved
 

@@ -63,9 +63,13 @@ def test_a_cached_token_costs_no_query(user, token, django_assert_num_queries):
 def test_a_handed_out_token_is_cached_so_the_first_call_costs_no_query(
     user, django_assert_num_queries
 ):
+    from django.test import RequestFactory
+
     from accounts.services import api_tokens_issue, token_obtain
 
-    key = token_obtain(username="alice", password="pw-alice-123")
+    key = token_obtain(
+        username="alice", password="pw-alice-123", request=RequestFactory().post("/")
+    )
     with django_assert_num_queries(0):
         assert token_with_user(key).user.pk == user.pk
     cache.clear()

@@ -1,5 +1,6 @@
 """Sign up, log in, log out and password pages (Django's auth views plus our forms)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts import services
 from accounts.errors import PasswordIncorrect, PasswordInvalid
 from accounts.forms import PasswordChangeForm, SignInForm, SignUpForm
+from accounts.signup_proof import challenge_issue
 
 
 def _safe_next(request) -> str | None:
@@ -39,10 +41,17 @@ def signup(request):
             # Two sign-ups raced for one name; the unique key decided, the form explains.
             form.add_error("username", "A user with that username already exists.")
         else:
-            login(request, user)  # the one backend in AUTHENTICATION_BACKENDS
+            # Named: the lockout's backend comes first and signs nobody in.
+            login(request, user, backend="accounts.backends.RememberingModelBackend")
             messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
             return redirect(_safe_next(request) or "home")
-    return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+    # A new challenge on every showing: one already sent may have been used.
+    proof = challenge_issue() if settings.SIGNUP_CHALLENGE_ENABLED else None
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "next": _safe_next(request), "proof": proof},
+    )
 
 
 class SiteLoginView(LoginView):

@@ -7,15 +7,28 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
 from accounts.services import sign_in_locked
+from accounts.signup_proof import proof_error
 
 
 class SignUpForm(UserCreationForm):
     """Validates only; the view creates the user through accounts.services.user_create."""
 
     email = forms.EmailField(required=False, help_text="Optional: for your ticket confirmations.")
+    # The proof of work the page's script fills in (accounts.signup_proof).
+    proof_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
+    proof_nonce = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+    def clean(self):
+        data = super().clean()
+        if settings.SIGNUP_CHALLENGE_ENABLED and not self.errors:
+            # Last, so a proof is used up only by a sign-up that is otherwise valid.
+            error = proof_error(data.get("proof_challenge", ""), data.get("proof_nonce", ""))
+            if error:
+                raise ValidationError(error, code="signup_proof")
+        return data
 
 
 def _password_field(label: str, autocomplete: str, help_text: str = "") -> forms.CharField:

@@ -270,6 +270,11 @@ AXES_DISABLE_ACCESS_LOG = True
 # The sign-in views answer a lockout themselves (a 429 locked_out, a page that says so), so
 # axes' middleware, which would replace their answers, is not installed.
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# Sign-up asks the browser for a proof of work (accounts.signup_proof); off for load tests that
+# sign up by script. BITS sets its cost (each bit doubles it), SECONDS how long a challenge lasts.
+SIGNUP_CHALLENGE_ENABLED = env.bool("SIGNUP_CHALLENGE_ENABLED", default=True)
+SIGNUP_CHALLENGE_BITS = env.int("SIGNUP_CHALLENGE_BITS", default=16)
+SIGNUP_CHALLENGE_SECONDS = env.int("SIGNUP_CHALLENGE_SECONDS", default=600)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -267,6 +267,8 @@ AXES_RESET_ON_SUCCESS = True
 # writes none.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_DISABLE_ACCESS_LOG = True
+# accounts.admin registers the failures' list itself.
+AXES_ENABLE_ADMIN = False
 # The sign-in views answer a lockout themselves (a 429 locked_out, a page that says so), so
 # axes' middleware, which would replace their answers, is not installed.
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]

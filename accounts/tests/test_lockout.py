@@ -89,3 +89,15 @@ def test_the_client_address_rule_is_the_one_behind_a_proxy(user, settings):
     body = {"username": "alice", "password": RIGHT}
     assert locked.post(TOKEN, body, format="json").status_code == 429
     assert other.post(TOKEN, body, format="json").status_code == 200
+
+
+def test_an_operator_sees_the_lockout_and_lifts_it(user, settings, django_user_model):
+    for i in range(settings.LOGIN_FAILURE_LIMIT):
+        _api(f"guess-{i}")
+    operator = Client()
+    operator.force_login(django_user_model.objects.create_superuser("op", password="op-pass-123"))
+    listing = operator.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200 and "alice" in listing.content.decode()
+    attempt = AccessAttempt.objects.get()
+    operator.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert _api(RIGHT).status_code == 200

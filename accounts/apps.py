@@ -10,10 +10,12 @@ class AccountsConfig(AppConfig):
         # worker, which never authenticates anyone, must drop the entries too.
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
-        from rest_framework.authtoken.models import Token
+        from knox.models import AuthToken
 
         from accounts.selectors import callers_forget
+        from accounts.services import user_change_revoke
 
+        post_save.connect(user_change_revoke, sender=get_user_model())
         post_save.connect(callers_forget, sender=get_user_model())
         post_delete.connect(callers_forget, sender=get_user_model())
-        post_delete.connect(callers_forget, sender=Token)
+        post_delete.connect(callers_forget, sender=AuthToken)

@@ -6,18 +6,18 @@ request, and DRF's authentication takes it from there, so a request looks its ke
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 
 from accounts.selectors import token_with_user
 
 _KEPT = "_caller_token_lookup"
 
 
-def token_user_kept(request, key: str) -> tuple[AbstractBaseUser, Token] | None:
-    """(user, token) for an active user's API token `key`, or None; the answer is kept on the
-    (Django) request for whoever asks next."""
+def token_user_kept(request, key: str) -> tuple[AbstractBaseUser, AuthToken] | None:
+    """(user, token) for an active user's unexpired API token `key`, or None; the answer is kept
+    on the (Django) request for whoever asks next."""
     kept = getattr(request, _KEPT, None)
     if kept is None or kept[0] != key:
         token = token_with_user(key)
@@ -27,6 +27,9 @@ def token_user_kept(request, key: str) -> tuple[AbstractBaseUser, Token] | None:
 
 
 class CachedTokenAuthentication(TokenAuthentication):
+    """DRF's reading of `Authorization: Token <key>`, with the key looked up through the cache
+    (knox's own authentication queries the database on every call)."""
+
     def authenticate(self, request):
         # DRF makes an authenticator per request. The queue gate calls it with Django's request,
         # before DRF wraps it; the lookup is kept on Django's request for DRF to find.

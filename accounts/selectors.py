@@ -5,14 +5,16 @@ signals) reaches them all once it commits; a change that bypasses signals (Query
 SQL) is read within CALLER_CACHE_SECONDS. When the cache fails, the database answers.
 """
 
-import hashlib
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.db.models import QuerySet
+from django.utils import timezone
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 _PREFIX = "caller"
 # Written over a changed row's entries; fills only add, so a reader that loaded the row before
@@ -21,9 +23,9 @@ _TOMBSTONE = "-"
 _TOMBSTONE_SECONDS = 60
 
 
-def _token_key(key: str) -> str:
-    # A digest, so a listing of the cache server shows no usable API token.
-    return f"{_PREFIX}:token:{hashlib.sha256(key.encode()).hexdigest()}"
+def _token_key(digest: str) -> str:
+    # The stored digest, so a listing of the cache server shows no usable API token.
+    return f"{_PREFIX}:token:{digest}"
 
 
 def _user_key(user_id) -> str:
@@ -45,27 +47,39 @@ def _cached(cache_key: str, load: Callable[[], object | None]):
     return found
 
 
-def _active_token(key: str) -> Token | None:
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
+def _active_token(digest: str) -> AuthToken | None:
+    token = AuthToken.objects.select_related("user").filter(digest=digest).first()
+    return token if token is not None and token.user.is_active else None
+
+
+def _unexpired(token: AuthToken | None) -> AuthToken | None:
+    if token is None or (token.expiry is not None and token.expiry <= timezone.now()):
         return None
-    return token if token.user.is_active else None
+    return token
 
 
-def token_with_user(key: str) -> Token | None:
-    """API token `key`, its user attached, when that user is active."""
-    return _cached(_token_key(key), lambda: _active_token(key))
+def token_with_user(key: str) -> AuthToken | None:
+    """API token `key`, its user attached, when it has not expired and that user is active."""
+    digest = hash_token(key)
+    # Checked on every read: an entry kept from before the expiry must not outlive it.
+    return _unexpired(_cached(_token_key(digest), lambda: _active_token(digest)))
 
 
-def tokens_remember(tokens: Iterable[Token]) -> None:
+def api_tokens_of(*, user_id: int) -> QuerySet[AuthToken]:
+    """The user's API tokens that have not expired, newest first."""
+    return AuthToken.objects.filter(user_id=user_id, expiry__gt=timezone.now()).order_by(
+        "-created", "token_key"
+    )
+
+
+def tokens_remember(tokens: Iterable[AuthToken]) -> None:
     """Put just handed-out tokens (their users attached) in the cache, so a sign-in before an
     on-sale costs its first calls no query. Only adds: a change since leaves its tombstone."""
     seconds = settings.CALLER_CACHE_SECONDS
     if seconds > 0:
         for token in tokens:
             if token.user.is_active:
-                cache.add(_token_key(token.key), token, seconds)
+                cache.add(_token_key(token.digest), token, seconds)
 
 
 def session_user(user_id, load: Callable[[], AbstractBaseUser | None]) -> AbstractBaseUser | None:
@@ -78,8 +92,8 @@ def callers_forget(sender, instance, created=False, update_fields=None, **kwargs
     old row become tombstones, now and again once the change commits."""
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # no entry names a new row, and no caller reads a sign-in's timestamp
-    if isinstance(instance, Token):
-        token_key = _token_key(instance.key)
+    if isinstance(instance, AuthToken):
+        token_key = _token_key(instance.digest)
 
         def stale() -> list[str]:
             return [token_key]
@@ -89,8 +103,8 @@ def callers_forget(sender, instance, created=False, update_fields=None, **kwargs
         def stale() -> list[str]:
             # Asked again on commit: a token committed meanwhile may have been read with the
             # old row.
-            keys = Token.objects.filter(user_id=user_id).values_list("key", flat=True)
-            return [_user_key(user_id), *map(_token_key, keys)]
+            digests = AuthToken.objects.filter(user_id=user_id).values_list("digest", flat=True)
+            return [_user_key(user_id), *map(_token_key, digests)]
 
     def drop() -> None:
         cache.set_many(dict.fromkeys(stale(), _TOMBSTONE), _TOMBSTONE_SECONDS)

@@ -1,24 +1,109 @@
 """Account writes: API tokens and new users."""
 
-from django.contrib.auth import authenticate, get_user_model
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model, password_validation, user_logged_in
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.models import AuthToken, get_digest_token
+from knox.settings import CONSTANTS
 
-from accounts.errors import AccountInactive, InvalidCredentials
+from accounts.errors import (
+    AccountInactive,
+    InvalidCredentials,
+    LockedOut,
+    PasswordIncorrect,
+    PasswordInvalid,
+    TokenNotFound,
+)
 from accounts.selectors import tokens_remember
 
 
-def token_obtain(*, username: str, password: str, request=None) -> str:
-    """The user's API token, created on first use; the same token on every later call."""
-    user = authenticate(request, username=username, password=password)
-    if user is None or not user.is_active:
-        raise InvalidCredentials()
-    token, _ = Token.objects.get_or_create(user=user)
+def _expiry():
+    return timezone.now() + timedelta(seconds=settings.API_TOKEN_SECONDS)
+
+
+def _new_token(*, user_id: int) -> tuple[AuthToken, str]:
+    """An unsaved token row and its key; the key is never stored, only its digest."""
+    digest, key = get_digest_token()
+    token = AuthToken(
+        digest=digest,
+        token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH],
+        user_id=user_id,
+        created=timezone.now(),
+        expiry=_expiry(),
+    )
+    return token, key
+
+
+def _expired_forget(*, user_ids) -> None:
+    # Expired rows authenticate nobody; they go when their owner gets a new one.
+    AuthToken.objects.filter(user_id__in=user_ids, expiry__lte=timezone.now()).delete()
+
+
+def api_token_create(*, user: AbstractBaseUser) -> str:
+    """A new API token for `user`, valid for API_TOKEN_SECONDS; its key is shown only now."""
+    _expired_forget(user_ids=[user.pk])
+    token, key = _new_token(user_id=user.pk)
+    token.save(force_insert=True)
     token.user = user
     transaction.on_commit(lambda: tokens_remember([token]))
-    return token.key
+    return key
+
+
+def api_token_revoke(*, user_id: int, token_id: str) -> None:
+    """Revoke the user's token whose public id (the key's first characters) is `token_id`."""
+    deleted, _ = AuthToken.objects.filter(user_id=user_id, token_key=token_id).delete()
+    if not deleted:
+        raise TokenNotFound()
+
+
+def api_tokens_revoke(*, user_id: int) -> int:
+    """Revoke every API token of the user; how many there were. Their deletes drop the cached
+    entries (callers_forget)."""
+    deleted, _ = AuthToken.objects.filter(user_id=user_id).delete()
+    return deleted
+
+
+def user_change_revoke(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    """Receiver of a user's save: a new password or a deactivation revokes every API token of
+    the user, in the save's transaction, however it was made (a page, the admin, a shell); the
+    deletes drop the cached entries.
+
+    A new password is Django's own mark of one: set_password() keeps the raw password until the
+    save ends, and a hash upgrade at sign-in does not, so it signs no other device out.
+    """
+    if created:
+        return
+    if instance._password is not None or (
+        not instance.is_active and (update_fields is None or "is_active" in update_fields)
+    ):
+        api_tokens_revoke(user_id=instance.pk)
+
+
+def sign_in_locked(request) -> bool:
+    """Whether the authenticate() just made with `request` was refused by the lockout."""
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def token_obtain(*, username: str, password: str, request) -> str:
+    """A new API token for the user with these credentials; earlier ones stay valid.
+
+    Wrong passwords count towards the lockout of this account from this address; during it
+    even the right one is refused (LockedOut), and a success clears the count.
+    """
+    user = authenticate(request, username=username, password=password)
+    if user is None and sign_in_locked(request):
+        raise LockedOut(retry_after=settings.LOGIN_LOCKOUT_SECONDS)
+    if user is None or not user.is_active:
+        raise InvalidCredentials()
+    # As a page sign-in does: last_login, and the lockout's count cleared.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return api_token_create(user=user)
 
 
 def user_lock_active(*, user_id: int) -> None:
@@ -40,6 +125,28 @@ def user_lock_active(*, user_id: int) -> None:
         raise AccountInactive()
 
 
+def user_password_change(
+    *, user: AbstractBaseUser, old_password: str, new_password: str, api_token: bool = False
+) -> str | None:
+    """Set a new password once the current one is given and the new one passes
+    AUTH_PASSWORD_VALIDATORS; with `api_token`, the key of a new API token.
+
+    The save revokes every API token of the user (user_change_revoke) and changes the session
+    hash, which signs the user's other browsers out; a caller keeps its own session with
+    update_session_auth_hash.
+    """
+    if not user.check_password(old_password):
+        raise PasswordIncorrect()
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as error:
+        raise PasswordInvalid(" ".join(error.messages)) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        return api_token_create(user=user) if api_token else None
+
+
 def user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:
     return get_user_model().objects.create_user(username=username, password=password, email=email)
 
@@ -59,17 +166,14 @@ def users_seed(*, count: int, password: str, prefix: str = "user") -> int:
 
 
 def api_tokens_issue(*, usernames: list[str]) -> dict[str, str]:
-    """API tokens for existing users, created in bulk where missing; {username: key}."""
+    """A new API token for each existing user, created in bulk; {username: key}. Only digests
+    are stored, so earlier keys cannot be handed out again; they stay valid until they expire."""
     User = get_user_model()
     users = dict(User.objects.filter(username__in=usernames).values_list("username", "id"))
-    existing = dict(Token.objects.filter(user_id__in=users.values()).values_list("user_id", "key"))
-    fresh = [
-        Token(user_id=uid, key=Token.generate_key())
-        for uid in users.values()
-        if uid not in existing
-    ]
-    Token.objects.bulk_create(fresh, batch_size=5000)
-    keys = {**existing, **{token.user_id: token.key for token in fresh}}
-    tokens = Token.objects.filter(key__in=keys.values()).select_related("user")
+    _expired_forget(user_ids=users.values())
+    fresh = {name: _new_token(user_id=uid) for name, uid in users.items()}
+    AuthToken.objects.bulk_create((token for token, _ in fresh.values()), batch_size=5000)
+    digests = [token.digest for token, _ in fresh.values()]
+    tokens = AuthToken.objects.filter(digest__in=digests).select_related("user")
     transaction.on_commit(lambda: tokens_remember(tokens.iterator(chunk_size=5000)))
-    return {name: keys[uid] for name, uid in users.items()}
+    return {name: key for name, (_, key) in fresh.items()}

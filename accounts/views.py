@@ -1,7 +1,9 @@
-"""Sign up, log in and log out pages (Django's auth views plus a sign-up form)."""
+"""Sign up, log in, log out and password pages (Django's auth views plus our forms)."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
@@ -9,7 +11,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import services
-from accounts.forms import SignUpForm
+from accounts.errors import PasswordIncorrect, PasswordInvalid
+from accounts.forms import PasswordChangeForm, SignInForm, SignUpForm
+from accounts.signup_proof import challenge_issue
 
 
 def _safe_next(request) -> str | None:
@@ -37,15 +41,29 @@ def signup(request):
             # Two sign-ups raced for one name; the unique key decided, the form explains.
             form.add_error("username", "A user with that username already exists.")
         else:
-            login(request, user)  # the one backend in AUTHENTICATION_BACKENDS
+            # Named: the lockout's backend comes first and signs nobody in.
+            login(request, user, backend="accounts.backends.RememberingModelBackend")
             messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
             return redirect(_safe_next(request) or "home")
-    return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+    # A new challenge on every showing: one already sent may have been used.
+    proof = challenge_issue() if settings.SIGNUP_CHALLENGE_ENABLED else None
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "next": _safe_next(request), "proof": proof},
+    )
 
 
 class SiteLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.locked_out():
+            response.status_code = 429  # the page, with the form saying for how long
+        return response
 
 
 class SiteLogoutView(LogoutView):
@@ -55,3 +73,28 @@ class SiteLogoutView(LogoutView):
         response = super().post(request, *args, **kwargs)
         messages.info(request, "You are signed out.")
         return response
+
+
+@login_required
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_password_change(
+                user=request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except PasswordIncorrect as error:
+            form.add_error("old_password", error.detail)
+        except PasswordInvalid as error:
+            form.add_error("new_password1", error.detail)
+        else:
+            update_session_auth_hash(request, request.user)  # this browser stays signed in
+            messages.success(
+                request,
+                "Your password is changed. Your other browsers and API tokens are signed out.",
+            )
+            return redirect("home")
+    return render(request, "accounts/password_change.html", {"form": form})

@@ -3,21 +3,19 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, F, Min, Q
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.http import urlencode
 
 from booking import cache, services
 from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
+from concertbooking.admin import SafeInputMixin
 from concertbooking.errors import ApplicationError
 from queueing.models import QueueRoom
 from queueing.services import room_save
@@ -46,38 +44,6 @@ class LargeTablePaginator(Paginator):
             if row and row[0] > ESTIMATE_COUNT_ABOVE:
                 return row[0]
         return super().count
-
-
-def _has_nul(params) -> bool:
-    return any("\x00" in key or "\x00" in "".join(values) for key, values in params.lists())
-
-
-class SafeInputMixin:
-    """Lists refuse a NUL byte anywhere in their query string: PostgreSQL rejects NUL in text,
-    so a filter or search carrying one would end in a database error (a 500).
-
-    Searches also drop it, because the admin's autocomplete endpoint does not pass through the
-    list view.
-    """
-
-    def changelist_view(self, request, extra_context=None):
-        if _has_nul(request.GET) and self.has_view_or_change_permission(request):
-            self.message_user(
-                request,
-                "Filters and searches cannot contain a NUL character; showing the whole list.",
-                messages.WARNING,
-            )
-            # A related-object popup stays a popup.
-            keep = {
-                key: request.GET[key]
-                for key in (IS_POPUP_VAR, TO_FIELD_VAR)
-                if key in request.GET and "\x00" not in request.GET[key]
-            }
-            return HttpResponseRedirect(request.path + (f"?{urlencode(keep)}" if keep else ""))
-        return super().changelist_view(request, extra_context)
-
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
 
 class ActionPermissionMixin:

@@ -1,6 +1,7 @@
 """Settings for concertbooking; the only module that reads the environment (see README)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,7 +40,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "concertbooking",
@@ -226,7 +228,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # The model backend, a session's user read through the caller cache (accounts.selectors).
-AUTHENTICATION_BACKENDS = ["accounts.backends.RememberingModelBackend"]
+# Axes first: it refuses a locked account-and-address pair before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.RememberingModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -250,6 +256,37 @@ STORAGES = {
 # Seconds the cache keeps who an API token or a session's user id is; only a change that bypasses
 # signals (QuerySet.update, raw SQL) waits this long to be seen (0: no caching).
 CALLER_CACHE_SECONDS = env.int("CALLER_CACHE_SECONDS", default=60)
+
+# --- Accounts: tokens, lockout, sign-up proof -------------------------------------------------
+# An API token is refused this long after it was handed out; the client signs in again.
+API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", default=7 * 24 * 3600)
+if API_TOKEN_SECONDS <= 0:
+    raise ImproperlyConfigured("API_TOKEN_SECONDS must be a positive number of seconds.")
+# Tokens are knox's rows (only a digest stored); accounts.authentication reads them.
+REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_SECONDS)}
+# After LOGIN_FAILURE_LIMIT wrong passwords for one account from one address, sign-in for that
+# pair is refused until LOGIN_LOCKOUT_SECONDS pass without another attempt (django-axes).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.lockout_address"
+AXES_RESET_ON_SUCCESS = True
+# Failures are rows in PostgreSQL (the operator console lists and deletes them); a success
+# writes none.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
+# accounts.admin registers the failures' list itself.
+AXES_ENABLE_ADMIN = False
+# The sign-in views answer a lockout themselves (a 429 locked_out, a page that says so), so
+# axes' middleware, which would replace their answers, is not installed.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# Sign-up asks the browser for a proof of work (accounts.signup_proof); off for load tests that
+# sign up by script. BITS sets its cost (each bit doubles it), SECONDS how long a challenge lasts.
+SIGNUP_CHALLENGE_ENABLED = env.bool("SIGNUP_CHALLENGE_ENABLED", default=True)
+SIGNUP_CHALLENGE_BITS = env.int("SIGNUP_CHALLENGE_BITS", default=16)
+SIGNUP_CHALLENGE_SECONDS = env.int("SIGNUP_CHALLENGE_SECONDS", default=600)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

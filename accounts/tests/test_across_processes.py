@@ -18,7 +18,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from accounts import selectors
 
@@ -80,8 +81,8 @@ def other_server(django_db_setup):
 
 
 def _token_caller(user) -> tuple[dict, str]:
-    key = Token.objects.create(user=user).key
-    return {"Authorization": f"Token {key}"}, selectors._token_key(key)
+    _, key = AuthToken.objects.create(user)
+    return {"Authorization": f"Token {key}"}, selectors._token_key(hash_token(key))
 
 
 def _session_caller(user) -> tuple[dict, str]:
@@ -102,9 +103,10 @@ def _new_password(user):
 
 
 CASES = {
-    "token-revoked": (_token_caller, lambda user: Token.objects.get(user=user).delete()),
+    "token-revoked": (_token_caller, lambda user: AuthToken.objects.get(user=user).delete()),
     "token-user-deactivated": (_token_caller, _deactivate),
     "token-user-deleted": (_token_caller, lambda user: user.delete()),
+    "token-new-password": (_token_caller, _new_password),
     "session-user-deactivated": (_session_caller, _deactivate),
     "session-new-password": (_session_caller, _new_password),
 }

@@ -5,19 +5,20 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-def test_token_for_valid_credentials_is_stable(api_client, user):
+def test_each_sign_in_hands_out_a_token_of_its_own(api_client, user):
     first = api_client.post(
         "/api/auth/token", {"username": "alice", "password": "pw-alice-123"}, format="json"
     )
     assert first.status_code == 200
     token = first.json()["token"]
-    assert len(token) == 40
+    assert len(token) == 64
     again = api_client.post(
         "/api/auth/token", {"username": "alice", "password": "pw-alice-123"}, format="json"
     )
-    assert again.json()["token"] == token
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert api_client.post("/api/queue/tokens").status_code == 201  # authenticated
+    assert again.json()["token"] != token
+    for key in (token, again.json()["token"]):  # each device signs out on its own
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        assert api_client.post("/api/queue/tokens").status_code in (200, 201)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def test_bad_token_header(api_client):
     assert response.json()["code"] == "authentication_failed"
 
 
-def test_api_tokens_are_issued_in_bulk_and_reused(django_user_model):
+def test_api_tokens_are_issued_in_bulk(django_user_model):
     from accounts.services import api_tokens_issue, users_seed
 
     assert users_seed(count=5, password="pw") == 5
@@ -89,7 +90,9 @@ def test_api_tokens_are_issued_in_bulk_and_reused(django_user_model):
     first = api_tokens_issue(usernames=["user1", "user2", "nobody"])
     assert set(first) == {"user1", "user2"}
     again = api_tokens_issue(usernames=["user1", "user2", "user3"])
-    assert again["user1"] == first["user1"] and len(again) == 3
+    assert again["user1"] != first["user1"] and len(again) == 3
+    for key in (first["user1"], again["user1"]):  # the earlier key still works
+        assert _authed(key).get("/api/users/me/balance").status_code == 200
     assert django_user_model.objects.get(username="user6").check_password("pw")
 
 
@@ -102,10 +105,10 @@ def _authed(token_key):
 
 
 def test_cached_token_is_refused_once_revoked_or_user_deactivated(user, django_assert_num_queries):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
-    token = Token.objects.create(user=user)
-    client = _authed(token.key)
+    token, key = AuthToken.objects.create(user)
+    client = _authed(key)
     assert client.post("/api/queue/tokens").status_code == 201
     with django_assert_num_queries(0):  # the token is cached (queue settings are too)
         assert client.post("/api/queue/tokens").status_code == 200
@@ -116,21 +119,20 @@ def test_cached_token_is_refused_once_revoked_or_user_deactivated(user, django_a
 
     user.is_active = True
     user.save(update_fields=["is_active"])
-    assert client.post("/api/queue/tokens").status_code == 200
-    token.delete()
-    response = client.post("/api/queue/tokens")
+    response = client.post("/api/queue/tokens")  # the deactivation revoked the token for good
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
+    assert not AuthToken.objects.filter(pk=token.pk).exists()
 
 
 def test_the_caller_cache_can_be_turned_off(user, settings, django_assert_num_queries):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from queueing.selectors import site_room
 
     settings.CALLER_CACHE_SECONDS = 0
-    token = Token.objects.create(user=user)
-    client = _authed(token.key)
+    token, key = AuthToken.objects.create(user)
+    client = _authed(key)
     site_room()  # the queue settings row, read once per process every few seconds
     for status in (201, 200):
         with django_assert_num_queries(1):  # the token with its user, every time

@@ -1,7 +1,8 @@
 """The API key a request carries, read by DRF's token authentication for the gate and views."""
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 from rest_framework.test import APIClient, APIRequestFactory
 
 from accounts.authentication import token_user_kept
@@ -38,10 +39,10 @@ def test_the_queue_gate_reads_the_header_as_drfs_authentication_does(header):
 
 
 def test_the_lookup_is_kept_for_its_key_only(user, other_user, django_assert_num_queries):
-    mine, theirs = Token.objects.create(user=user), Token.objects.create(user=other_user)
+    (_, mine), (_, theirs) = AuthToken.objects.create(user), AuthToken.objects.create(other_user)
     request = APIRequestFactory().get(BALANCE)
     with django_assert_num_queries(1):
-        assert token_user_kept(request, mine.key)[0].pk == user.pk
-        assert token_user_kept(request, mine.key)[1].key == mine.key  # kept: no lookup
-    assert token_user_kept(request, theirs.key)[0].pk == other_user.pk
-    assert token_user_kept(request, "0" * 40) is None
+        assert token_user_kept(request, mine)[0].pk == user.pk
+        assert token_user_kept(request, mine)[1].digest == hash_token(mine)  # kept: no lookup
+    assert token_user_kept(request, theirs)[0].pk == other_user.pk
+    assert token_user_kept(request, "0" * 64) is None

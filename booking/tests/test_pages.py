@@ -55,6 +55,13 @@ def _seats(schedule):
 # --- Accounts ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def no_signup_proof(settings):
+    """These sign-ups are not about the proof of work (accounts/tests/test_signup_proof.py)."""
+    settings.SIGNUP_CHALLENGE_ENABLED = False
+
+
+@pytest.mark.usefixtures("no_signup_proof")
 def test_signup_creates_the_user_and_signs_them_in():
     client = Client()
     response = client.post(
@@ -89,6 +96,7 @@ def test_signup_creates_the_user_and_signs_them_in():
         ({}, "required"),
     ],
 )
+@pytest.mark.usefixtures("no_signup_proof")
 def test_signup_explains_what_is_wrong(user, data, message):
     response = Client().post(reverse("signup"), data)
     assert response.status_code == 200
@@ -96,6 +104,7 @@ def test_signup_explains_what_is_wrong(user, data, message):
     assert get_user_model().objects.count() == 1
 
 
+@pytest.mark.usefixtures("no_signup_proof")
 def test_signup_ignores_a_next_pointing_elsewhere():
     response = Client().post(
         reverse("signup"),

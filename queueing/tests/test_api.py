@@ -3,8 +3,8 @@
 import time
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from queueing import services
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +112,7 @@ def test_anonymous_is_refused(api_client):
 
 
 def test_api_token_authentication(api_client, user):
-    key = Token.objects.create(user=user).key
+    key = api_token_create(user=user)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api_client.post("/api/queue/tokens").status_code == 201
 

@@ -6,9 +6,9 @@ import pytest
 import redis
 from django.test import Client
 from django.urls import URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from booking.tests.factories import ConcertFactory, ScheduleFactory, SeatFactory
 from queueing import services
 from queueing.gate import is_gated
@@ -123,13 +123,13 @@ def test_admitted_user_passes(admitted_client):
 def test_api_token_user_is_found_by_the_gate(user, other_user):
     client = APIClient()
     client.credentials(
-        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}",
+        HTTP_AUTHORIZATION=f"Token {api_token_create(user=user)}",
         HTTP_QUEUE_TOKEN=admit(user),
     )
     assert client.get("/api/concerts/1/available-dates").status_code == 404  # no such concert
     # The same queue token with another user's API token is not theirs.
     client.credentials(
-        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}",
+        HTTP_AUTHORIZATION=f"Token {api_token_create(user=other_user)}",
         HTTP_QUEUE_TOKEN=admit(user),
     )
     assert client.get("/api/concerts/1/available-dates").json()["code"] == "queue_token_invalid"

@@ -83,9 +83,9 @@ def test_make_run_admits_people_without_any_server(tmp_path):
             "shell",
             "-c",
             "from django.contrib.auth import get_user_model;"
-            "from rest_framework.authtoken.models import Token;"
+            "from accounts.services import api_token_create;"
             "u = get_user_model().objects.create_user('local', password='pw-local-123');"
-            "print(Token.objects.create(user=u).key)",
+            "print(api_token_create(user=u))",
         ],
         cwd=ROOT,
         env=env,

@@ -57,6 +57,9 @@ def api_token_create(*, user: AbstractBaseUser) -> str:
 
 def api_token_revoke(*, user_id: int, token_id: str) -> None:
     """Revoke the user's token whose public id (the key's first characters) is `token_id`."""
+    # Ids are hex; anything else (a NUL byte included, which PostgreSQL refuses) names no token.
+    if not (token_id.isascii() and token_id.isalnum()):
+        raise TokenNotFound()
     deleted, _ = AuthToken.objects.filter(user_id=user_id, token_key=token_id).delete()
     if not deleted:
         raise TokenNotFound()
@@ -96,14 +99,33 @@ def token_obtain(*, username: str, password: str, request) -> str:
     Wrong passwords count towards the lockout of this account from this address; during it
     even the right one is refused (LockedOut), and a success clears the count.
     """
+    user = _authenticated(request, username=username, password=password)
+    if user is None or not user.is_active:
+        raise InvalidCredentials()
+    with transaction.atomic():
+        # The row as authenticate() read it, locked: a password change or deactivation that
+        # committed during the hashing refuses this sign-in, and one that comes later waits for
+        # the token to commit and then revokes it (user_change_revoke).
+        checked = (
+            get_user_model()
+            .objects.select_for_update(no_key=True)
+            .filter(pk=user.pk, is_active=True, password=user.password)
+            .values_list("pk", flat=True)
+        )
+        if not list(checked):
+            raise InvalidCredentials()
+        # As a page sign-in does: last_login, and the lockout's count cleared.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        return api_token_create(user=user)
+
+
+def _authenticated(request, *, username: str, password: str) -> AbstractBaseUser | None:
+    """authenticate(), counted by the lockout: wrong passwords towards it, and LockedOut while
+    it holds for this account and address."""
     user = authenticate(request, username=username, password=password)
     if user is None and sign_in_locked(request):
         raise LockedOut(retry_after=settings.LOGIN_LOCKOUT_SECONDS)
-    if user is None or not user.is_active:
-        raise InvalidCredentials()
-    # As a page sign-in does: last_login, and the lockout's count cleared.
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
-    return api_token_create(user=user)
+    return user
 
 
 def user_lock_active(*, user_id: int) -> None:
@@ -126,16 +148,22 @@ def user_lock_active(*, user_id: int) -> None:
 
 
 def user_password_change(
-    *, user: AbstractBaseUser, old_password: str, new_password: str, api_token: bool = False
+    *,
+    user: AbstractBaseUser,
+    old_password: str,
+    new_password: str,
+    request,
+    api_token: bool = False,
 ) -> str | None:
     """Set a new password once the current one is given and the new one passes
     AUTH_PASSWORD_VALIDATORS; with `api_token`, the key of a new API token.
 
     The save revokes every API token of the user (user_change_revoke) and changes the session
     hash, which signs the user's other browsers out; a caller keeps its own session with
-    update_session_auth_hash.
+    update_session_auth_hash. Wrong current passwords count towards the sign-in lockout.
     """
-    if not user.check_password(old_password):
+    # Through the lockout, as a sign-in: a stolen session must not guess the password freely.
+    if _authenticated(request, username=user.get_username(), password=old_password) is None:
         raise PasswordIncorrect()
     try:
         password_validation.validate_password(new_password, user)

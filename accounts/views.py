@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import services
-from accounts.errors import PasswordIncorrect, PasswordInvalid
+from accounts.errors import LockedOut, PasswordIncorrect, PasswordInvalid
 from accounts.forms import PasswordChangeForm, SignInForm, SignUpForm
 from accounts.signup_proof import challenge_issue
 
@@ -85,8 +85,9 @@ def password_change(request):
                 user=request.user,
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password1"],
+                request=request,
             )
-        except PasswordIncorrect as error:
+        except (PasswordIncorrect, LockedOut) as error:
             form.add_error("old_password", error.detail)
         except PasswordInvalid as error:
             form.add_error("new_password1", error.detail)

@@ -121,14 +121,14 @@ class PasswordChangeApi(APIView):
 
     @extend_schema(
         request=PasswordChangeInput,
-        responses={200: _TOKEN_OUTPUT, **error_responses(400, 401, 403, 415)},
+        responses={200: _TOKEN_OUTPUT, **error_responses(400, 401, 403, 415, 429)},
         operation_id="auth_password_change",
     )
     def post(self, request: Request) -> Response:
         data = PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         token = services.user_password_change(
-            user=request.user, **data.validated_data, api_token=True
+            user=request.user, **data.validated_data, request=request, api_token=True
         )
         if request.auth is None:  # signed in by the session cookie
             update_session_auth_hash(request, request.user)

@@ -101,3 +101,26 @@ def test_an_operator_sees_the_lockout_and_lifts_it(user, settings, django_user_m
     attempt = AccessAttempt.objects.get()
     operator.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
     assert _api(RIGHT).status_code == 200
+
+
+def test_guesses_of_the_current_password_count_towards_the_lockout(user, settings):
+    """A stolen token or session must not guess the password freely to take the account over."""
+    from accounts.services import api_token_create
+
+    client = APIClient(REMOTE_ADDR="10.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user)}")
+
+    def change(old):
+        return client.post(
+            "/api/auth/password",
+            {"old_password": old, "new_password": "Zq8!long-enough"},
+            format="json",
+        )
+
+    codes = [change(f"guess-{i}").json()["code"] for i in range(settings.LOGIN_FAILURE_LIMIT)]
+    assert codes[0] == "password_incorrect" and codes[-1] == "locked_out"
+    refused = change(RIGHT)
+    assert refused.status_code == 429 and refused.json()["code"] == "locked_out"
+    user.refresh_from_db()
+    assert user.check_password(RIGHT)
+    assert _api(RIGHT).json()["code"] == "locked_out"  # one count with sign-in

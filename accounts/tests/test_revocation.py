@@ -71,3 +71,27 @@ def _hash_upgraded_at_sign_in(user):
 def test_other_saves_keep_the_tokens(user, tokens, change):
     change(user)
     assert _left(user) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_in_that_hashed_the_old_password_gets_no_token_past_a_change(user, monkeypatch):
+    """A password change that commits while a sign-in hashes the old password: the sign-in
+    is refused rather than handed a token the change never saw."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from accounts import services
+
+    real = services.authenticate
+
+    def authenticate_then_the_owner_changes_it(request, **credentials):
+        found = real(request, **credentials)
+        _new_password(get_user_model().objects.get(pk=user.pk))  # another worker, committed
+        return found
+
+    monkeypatch.setattr(services, "authenticate", authenticate_then_the_owner_changes_it)
+    response = APIClient().post(
+        "/api/auth/token", {"username": "alice", "password": "pw-alice-123"}, format="json"
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_credentials"
+    assert _left(user) == 0

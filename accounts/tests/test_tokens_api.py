@@ -100,3 +100,9 @@ def test_expired_rows_go_when_their_owner_signs_in_again(user):
     _sign_in()
     assert not AuthToken.objects.filter(pk=token.pk).exists()
     assert AuthToken.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.parametrize("token_id", ["%00abc", "not-an-id", "%C3%A9"])
+def test_revoking_a_malformed_id_is_token_not_found(user, token_id):
+    response = _client(api_token_create(user=user)).delete(f"/api/auth/tokens/{token_id}")
+    assert response.status_code == 404 and response.json()["code"] == "token_not_found"

@@ -18,4 +18,6 @@ class AccountsConfig(AppConfig):
         post_save.connect(user_change_revoke, sender=get_user_model())
         post_save.connect(callers_forget, sender=get_user_model())
         post_delete.connect(callers_forget, sender=get_user_model())
+        # A token edited in the console (its expiry, its user) drops its entry as a deleted one.
+        post_save.connect(callers_forget, sender=AuthToken)
         post_delete.connect(callers_forget, sender=AuthToken)

@@ -219,3 +219,16 @@ def test_no_call_that_starts_after_a_revocation_commits_is_accepted(token):
     after = [ok for started, ok in results if started > revoked_at]
     assert before and all(before)
     assert after and not any(after)
+
+
+def test_a_token_edited_in_the_console_drops_its_entry(user, token):
+    """Knox's console edits a token's expiry (or owner): its save drops the entry as a delete."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert _client(token).get("/api/users/me/balance").status_code == 200  # now cached
+    row = AuthToken.objects.get(digest=hash_token(token))
+    row.expiry = timezone.now() - timedelta(seconds=1)
+    row.save()
+    assert _client(token).get("/api/users/me/balance").status_code == 401

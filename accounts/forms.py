@@ -21,14 +21,14 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
 
-    def clean(self):
-        data = super().clean()
+    def _post_clean(self):
+        super()._post_clean()  # the password rules run here, after clean()
         if settings.SIGNUP_CHALLENGE_ENABLED and not self.errors:
             # Last, so a proof is used up only by a sign-up that is otherwise valid.
+            data = self.cleaned_data
             error = proof_error(data.get("proof_challenge", ""), data.get("proof_nonce", ""))
             if error:
-                raise ValidationError(error, code="signup_proof")
-        return data
+                self.add_error(None, ValidationError(error, code="signup_proof"))
 
 
 def _password_field(label: str, autocomplete: str, help_text: str = "") -> forms.CharField:

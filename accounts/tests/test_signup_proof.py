@@ -124,3 +124,16 @@ def test_the_switch_turns_the_proof_off(settings):
     browser = Client()
     assert "data-proof" not in browser.get(SIGNUP).content.decode()
     assert _post(browser).status_code == 302
+
+
+def test_a_password_the_rules_refuse_does_not_use_the_proof_up():
+    """The password rules run after the form's clean(): the proof is checked after them."""
+    browser = Client()
+    challenge, bits = _challenge(browser)
+    nonce = _solve(challenge, bits)
+    weak = {"password1": "123", "password2": "123"}
+    bad = browser.post(
+        SIGNUP, {**FIELDS, **weak, "proof_challenge": challenge, "proof_nonce": nonce}
+    )
+    assert bad.status_code == 200 and _users() == 0
+    assert _post(browser, proof_challenge=challenge, proof_nonce=nonce).status_code == 302

@@ -1,16 +1,18 @@
 """Money API: the balance, top-ups, the gateway's callback and seat payments; one view per
 operation."""
 
-import json
+import io
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from concertbooking.api import ErrorOutput, error_responses
+from concertbooking.parsers import JSONParser
 from payments import gateways, selectors, services
 from payments.api.serializers import (
     BalanceOutput,
@@ -21,6 +23,7 @@ from payments.api.serializers import (
     TopUpLimitOutput,
     TopUpPendingOutput,
 )
+from payments.errors import InvalidIdempotencyKey
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
 from queueing.gate import admitted_room, passed_to_replay, queue_gated
 
@@ -119,12 +122,13 @@ class BalanceChargeApi(APIView):
 def _payment_replayable(request, user_id: int, view_kwargs: dict) -> bool:
     """Whether this retries a payment whose answer is stored under its Idempotency-Key and body:
     the gate lets it through to be replayed, though paying released the queue slot."""
-    key = _idempotency_key(request)
-    if key is None:
-        return False
     try:
-        body = json.loads(request.body)
-    except ValueError:
+        key = services.idempotency_key_check(_idempotency_key(request))
+        # The view's own parser, so the body fingerprinted is the one the view would read.
+        body = JSONParser().parse(io.BytesIO(request.body))
+    except (InvalidIdempotencyKey, ParseError):
+        return False
+    if key is None:
         return False
     return selectors.idempotent_answer_stored(
         user_id=user_id, scope=services.SCOPE_PAYMENT, key=key, request=body

@@ -146,3 +146,20 @@ def test_a_resubmitted_pay_form_after_the_slot_was_released_shows_the_ticket():
     assert fresh["Location"].startswith(reverse("queue-waiting-room"))
     assert Payment.objects.count() == 1
     assert wallet_balance(user_id=user.pk) == 920_000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [("[" * 50_000, "pay-once"), ('{"reservation_id": 1}', "a\x00b"), ("{", "pay-once")],
+    ids=["nested-too-deep", "nul-in-key", "not-json"],
+)
+def test_a_body_or_key_the_view_would_refuse_is_no_replay(user, body, key):
+    """The replay check reads the body with the view's parser and the key with its check: what
+    they refuse meets the gate."""
+    from accounts.services import api_token_create
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user)}")
+    response = client.post(PAY, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 403 and response.json()["code"] == "queue_token_required"

@@ -5,11 +5,13 @@ from django.contrib.auth import login
 from django.contrib.auth.views import LoginView, LogoutView
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import services
 from accounts.forms import SignUpForm
+from concertbooking.limits import rate_limited, username_tried
 
 
 def _safe_next(request) -> str | None:
@@ -22,6 +24,7 @@ def _safe_next(request) -> str | None:
 
 
 @sensitive_post_parameters("password1", "password2")
+@rate_limited("signup")
 def signup(request):
     if request.user.is_authenticated:
         return redirect(_safe_next(request) or "home")
@@ -43,6 +46,7 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
 
 
+@method_decorator(rate_limited("signin", user=username_tried), name="dispatch")
 class SiteLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True

@@ -194,6 +194,31 @@ QUEUE_PROMOTE_INTERVAL_SECONDS = env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", def
 # A concert's pre-queue opens this long before its sale starts.
 PREQUEUE_MINUTES = env.int("PREQUEUE_MINUTES", default=30)
 
+# --- Rate limits and hoarding
+# One switch for every rate limit: load tests and benchmarks send everything from one address.
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+# "<count>/<s|m|h|d>" per scope and key (the client address, or the user: the signed-in user, or
+# for sign-in the username tried); "off" lifts one. Read by concertbooking.limits.
+RATE_LIMITS = {
+    "signin": {
+        "ip": env("RATE_LIMIT_SIGNIN_IP", default="30/m"),
+        "user": env("RATE_LIMIT_SIGNIN_USER", default="10/m"),
+    },
+    "signup": {"ip": env("RATE_LIMIT_SIGNUP_IP", default="10/h")},
+    "queue_join": {
+        "ip": env("RATE_LIMIT_QUEUE_JOIN_IP", default="120/m"),
+        "user": env("RATE_LIMIT_QUEUE_JOIN_USER", default="20/m"),
+    },
+    "hold": {
+        "ip": env("RATE_LIMIT_HOLD_IP", default="300/m"),
+        "user": env("RATE_LIMIT_HOLD_USER", default="30/m"),
+    },
+    "topup": {
+        "ip": env("RATE_LIMIT_TOPUP_IP", default="60/m"),
+        "user": env("RATE_LIMIT_TOPUP_USER", default="10/m"),
+    },
+}
+
 # --- Booking and payments -------------------------------------------------------------------
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
 HOLD_LIMIT_PER_USER = env.int("HOLD_LIMIT_PER_USER", default=4)

@@ -9,11 +9,14 @@ from rest_framework.views import APIView
 
 from accounts import services
 from concertbooking.api import StrictSerializer, error_responses
+from concertbooking.limits import SignInThrottle
 
 
 class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [SignInThrottle]
+    throttle_scope = "signin"
 
     class Input(StrictSerializer):
         username = serializers.CharField(max_length=150)
@@ -23,7 +26,7 @@ class TokenObtainApi(APIView):
         request=Input,
         responses={
             200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
-            **error_responses(400, 415),
+            **error_responses(400, 415, 429),
         },
         operation_id="auth_token",
     )

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from concertbooking.api import error_responses
+from concertbooking.limits import RateLimitThrottle
 from payments import selectors, services
 from payments.api.serializers import BalanceOutput, ChargeInput, PaymentInput, PaymentOutput
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
@@ -59,9 +60,12 @@ class BalanceApi(APIView):
 
 
 class BalanceChargeApi(APIView):
+    throttle_classes = [RateLimitThrottle]
+    throttle_scope = "topup"
+
     @extend_schema(
         request=ChargeInput,
-        responses={200: BalanceOutput, **error_responses(400, 401, 403, 415, 422)},
+        responses={200: BalanceOutput, **error_responses(400, 401, 403, 415, 422, 429)},
         parameters=[IDEMPOTENCY_KEY, _replayed_header(200)],
         operation_id="balance_charge",
     )

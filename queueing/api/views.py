@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from concertbooking.api import api_datetime, error_responses
+from concertbooking.limits import RateLimitThrottle
 from queueing import selectors, services
 from queueing.api.serializers import (
     QUEUE_TOKEN_PARAMETER,
@@ -54,12 +55,15 @@ def _token(request: Request) -> str:
 
 
 class QueueTokenIssueApi(APIView):
+    throttle_classes = [RateLimitThrottle]
+    throttle_scope = "queue_join"
+
     @extend_schema(
         request=QueueTokenIssueInput,
         responses={
             201: QueueTicketOutput,
             200: QueueTicketOutput,
-            **error_responses(400, 401, 403, 404, 409, 415, 503),
+            **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
         },
         operation_id="queue_token_issue",
         description="201 with a new place; 200 with the user's live place in that room. A "

@@ -218,6 +218,9 @@ RATE_LIMITS = {
         "user": env("RATE_LIMIT_TOPUP_USER", default="10/m"),
     },
 }
+# Queue polls (API and waiting room) a place may make ahead of one per 0.8 s (queueing.keys
+# POLL_MS); enforced by the status script itself.
+RATE_LIMIT_QUEUE_POLL_BURST = env.int("RATE_LIMIT_QUEUE_POLL_BURST", default=5)
 
 # --- Booking and payments -------------------------------------------------------------------
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)

@@ -11,6 +11,9 @@ FIFO_BASE = 2**52
 # packed in one block (listpack), far smaller per field than a sorted set's member. Redis's
 # hash-max-listpack-entries must be at least this (its default is).
 POLL_BUCKET = 128
+# The status script lets a place poll once per this many ms, a few polls ahead aside: under the
+# shortest poll_after_seconds (1 s) by the 20% the waiting room spreads its polls by.
+POLL_MS = 800
 
 
 def room_name(concert_id: int | None) -> str:

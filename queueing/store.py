@@ -11,11 +11,11 @@ from redis.commands.core import Script
 
 from concertbooking.redis import queue_redis
 from queueing.errors import QueueUnavailable
-from queueing.keys import FIFO_BASE, POLL_BUCKET, room_keys
+from queueing.keys import FIFO_BASE, POLL_BUCKET, POLL_MS, room_keys
 
 _LUA = Path(__file__).resolve().parent / "lua"
 _PRELUDE = (
-    f"local POLL_BUCKET, FIFO_BASE = {POLL_BUCKET}, {FIFO_BASE}\n"
+    f"local POLL_BUCKET, FIFO_BASE, POLL_MS = {POLL_BUCKET}, {FIFO_BASE}, {POLL_MS}\n"
     + (_LUA / "common.lua").read_text()
 )
 # The draw stays published this long after the start.
@@ -120,10 +120,18 @@ def issue(
     return None if _str(reply[0]) == "closed" else _place(reply)
 
 
-def status(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> PlaceState | None:
-    """The place's state; None when it is not the user's live place."""
-    reply = _run("status", room, user_id, stamp, abandon_ms)
-    return None if _str(reply[0]) == "invalid" else _place(reply)
+def status(
+    *, room: str, user_id: int, stamp: int, abandon_ms: int, poll_burst: int = -1
+) -> PlaceState | int | None:
+    """The place's state; None when it is not the user's live place; the ms to wait when it
+    polled too soon (more than `poll_burst` polls ahead of one per POLL_MS; below 0: no limit)."""
+    reply = _run("status", room, user_id, stamp, abandon_ms, poll_burst)
+    kind = _str(reply[0])
+    if kind == "invalid":
+        return None
+    if kind == "limited":
+        return reply[1]
+    return _place(reply)
 
 
 GATE_INVALID, GATE_ACTIVE, GATE_WAITING = 0, 1, 2

@@ -212,6 +212,7 @@ def test_every_limited_operation_documents_its_429(api_client):
     for path, method in [
         ("/api/auth/token", "post"),
         ("/api/queue/tokens", "post"),
+        ("/api/queue/tokens/current", "get"),
         ("/api/reservation/concerts", "post"),
         ("/api/users/me/balance/charge", "post"),
     ]:

@@ -87,8 +87,10 @@ class QueueTokenCurrentApi(APIView):
 
     @extend_schema(
         parameters=[QUEUE_TOKEN_PARAMETER],
-        responses={200: QueueTicketOutput, **error_responses(401, 403, 503)},
+        responses={200: QueueTicketOutput, **error_responses(401, 403, 429, 503)},
         operation_id="queue_token_status",
+        description="Counts as a poll; polling well ahead of `poll_after_seconds` is refused "
+        "with 429 `rate_limited`.",
     )
     def get(self, request: Request) -> Response:
         ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)

@@ -21,18 +21,42 @@ local function poll_key(uid)
   return POLLS .. math.floor(tonumber(uid) / POLL_BUCKET)
 end
 
--- A waiter's "<joined ms>:<last poll ms>", or nil.
+-- A place's "<joined ms>:<last poll ms>[:<ms its poll allowance runs ahead>]": joined, last
+-- poll, ahead (0 when absent); nil when there is none.
 local function poll_get(uid)
   local entry = redis.call('HGET', poll_key(uid), uid)
   if not entry then
     return nil
   end
-  local joined, polled = string.match(entry, '^(%d+):(%d+)$')
-  return tonumber(joined), tonumber(polled)
+  local joined, polled, ahead = string.match(entry, '^(%d+):(%d+):?(%d*)$')
+  return tonumber(joined), tonumber(polled), tonumber(ahead) or 0
 end
 
-local function poll_set(uid, joined, polled)
-  redis.call('HSET', poll_key(uid), uid, string.format('%d:%d', joined, polled))
+local function poll_set(uid, joined, polled, ahead)
+  local entry = string.format('%d:%d', joined, polled)
+  if ahead and ahead > 0 then
+    entry = entry .. ':' .. string.format('%d', ahead)
+  end
+  redis.call('HSET', poll_key(uid), uid, entry)
+end
+
+-- A poll's allowance (GCRA): one poll per POLL_MS, `burst` polls ahead of that; a burst below 0
+-- lifts the limit. Returns the ms to wait (the poll is refused and nothing changes), or 0 once
+-- the poll is recorded as the place's sign of life.
+local function poll_take(uid, now, burst)
+  local joined, polled, ahead = poll_get(uid)
+  local due = now
+  if polled then
+    due = math.max(now, polled + ahead)
+  end
+  if burst >= 0 then
+    if due - now > burst * POLL_MS then
+      return due - now - burst * POLL_MS
+    end
+    due = due + POLL_MS
+  end
+  poll_set(uid, joined or now, now, due - now)
+  return 0
 end
 
 -- Remove every trace of a user's place, waiting or active.

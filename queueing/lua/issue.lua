@@ -11,9 +11,8 @@ local state, score, stamp = live_place(uid, nil, now, abandon_ms)
 if state == 'active' then
   return {'active', stamp, false, score, rate(), 0, free_seats(), 0}
 elseif state == 'waiting' then
-  -- Asking again is a sign of life, like a poll.
-  local joined = poll_get(uid)
-  poll_set(uid, joined, now)
+  -- Asking again is a sign of life, like a poll (its own limit spends no poll allowance).
+  poll_take(uid, now, -1)
   return {
     'waiting', stamp, position(uid), now + abandon_ms, rate(), 0, free_seats(),
     redis.call('ZCARD', ACTIVE),

@@ -324,6 +324,13 @@ def reservation_hold(
                 created_at=now,
             )
             cache.catalog_changed(concert_ids=[seat["schedule__concert_id"]])
+            # Robust: the hold stands even if the queue's Redis cannot be told.
+            transaction.on_commit(
+                lambda: queue_services.queue_slot_keep(
+                    user_id=user.pk, concert_id=seat["schedule__concert_id"], holding=True
+                ),
+                robust=True,
+            )
     except IntegrityError as exc:
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
@@ -340,7 +347,8 @@ def reservation_hold(
 
 
 def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
-    """Release one's own hold and free its seat; releasing a hold that is over is a no-op."""
+    """Release one's own hold and free its seat; releasing a hold that is over is a no-op.
+    Releasing one's last hold starts the queue slot's idle time again."""
     now = timezone.now()
     with transaction.atomic():
         reservation = (
@@ -363,6 +371,19 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
         ).update(status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1)
         if freed:
             _catalog_changed_for(seat_ids=[reservation.seat_id])
+        holds_left = Reservation.objects.filter(
+            user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
+        ).exists()
+        if not holds_left:
+            concert_id = Seat.objects.filter(pk=reservation.seat_id).values_list(
+                "schedule__concert_id", flat=True
+            )[0]
+            transaction.on_commit(
+                lambda: queue_services.queue_slot_keep(
+                    user_id=user.pk, concert_id=concert_id, holding=False
+                ),
+                robust=True,
+            )
 
 
 def reservation_lock_payable(

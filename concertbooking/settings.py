@@ -221,6 +221,9 @@ RATE_LIMITS = {
 # Queue polls (API and waiting room) a place may make ahead of one per 0.8 s (queueing.keys
 # POLL_MS); enforced by the status script itself.
 RATE_LIMIT_QUEUE_POLL_BURST = env.int("RATE_LIMIT_QUEUE_POLL_BURST", default=5)
+# An admitted user who holds nothing this long loses the slot; a hold keeps it to the session's
+# end (0: the whole session, as before).
+QUEUE_IDLE_SECONDS = env.int("QUEUE_IDLE_SECONDS", default=120)
 
 # --- Booking and payments -------------------------------------------------------------------
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)

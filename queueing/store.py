@@ -114,9 +114,10 @@ def issue(
     starts_ms: int,
     mode: str,
     session_ms: int,
+    idle_ms: int = 0,
 ) -> PlaceState | None:
     """The user's live place, or a new one; None when the room is closed to new places."""
-    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms)
+    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms, idle_ms)
     return None if _str(reply[0]) == "closed" else _place(reply)
 
 
@@ -169,6 +170,7 @@ def promote(
     starts_ms: int = 0,
     passthrough: bool = False,
     sweep_limit: int = 5000,
+    idle_ms: int = 0,
 ) -> PromoteResult:
     _, expired, abandoned, ids, sold_out = _run(
         "promote",
@@ -182,6 +184,7 @@ def promote(
         sweep_limit,
         "1" if passthrough else "0",
         DRAW_KEPT_MS,
+        idle_ms,
     )
     return PromoteResult(
         admitted=[int(i) for i in ids],
@@ -189,6 +192,12 @@ def promote(
         abandoned=abandoned,
         sold_out=bool(sold_out),
     )
+
+
+def keep(*, room: str, user_id: int, holding: bool, idle_ms: int) -> int:
+    """Move an admitted user's slot deadline: to the session's end while `holding`, else
+    `idle_ms` from now; returns the new deadline (ms), 0 when the user has no live slot."""
+    return _run("keep", room, user_id, "1" if holding else "0", idle_ms)
 
 
 def figures(*, room: str) -> RoomFigures:

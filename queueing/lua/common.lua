@@ -1,7 +1,8 @@
 -- Shared by every queue script (prepended to each, after the constants from queueing.keys).
 -- KEYS follow queueing.keys.RoomKeys.as_list().
-local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP, ENDS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+  KEYS[11]
 -- The poll hashes' names are made here, as queueing.keys.RoomKeys.poll makes them: they share
 -- the room's hash tag, so a made name stays on the room's Redis Cluster slot.
 local POLLS = string.sub(WAITING, 1, -9) .. ':poll:'
@@ -59,11 +60,30 @@ local function poll_take(uid, now, burst)
   return 0
 end
 
+-- When an admitted user's slot lapses: `idle_ms` from now while they hold nothing (0: never
+-- sooner than the session's end), never past the session's end `ends`.
+local function slot_deadline(now, ends, idle_ms)
+  if idle_ms > 0 then
+    return math.min(ends, now + idle_ms)
+  end
+  return ends
+end
+
+-- Admit a user: a slot until the idle deadline, the session's end kept for a hold to extend to.
+local function admit(uid, stamp, now, session_ms, idle_ms)
+  local ends = now + session_ms
+  redis.call('ZADD', ACTIVE, slot_deadline(now, ends, idle_ms), uid)
+  redis.call('HSET', PLACES, uid, stamp)
+  redis.call('HSET', ENDS, uid, int(ends))
+  return slot_deadline(now, ends, idle_ms)
+end
+
 -- Remove every trace of a user's place, waiting or active.
 local function forget(uid)
   redis.call('ZREM', WAITING, uid)
   redis.call('ZREM', ACTIVE, uid)
   redis.call('HDEL', PLACES, uid)
+  redis.call('HDEL', ENDS, uid)
   redis.call('HDEL', poll_key(uid), uid)
 end
 

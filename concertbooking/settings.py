@@ -224,6 +224,9 @@ RATE_LIMIT_QUEUE_POLL_BURST = env.int("RATE_LIMIT_QUEUE_POLL_BURST", default=5)
 # An admitted user who holds nothing this long loses the slot; a hold keeps it to the session's
 # end (0: the whole session, as before).
 QUEUE_IDLE_SECONDS = env.int("QUEUE_IDLE_SECONDS", default=120)
+# Holds one user may make on one concert that do not end paid (released or run out), per
+# window, e.g. "10/h"; "off" lifts it.
+HOLD_RELEASES_PER_CONCERT = env("HOLD_RELEASES_PER_CONCERT", default="10/h")
 
 # --- Booking and payments -------------------------------------------------------------------
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)

@@ -12,6 +12,19 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _rate_limits_off(settings):
+    """Many tests burst from one address on purpose; the `rate_limits` fixture turns the limits
+    on where they are the subject, and the browser tests keep them on as a buyer meets them."""
+    settings.RATE_LIMITS_ENABLED = False
+
+
+@pytest.fixture
+def rate_limits(settings):
+    settings.RATE_LIMITS_ENABLED = True
+    return settings
+
+
+@pytest.fixture(autouse=True)
 def _fresh_queue_settings():
     """Room rows roll back (or are flushed) between tests; every app's tests run the queue, so
     no test may see the copy an earlier test left in this process."""

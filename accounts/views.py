@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -14,6 +15,7 @@ from accounts import services
 from accounts.errors import LockedOut, PasswordIncorrect, PasswordInvalid
 from accounts.forms import PasswordChangeForm, SignInForm, SignUpForm
 from accounts.signup_proof import challenge_issue
+from concertbooking.limits import rate_limited, username_tried
 
 
 def _safe_next(request) -> str | None:
@@ -26,6 +28,7 @@ def _safe_next(request) -> str | None:
 
 
 @sensitive_post_parameters("password1", "password2")
+@rate_limited("signup")
 def signup(request):
     if request.user.is_authenticated:
         return redirect(_safe_next(request) or "home")
@@ -54,6 +57,7 @@ def signup(request):
     )
 
 
+@method_decorator(rate_limited("signin", user=username_tried), name="dispatch")
 class SiteLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True

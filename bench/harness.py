@@ -61,6 +61,8 @@ def bench_env(**extra: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "concertbooking.settings",
+        # Every request comes from this one address: per-address limits would measure themselves.
+        "RATE_LIMITS_ENABLED": "0",
     }
     env.update(extra)
     return env
@@ -494,12 +496,12 @@ def queue_fill(
     issue, keys = store.script("issue"), room_keys(room)
     room_list = keys.as_list()
     # The issue script's arguments after the user id and draw key: abandonment, sale start
-    # (0: on sale, so the place takes the next arrival number), mode, session length.
+    # (0: on sale, so the place takes the next arrival number), mode, session length, idle.
     abandon_ms, session_ms = (
         settings.QUEUE_ABANDON_SECONDS * 1000,
         settings.QUEUE_SESSION_SECONDS * 1000,
     )
-    tail = [abandon_ms, 0, RoomMode.FIFO.value, session_ms]
+    tail = [abandon_ms, 0, RoomMode.FIFO.value, session_ms, settings.QUEUE_IDLE_SECONDS * 1000]
     ids = range(first_id, first_id + count * id_step, id_step)
     started = time.perf_counter()
     for start in range(0, count, QUEUE_FILL_BATCH):

@@ -1,6 +1,6 @@
 """Booking's errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import Conflict, Gone, NotFound
+from concertbooking.errors import Conflict, Gone, NotFound, TooManyRequests
 
 
 class ConcertNotFound(NotFound):
@@ -41,3 +41,11 @@ class AlreadyPaid(Conflict):
 class HoldExpired(Gone):
     code = "hold_expired"
     default_detail = "This hold has expired or was released; hold the seat again."
+
+
+class HoldReleaseLimit(TooManyRequests):
+    code = "hold_release_limit"
+    default_detail = (
+        "You have let go of too many holds on this concert lately; wait before holding another "
+        "seat for it."
+    )

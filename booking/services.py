@@ -1,12 +1,14 @@
 """Booking writes. Bulk catalog creation for demos and scale tests lives here too."""
 
+import math
 import random
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.services import user_lock_active
@@ -15,6 +17,7 @@ from booking.errors import (
     AlreadyPaid,
     HoldExpired,
     HoldLimitReached,
+    HoldReleaseLimit,
     ReservationNotFound,
     SeatNotFound,
     SeatUnavailable,
@@ -30,6 +33,7 @@ from booking.models import (
 )
 from concertbooking.db import unique_violated
 from concertbooking.errors import Conflict, InvalidInput, NotFound
+from concertbooking.limits import Rate, rate_parse
 from queueing import gate
 from queueing import selectors as queue_selectors
 from queueing import services as queue_services
@@ -295,9 +299,17 @@ def reservation_hold(
                     f"You already hold {active} seats, the most allowed at once; "
                     "pay for or release one first."
                 )
+            releases = rate_parse(settings.HOLD_RELEASES_PER_CONCERT)
             seat = (
                 Seat.objects.filter(pk=seat_id)
-                .values("price", "schedule_id", "schedule__concert_id", "schedule__starts_at")
+                .annotate(**_unpaid_holds(user_id=user.pk, rate=releases, now=now))
+                .values(
+                    "price",
+                    "schedule_id",
+                    "schedule__concert_id",
+                    "schedule__starts_at",
+                    *(["unpaid_holds"] if releases else []),
+                )
                 .first()
             )
             if seat is None:
@@ -305,6 +317,10 @@ def reservation_hold(
             gate.room_admits(queue_room, seat["schedule__concert_id"])
             if seat["schedule__starts_at"] <= now:
                 raise SeatUnavailable("This date has already taken place.")
+            if releases and seat["unpaid_holds"] >= releases.count:
+                raise _hold_release_limit(
+                    user_id=user.pk, concert_id=seat["schedule__concert_id"], rate=releases, now=now
+                )
             # A hold run out on the seat but not swept yet still counts for
             # uk_reservation_seat_active: retire it (undone with the rest if the seat is taken).
             Reservation.objects.filter(
@@ -324,6 +340,13 @@ def reservation_hold(
                 created_at=now,
             )
             cache.catalog_changed(concert_ids=[seat["schedule__concert_id"]])
+            # Robust: the hold stands even if the queue's Redis cannot be told.
+            transaction.on_commit(
+                lambda: queue_services.queue_slot_keep(
+                    user_id=user.pk, concert_id=seat["schedule__concert_id"], holding=True
+                ),
+                robust=True,
+            )
     except IntegrityError as exc:
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
@@ -339,8 +362,57 @@ def reservation_hold(
     }
 
 
+def _unpaid_holds_of(*, user_id: int, rate: Rate, now: datetime):
+    """The user's holds made within `rate`'s window that were never paid (released, run out,
+    or live: a live one may yet be let go): what HOLD_RELEASES_PER_CONCERT limits per concert."""
+    return Reservation.objects.filter(
+        user_id=user_id,
+        created_at__gt=now - timedelta(seconds=rate.seconds),
+        paid_at__isnull=True,
+    )
+
+
+def _unpaid_holds(*, user_id: int, rate: Rate | None, now: datetime) -> dict:
+    """The seat read's annotation counting them on the seat's concert (none when unlimited).
+
+    Read under the user's row lock: every hold of one user is counted in turn and counts itself,
+    so parallel holds cannot all slip under the limit.
+    """
+    if rate is None:
+        return {}
+    counted = (
+        _unpaid_holds_of(user_id=user_id, rate=rate, now=now)
+        .filter(seat__schedule__concert_id=OuterRef("schedule__concert_id"))
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return {"unpaid_holds": Coalesce(Subquery(counted), 0)}
+
+
+def _hold_release_limit(
+    *, user_id: int, concert_id: int, rate: Rate, now: datetime
+) -> HoldReleaseLimit:
+    """The refusal, with the wait until the oldest counted hold leaves the window."""
+    oldest = (
+        _unpaid_holds_of(user_id=user_id, rate=rate, now=now)
+        .filter(seat__schedule__concert_id=concert_id)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[rate.count - 1]
+    )
+    wait = math.ceil((oldest + timedelta(seconds=rate.seconds) - now).total_seconds())
+    minutes = max(1, math.ceil(wait / 60))
+    return HoldReleaseLimit(
+        f"You have let go of {rate.count} holds on this concert lately; you can hold a seat "
+        f"for it again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        retry_after=wait,
+    )
+
+
 def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
-    """Release one's own hold and free its seat; releasing a hold that is over is a no-op."""
+    """Release one's own hold and free its seat; releasing a hold that is over is a no-op.
+    Releasing one's last hold starts the queue slot's idle time again."""
     now = timezone.now()
     with transaction.atomic():
         reservation = (
@@ -363,6 +435,19 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
         ).update(status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1)
         if freed:
             _catalog_changed_for(seat_ids=[reservation.seat_id])
+        holds_left = Reservation.objects.filter(
+            user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
+        ).exists()
+        if not holds_left:
+            concert_id = Seat.objects.filter(pk=reservation.seat_id).values_list(
+                "schedule__concert_id", flat=True
+            )[0]
+            transaction.on_commit(
+                lambda: queue_services.queue_slot_keep(
+                    user_id=user.pk, concert_id=concert_id, holding=False
+                ),
+                robust=True,
+            )
 
 
 def reservation_lock_payable(

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from booking import selectors
 from booking import services as booking_services
 from concertbooking.errors import ApplicationError
+from concertbooking.limits import rate_limited
 from concertbooking.pages import form_id, not_found
 from queueing import selectors as queue_selectors
 from queueing.gate import admitted_room, queue_gated
@@ -86,6 +87,7 @@ def seat_map(request, schedule_id: int):
 
 @queue_gated
 @login_required
+@rate_limited("hold")
 @require_POST
 def seat_hold(request, schedule_id: int):
     """Hold the chosen seat, then go to checkout; a taken seat sends the buyer back to choose."""

@@ -17,7 +17,12 @@ from rest_framework.views import set_rollback
 from concertbooking.errors import ApplicationError
 
 # DRF's default codes, renamed where ours read better; the rest pass through unchanged.
-_DRF_CODES = {"invalid": "invalid", "parse_error": "malformed_request"}
+_DRF_CODES = {
+    "invalid": "invalid",
+    "parse_error": "malformed_request",
+    # A throttle's refusal carries the code every other limit uses (concertbooking.limits).
+    "throttled": "rate_limited",
+}
 
 
 def _first_message(detail: Any) -> str:

@@ -197,6 +197,40 @@ QUEUE_PROMOTE_INTERVAL_SECONDS = env.float("QUEUE_PROMOTE_INTERVAL_SECONDS", def
 # A concert's pre-queue opens this long before its sale starts.
 PREQUEUE_MINUTES = env.int("PREQUEUE_MINUTES", default=30)
 
+# --- Rate limits and hoarding
+# One switch for every rate limit: load tests and benchmarks send everything from one address.
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+# "<count>/<s|m|h|d>" per scope and key (the client address, or the user: the signed-in user, or
+# for sign-in the username tried); "off" lifts one. Read by concertbooking.limits.
+RATE_LIMITS = {
+    "signin": {
+        "ip": env("RATE_LIMIT_SIGNIN_IP", default="30/m"),
+        "user": env("RATE_LIMIT_SIGNIN_USER", default="10/m"),
+    },
+    "signup": {"ip": env("RATE_LIMIT_SIGNUP_IP", default="10/h")},
+    "queue_join": {
+        "ip": env("RATE_LIMIT_QUEUE_JOIN_IP", default="120/m"),
+        "user": env("RATE_LIMIT_QUEUE_JOIN_USER", default="20/m"),
+    },
+    "hold": {
+        "ip": env("RATE_LIMIT_HOLD_IP", default="300/m"),
+        "user": env("RATE_LIMIT_HOLD_USER", default="30/m"),
+    },
+    "topup": {
+        "ip": env("RATE_LIMIT_TOPUP_IP", default="60/m"),
+        "user": env("RATE_LIMIT_TOPUP_USER", default="10/m"),
+    },
+}
+# Queue polls (API and waiting room) a place may make ahead of one per 0.8 s (queueing.keys
+# POLL_MS); enforced by the status script itself.
+RATE_LIMIT_QUEUE_POLL_BURST = env.int("RATE_LIMIT_QUEUE_POLL_BURST", default=5)
+# An admitted user who holds nothing this long loses the slot; a hold keeps it to the session's
+# end (0: the whole session, as before).
+QUEUE_IDLE_SECONDS = env.int("QUEUE_IDLE_SECONDS", default=120)
+# Holds one user may make on one concert that do not end paid (released or run out), per
+# window, e.g. "10/h"; "off" lifts it.
+HOLD_RELEASES_PER_CONCERT = env("HOLD_RELEASES_PER_CONCERT", default="10/h")
+
 # --- Booking and payments -------------------------------------------------------------------
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
 HOLD_LIMIT_PER_USER = env.int("HOLD_LIMIT_PER_USER", default=4)

@@ -17,6 +17,7 @@ from booking import services as booking_services
 from booking.errors import ReservationNotFound
 from booking.models import ReservationStatus
 from concertbooking.errors import ApplicationError
+from concertbooking.limits import rate_limited
 from concertbooking.pages import local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
@@ -130,6 +131,7 @@ def checkout_release(request, reservation_id: int):
 
 
 @login_required
+@rate_limited("topup")
 @require_POST
 def wallet_top_up(request):
     """Add to the balance, then go back to the page the form was on (checkout or tickets)."""

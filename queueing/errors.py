@@ -6,6 +6,7 @@ from concertbooking.errors import (
     NotAuthenticated,
     NotFound,
     ServiceUnavailable,
+    TooManyRequests,
 )
 
 
@@ -38,6 +39,12 @@ class QueueUnavailable(ServiceUnavailable):
     code = "queue_unavailable"
     default_detail = "The waiting room is briefly unavailable; try again in a few seconds."
     retry_after = 5
+
+
+class QueuePollTooSoon(TooManyRequests):
+    """Polled well ahead of the ticket's poll_after_seconds; the code stays `rate_limited`."""
+
+    default_detail = "You are checking your place faster than asked; wait a moment."
 
 
 class ConcertNotFound(NotFound):

@@ -11,6 +11,9 @@ FIFO_BASE = 2**52
 # packed in one block (listpack), far smaller per field than a sorted set's member. Redis's
 # hash-max-listpack-entries must be at least this (its default is).
 POLL_BUCKET = 128
+# The status script lets a place poll once per this many ms, a few polls ahead aside: under the
+# shortest poll_after_seconds (1 s) by the 20% the waiting room spreads its polls by.
+POLL_MS = 800
 
 
 def room_name(concert_id: int | None) -> str:
@@ -23,7 +26,7 @@ class RoomKeys:
     """The keys of one room. Scripts receive them in exactly this order (see `as_list`)."""
 
     waiting: str  # zset: user id -> draw key (pre-queue) or FIFO_BASE + arrival number
-    active: str  # zset: admitted user id -> session end (ms since epoch)
+    active: str  # zset: admitted user id -> when the slot lapses (ms since epoch)
     places: str  # hash: admitted user id -> the score their place had (the token's stamp)
     arrivals: str  # string: INCR counter handing out arrival numbers
     admissions: str  # hash: second -> users admitted in that second (last minute only)
@@ -33,6 +36,7 @@ class RoomKeys:
     waits: str  # list: the waits of the latest admissions (ms), newest first
     sweep: str  # string: where the incremental sweep for abandoned waiters goes on
     polls: str  # prefix of the poll hashes: <polls><user id // POLL_BUCKET>
+    ends: str  # hash: admitted user id -> session end (ms); `active` holds the idle deadline
 
     def as_list(self) -> list[str]:
         return [
@@ -46,6 +50,7 @@ class RoomKeys:
             self.free,
             self.waits,
             self.sweep,
+            self.ends,
         ]
 
     def poll(self, user_id: int) -> str:
@@ -68,4 +73,5 @@ def room_keys(room: str) -> RoomKeys:
         waits=f"{base}:waits",
         sweep=f"{base}:sweep",
         polls=f"{base}:poll:",
+        ends=f"{base}:ends",
     )

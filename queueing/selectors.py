@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from queueing import store, tokens
-from queueing.errors import QueueTokenInvalid
+from queueing.errors import QueuePollTooSoon, QueueTokenInvalid
 from queueing.keys import FIFO_BASE, room_name
 from queueing.models import QueueRoom, RoomMode
 
@@ -265,9 +265,16 @@ def queue_token_status(*, token: str, user_id: int) -> QueueTicket:
         user_id=user_id,
         stamp=place.stamp,
         abandon_ms=config.abandon_seconds * 1000,
+        poll_burst=settings.RATE_LIMIT_QUEUE_POLL_BURST if settings.RATE_LIMITS_ENABLED else -1,
     )
     if state is None:
         raise QueueTokenInvalid()
+    if isinstance(state, int):
+        wait = math.ceil(state / 1000)
+        raise QueuePollTooSoon(
+            f"You are checking your place faster than asked; check again in {wait} s.",
+            retry_after=wait,
+        )
     return ticket_from_state(state, config, user_id=user_id, token=token)
 
 

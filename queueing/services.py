@@ -66,6 +66,7 @@ def queue_token_issue(*, user_id: int, concert_id: int | None = None) -> QueueTi
         starts_ms=config.starts_ms,
         mode=config.mode_at(now),
         session_ms=config.session_seconds * 1000,
+        idle_ms=settings.QUEUE_IDLE_SECONDS * 1000,
     )
     if state is None:
         raise RoomClosed()
@@ -84,6 +85,18 @@ def queue_token_leave(*, token: str, user_id: int) -> None:
 def queue_release_user(*, user_id: int, room: str) -> None:
     """End the user's active place in `room` so the slot is admitted on the next tick."""
     store.release(room=room, user_id=user_id, only_active=True)
+
+
+def queue_slot_keep(*, user_id: int, concert_id: int, holding: bool) -> None:
+    """The user's holds on `concert_id` changed: while they hold a seat their slot in the
+    concert's room lasts to the session's end; holding none, it lapses QUEUE_IDLE_SECONDS from
+    now, so a buyer who stops choosing makes way for the next."""
+    store.keep(
+        room=room_for_concert(concert_id).name,
+        user_id=user_id,
+        holding=holding,
+        idle_ms=settings.QUEUE_IDLE_SECONDS * 1000,
+    )
 
 
 def queue_promote(*, config: RoomConfig | None = None) -> int:
@@ -109,6 +122,7 @@ def queue_promote_tick(*, config: RoomConfig | None = None) -> store.PromoteResu
         admitting=mode != RoomMode.PAUSED,
         starts_ms=config.starts_ms,
         passthrough=mode == RoomMode.PASSTHROUGH,
+        idle_ms=settings.QUEUE_IDLE_SECONDS * 1000,
     )
     if result.admitted or result.expired or result.abandoned:
         logger.info(

@@ -11,11 +11,11 @@ from redis.commands.core import Script
 
 from concertbooking.redis import queue_redis
 from queueing.errors import QueueUnavailable
-from queueing.keys import FIFO_BASE, POLL_BUCKET, room_keys
+from queueing.keys import FIFO_BASE, POLL_BUCKET, POLL_MS, room_keys
 
 _LUA = Path(__file__).resolve().parent / "lua"
 _PRELUDE = (
-    f"local POLL_BUCKET, FIFO_BASE = {POLL_BUCKET}, {FIFO_BASE}\n"
+    f"local POLL_BUCKET, FIFO_BASE, POLL_MS = {POLL_BUCKET}, {FIFO_BASE}, {POLL_MS}\n"
     + (_LUA / "common.lua").read_text()
 )
 # The draw stays published this long after the start.
@@ -114,16 +114,25 @@ def issue(
     starts_ms: int,
     mode: str,
     session_ms: int,
+    idle_ms: int = 0,
 ) -> PlaceState | None:
     """The user's live place, or a new one; None when the room is closed to new places."""
-    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms)
+    reply = _run("issue", room, user_id, draw_key, abandon_ms, starts_ms, mode, session_ms, idle_ms)
     return None if _str(reply[0]) == "closed" else _place(reply)
 
 
-def status(*, room: str, user_id: int, stamp: int, abandon_ms: int) -> PlaceState | None:
-    """The place's state; None when it is not the user's live place."""
-    reply = _run("status", room, user_id, stamp, abandon_ms)
-    return None if _str(reply[0]) == "invalid" else _place(reply)
+def status(
+    *, room: str, user_id: int, stamp: int, abandon_ms: int, poll_burst: int = -1
+) -> PlaceState | int | None:
+    """The place's state; None when it is not the user's live place; the ms to wait when it
+    polled too soon (more than `poll_burst` polls ahead of one per POLL_MS; below 0: no limit)."""
+    reply = _run("status", room, user_id, stamp, abandon_ms, poll_burst)
+    kind = _str(reply[0])
+    if kind == "invalid":
+        return None
+    if kind == "limited":
+        return reply[1]
+    return _place(reply)
 
 
 GATE_INVALID, GATE_ACTIVE, GATE_WAITING = 0, 1, 2
@@ -161,6 +170,7 @@ def promote(
     starts_ms: int = 0,
     passthrough: bool = False,
     sweep_limit: int = 5000,
+    idle_ms: int = 0,
 ) -> PromoteResult:
     _, expired, abandoned, ids, sold_out = _run(
         "promote",
@@ -174,6 +184,7 @@ def promote(
         sweep_limit,
         "1" if passthrough else "0",
         DRAW_KEPT_MS,
+        idle_ms,
     )
     return PromoteResult(
         admitted=[int(i) for i in ids],
@@ -181,6 +192,12 @@ def promote(
         abandoned=abandoned,
         sold_out=bool(sold_out),
     )
+
+
+def keep(*, room: str, user_id: int, holding: bool, idle_ms: int) -> int:
+    """Move an admitted user's slot deadline: to the session's end while `holding`, else
+    `idle_ms` from now; returns the new deadline (ms), 0 when the user has no live slot."""
+    return _run("keep", room, user_id, "1" if holding else "0", idle_ms)
 
 
 def figures(*, room: str) -> RoomFigures:

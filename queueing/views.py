@@ -10,6 +10,7 @@ from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
 
 from concertbooking.errors import ApplicationError
+from concertbooking.limits import rate_limited
 from concertbooking.pages import form_id, local_path
 from queueing import selectors, services
 from queueing.errors import QueueTokenInvalid, SaleNotOpen
@@ -62,6 +63,7 @@ def _room(request) -> str | None:
 
 
 @login_required
+@rate_limited("queue_join")
 @require_POST
 def queue_join(request):
     """Take a place in the queue of the concert's room (or keep the one held), then wait or go

@@ -17,6 +17,7 @@ from concertbooking.api import (
     error_responses,
     page_of,
 )
+from concertbooking.limits import SignInThrottle
 
 _TOKEN_OUTPUT = inline_serializer("TokenOutput", {"token": serializers.CharField()})
 
@@ -24,6 +25,8 @@ _TOKEN_OUTPUT = inline_serializer("TokenOutput", {"token": serializers.CharField
 class TokenObtainApi(APIView):
     """Two operations on one URL (Django routes by path only): sign in for a new token, and
     revoke the token the call is made with."""
+
+    throttle_scope = "signin"
 
     class Input(StrictSerializer):
         username = serializers.CharField(max_length=150)
@@ -38,6 +41,10 @@ class TokenObtainApi(APIView):
 
     def get_permissions(self):
         return [AllowAny()] if self._signing_in() else [IsAuthenticated()]
+
+    def get_throttles(self):
+        # Sign-ins are counted per address and per username tried; a revocation is not one.
+        return [SignInThrottle()] if self._signing_in() else []
 
     @extend_schema(
         request=Input,

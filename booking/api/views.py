@@ -23,6 +23,7 @@ from concertbooking.api import (
     error_responses,
     page_of,
 )
+from concertbooking.limits import RateLimitThrottle
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
 from queueing.gate import admitted_room, queue_gated
 
@@ -80,12 +81,15 @@ class AvailableSeatsApi(APIView):
 class ReservationCreateApi(APIView):
     """Hold a seat for a few minutes (behind the queue gate)."""
 
+    throttle_classes = [RateLimitThrottle]
+    throttle_scope = "hold"
+
     @extend_schema(
         request=ReservationCreateInput,
         parameters=[QUEUE_TOKEN_PARAMETER],
         responses={
             201: ReservationOutput,
-            **error_responses(400, 401, 403, 404, 409, 415, 503),
+            **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
         },
         operation_id="reservation_create",
     )

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from concertbooking.api import ErrorOutput, error_responses
+from concertbooking.limits import RateLimitThrottle
 from concertbooking.parsers import JSONParser
 from payments import gateways, selectors, services
 from payments.api.serializers import (
@@ -87,6 +88,9 @@ class BalanceApi(APIView):
 
 class BalanceChargeApi(APIView):
     """Top up the balance through the payment gateway."""
+
+    throttle_classes = [RateLimitThrottle]
+    throttle_scope = "topup"
 
     @extend_schema(
         request=ChargeInput,

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from concertbooking.api import api_datetime, error_responses
+from concertbooking.limits import RateLimitThrottle
 from queueing import selectors, services
 from queueing.api.serializers import (
     QUEUE_TOKEN_PARAMETER,
@@ -54,12 +55,15 @@ def _token(request: Request) -> str:
 
 
 class QueueTokenIssueApi(APIView):
+    throttle_classes = [RateLimitThrottle]
+    throttle_scope = "queue_join"
+
     @extend_schema(
         request=QueueTokenIssueInput,
         responses={
             201: QueueTicketOutput,
             200: QueueTicketOutput,
-            **error_responses(400, 401, 403, 404, 409, 415, 503),
+            **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
         },
         operation_id="queue_token_issue",
         description="201 with a new place; 200 with the user's live place in that room. A "
@@ -83,8 +87,10 @@ class QueueTokenCurrentApi(APIView):
 
     @extend_schema(
         parameters=[QUEUE_TOKEN_PARAMETER],
-        responses={200: QueueTicketOutput, **error_responses(401, 403, 503)},
+        responses={200: QueueTicketOutput, **error_responses(401, 403, 429, 503)},
         operation_id="queue_token_status",
+        description="Counts as a poll; polling well ahead of `poll_after_seconds` is refused "
+        "with 429 `rate_limited`.",
     )
     def get(self, request: Request) -> Response:
         ticket = selectors.queue_token_status(token=_token(request), user_id=request.user.pk)

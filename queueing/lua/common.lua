@@ -1,7 +1,8 @@
 -- Shared by every queue script (prepended to each, after the constants from queueing.keys).
 -- KEYS follow queueing.keys.RoomKeys.as_list().
-local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP, ENDS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+  KEYS[11]
 -- The poll hashes' names are made here, as queueing.keys.RoomKeys.poll makes them: they share
 -- the room's hash tag, so a made name stays on the room's Redis Cluster slot.
 local POLLS = string.sub(WAITING, 1, -9) .. ':poll:'
@@ -21,18 +22,60 @@ local function poll_key(uid)
   return POLLS .. math.floor(tonumber(uid) / POLL_BUCKET)
 end
 
--- A waiter's "<joined ms>:<last poll ms>", or nil.
+-- A place's "<joined ms>:<last poll ms>[:<ms its poll allowance runs ahead>]": joined, last
+-- poll, ahead (0 when absent); nil when there is none.
 local function poll_get(uid)
   local entry = redis.call('HGET', poll_key(uid), uid)
   if not entry then
     return nil
   end
-  local joined, polled = string.match(entry, '^(%d+):(%d+)$')
-  return tonumber(joined), tonumber(polled)
+  local joined, polled, ahead = string.match(entry, '^(%d+):(%d+):?(%d*)$')
+  return tonumber(joined), tonumber(polled), tonumber(ahead) or 0
 end
 
-local function poll_set(uid, joined, polled)
-  redis.call('HSET', poll_key(uid), uid, string.format('%d:%d', joined, polled))
+local function poll_set(uid, joined, polled, ahead)
+  local entry = string.format('%d:%d', joined, polled)
+  if ahead and ahead > 0 then
+    entry = entry .. ':' .. string.format('%d', ahead)
+  end
+  redis.call('HSET', poll_key(uid), uid, entry)
+end
+
+-- A poll's allowance (GCRA): one poll per POLL_MS, `burst` polls ahead of that; a burst below 0
+-- lifts the limit. Returns the ms to wait (the poll is refused and nothing changes), or 0 once
+-- the poll is recorded as the place's sign of life.
+local function poll_take(uid, now, burst)
+  local joined, polled, ahead = poll_get(uid)
+  local due = now
+  if polled then
+    due = math.max(now, polled + ahead)
+  end
+  if burst >= 0 then
+    if due - now > burst * POLL_MS then
+      return due - now - burst * POLL_MS
+    end
+    due = due + POLL_MS
+  end
+  poll_set(uid, joined or now, now, due - now)
+  return 0
+end
+
+-- When an admitted user's slot lapses: `idle_ms` from now while they hold nothing (0: never
+-- sooner than the session's end), never past the session's end `ends`.
+local function slot_deadline(now, ends, idle_ms)
+  if idle_ms > 0 then
+    return math.min(ends, now + idle_ms)
+  end
+  return ends
+end
+
+-- Admit a user: a slot until the idle deadline, the session's end kept for a hold to extend to.
+local function admit(uid, stamp, now, session_ms, idle_ms)
+  local ends = now + session_ms
+  redis.call('ZADD', ACTIVE, slot_deadline(now, ends, idle_ms), uid)
+  redis.call('HSET', PLACES, uid, stamp)
+  redis.call('HSET', ENDS, uid, int(ends))
+  return slot_deadline(now, ends, idle_ms)
 end
 
 -- Remove every trace of a user's place, waiting or active.
@@ -40,6 +83,7 @@ local function forget(uid)
   redis.call('ZREM', WAITING, uid)
   redis.call('ZREM', ACTIVE, uid)
   redis.call('HDEL', PLACES, uid)
+  redis.call('HDEL', ENDS, uid)
   redis.call('HDEL', poll_key(uid), uid)
 end
 

@@ -1,19 +1,19 @@
 -- Give a user a place, or their live one again.
 -- ARGV: user id, draw key (their pre-queue score), abandonment ms, sale start ms (0: on sale),
--- mode, session ms.
+-- mode, session ms, idle ms (0: none).
 -- Returns {'closed'} or {state 'waiting'|'active', stamp, position|false, expires ms, rate,
 -- created 0|1, free seats, active count}.
 local uid, draw_key, abandon_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local starts, mode, session_ms = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local idle_ms = tonumber(ARGV[7] or '0')
 local now = now_ms()
 
 local state, score, stamp = live_place(uid, nil, now, abandon_ms)
 if state == 'active' then
   return {'active', stamp, false, score, rate(), 0, free_seats(), 0}
 elseif state == 'waiting' then
-  -- Asking again is a sign of life, like a poll.
-  local joined = poll_get(uid)
-  poll_set(uid, joined, now)
+  -- Asking again is a sign of life, like a poll (its own limit spends no poll allowance).
+  poll_take(uid, now, -1)
   return {
     'waiting', stamp, position(uid), now + abandon_ms, rate(), 0, free_seats(),
     redis.call('ZCARD', ACTIVE),
@@ -31,10 +31,9 @@ else
   stamp = FIFO_BASE + redis.call('INCR', ARRIVALS)
 end
 if mode == 'passthrough' and starts <= now and free_seats() ~= 0 then
-  redis.call('ZADD', ACTIVE, now + session_ms, uid)
-  redis.call('HSET', PLACES, uid, int(stamp))
+  local deadline = admit(uid, int(stamp), now, session_ms, idle_ms)
   redis.call('HINCRBY', STATS, 'admitted_total', 1)
-  return {'active', stamp, false, now + session_ms, rate(), 1, free_seats(), 0}
+  return {'active', stamp, false, deadline, rate(), 1, free_seats(), 0}
 end
 redis.call('ZADD', WAITING, int(stamp), uid)
 poll_set(uid, now, now)

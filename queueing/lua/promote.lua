@@ -2,16 +2,18 @@
 -- Atomic, so any number of concurrent ticks can never push the active count past capacity
 -- (passthrough goes past it on purpose).
 -- ARGV: capacity, admit per tick, session ms, abandonment ms, admitting 0|1, sale start ms
--- (0: on sale), sweep limit, passthrough 0|1, draw kept ms.
+-- (0: on sale), sweep limit, passthrough 0|1, draw kept ms, idle ms (0: none).
 -- Returns {admitted count, expired, abandoned, {admitted user ids in order}, sold out 0|1}.
 local capacity, per_tick = tonumber(ARGV[1]), tonumber(ARGV[2])
 local session_ms, abandon_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
 local admitting, starts, sweep_limit = ARGV[5] == '1', tonumber(ARGV[6]), tonumber(ARGV[7])
 local passthrough, draw_kept_ms = ARGV[8] == '1', tonumber(ARGV[9])
+local idle_ms = tonumber(ARGV[10] or '0')
 local now = now_ms()
 local cutoff = now - abandon_ms
 
--- Sessions past their end free their slot (the gate already refuses them).
+-- Sessions past their end, or idle past their deadline, free their slot (the gate already
+-- refuses them).
 local expired = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', now, 'LIMIT', 0, sweep_limit)
 for _, uid in ipairs(expired) do
   forget(uid)
@@ -69,8 +71,7 @@ if admitting and not sold_out and (starts == 0 or now >= starts) then
     local joined, polled = poll_get(uid)
     redis.call('HDEL', poll_key(uid), uid)
     if polled and polled > cutoff then
-      redis.call('ZADD', ACTIVE, now + session_ms, uid)
-      redis.call('HSET', PLACES, uid, score)
+      admit(uid, score, now, session_ms, idle_ms)
       -- The wait counts from the sale's start for a pre-queue place.
       redis.call('LPUSH', WAITS, now - math.max(joined, starts))
       admitted[#admitted + 1] = uid

@@ -27,6 +27,11 @@ DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_on(rate_limits):
+    """A buyer's ordinary path through the pages never meets a rate limit."""
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):

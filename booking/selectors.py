@@ -32,6 +32,7 @@ from booking.models import (
     seat_free_q,
 )
 from concertbooking.rendering import json_body
+from queueing.selectors import room_named
 
 
 def concert_list(*, now: datetime | None = None) -> QuerySet:
@@ -337,3 +338,15 @@ def reservation_list(*, user_id: int, now: datetime | None = None) -> QuerySet:
             concert_title=F("seat__schedule__concert__title"),
         )
     )
+
+
+def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) -> QuerySet:
+    """The user's live holds that keep their slot in `room`: in a concert's room only that
+    concert's, in the site-wide room any."""
+    holds = Reservation.objects.filter(
+        user_id=user_id, status=ReservationStatus.HELD, expires_at__gt=now or timezone.now()
+    )
+    config = room_named(room)
+    if config is not None and config.concert_id is not None:
+        holds = holds.filter(seat__schedule__concert_id=config.concert_id)
+    return holds

@@ -7,12 +7,12 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.services import user_lock_active
-from booking import cache
+from booking import cache, selectors
 from booking.errors import (
     AlreadyPaid,
     HoldExpired,
@@ -340,10 +340,13 @@ def reservation_hold(
                 created_at=now,
             )
             cache.catalog_changed(concert_ids=[seat["schedule__concert_id"]])
+            # The newest hold runs out last: the slot lasts until then, plus the idle time.
             # Robust: the hold stands even if the queue's Redis cannot be told.
             transaction.on_commit(
                 lambda: queue_services.queue_slot_keep(
-                    user_id=user.pk, concert_id=seat["schedule__concert_id"], holding=True
+                    user_id=user.pk,
+                    room=queue_selectors.room_for_concert(seat["schedule__concert_id"]).name,
+                    held_until=expires_at,
                 ),
                 robust=True,
             )
@@ -415,8 +418,12 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
     Releasing one's last hold starts the queue slot's idle time again."""
     now = timezone.now()
     with transaction.atomic():
+        # The user's row first, as a hold takes it: a release and a hold of one user run in turn.
+        user_lock_active(user_id=user.pk)
         reservation = (
-            Reservation.objects.select_for_update()
+            # Only the reservation row is locked: the join reads the seat's concert alongside.
+            Reservation.objects.select_for_update(of=("self",))
+            .annotate(concert_id=F("seat__schedule__concert_id"))
             .filter(pk=reservation_id, user_id=user.pk)
             .first()
         )
@@ -435,19 +442,16 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
         ).update(status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1)
         if freed:
             _catalog_changed_for(seat_ids=[reservation.seat_id])
-        holds_left = Reservation.objects.filter(
-            user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
-        ).exists()
-        if not holds_left:
-            concert_id = Seat.objects.filter(pk=reservation.seat_id).values_list(
-                "schedule__concert_id", flat=True
-            )[0]
-            transaction.on_commit(
-                lambda: queue_services.queue_slot_keep(
-                    user_id=user.pk, concert_id=concert_id, holding=False
-                ),
-                robust=True,
-            )
+        room = queue_selectors.room_for_concert(reservation.concert_id).name
+
+        # Read after commit, as a payment's release is: the holds left in the room decide.
+        def slot_follows_holds() -> None:
+            held_until = selectors.holds_keeping_slot(user_id=user.pk, room=room).aggregate(
+                until=Max("expires_at")
+            )["until"]
+            queue_services.queue_slot_keep(user_id=user.pk, room=room, held_until=held_until)
+
+        transaction.on_commit(slot_follows_holds, robust=True)
 
 
 def reservation_lock_payable(

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -85,8 +86,11 @@ def rate_parse(text: str) -> Rate | None:
 def _ident(user: int | str) -> str:
     if isinstance(user, int):
         return str(user)
-    # A username tried at sign-in is the client's text: hashed, it makes a short, plain key.
-    return hashlib.sha256(user.casefold().encode()).hexdigest()[:32]
+    # A username tried at sign-in is the client's text, read as sign-in reads it (the form's
+    # NFKC and strip, the API's strip) and without case, so no spelling of one name gets a
+    # fresh allowance; hashed, it makes a short, plain key.
+    name = unicodedata.normalize("NFKC", user).strip().casefold()
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 @functools.cache
@@ -111,7 +115,8 @@ def rate_limit_count(*, scope: str, ip: str, user: int | str | None = None) -> i
     client = get_redis_connection("default")
     try:
         wait_ms = _script(client)(keys=keys, args=args, client=client)
-    except (redis.ConnectionError, redis.TimeoutError):
+    # ResponseError too: a replica read-only in a failover must not turn limits into 500s.
+    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
         logger.warning("rate limit %s not counted: Redis unavailable", scope, exc_info=True)
         return 0
     return math.ceil(wait_ms / 1000)
@@ -176,7 +181,10 @@ class SignInThrottle(RateLimitThrottle):
     def user_of(self, request) -> str | None:
         data = request.data
         name = data.get("username") if isinstance(data, dict) else None
-        return name if isinstance(name, str) and name else None
+        # A JSON number is a name too: the serializer reads 12345 as "12345".
+        if isinstance(name, int | float) and not isinstance(name, bool):
+            name = str(name)
+        return name if isinstance(name, str) and name.strip() else None
 
 
 def username_tried(request: HttpRequest) -> str | None:

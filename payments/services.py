@@ -18,8 +18,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from accounts.services import user_lock_active
+from booking import selectors as booking_selectors
 from booking import services as booking_services
-from booking.models import Reservation, ReservationStatus
+from booking.models import ReservationStatus
 from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
 from payments import gateways
@@ -44,7 +45,7 @@ from payments.models import (
 )
 from payments.selectors import request_fingerprint, top_up_total_today, utc_day_start
 from queueing.errors import QueueTokenInvalid
-from queueing.selectors import room_for_concert, room_named
+from queueing.selectors import room_for_concert
 from queueing.services import queue_release_user
 
 logger = logging.getLogger(__name__)
@@ -377,14 +378,7 @@ def _queue_release_when_done(user_id: int, room: str) -> None:
     paid."""
     # Read after commit, so of payments racing for one user's last holds the later commit sees
     # them all paid and releases; releasing twice is harmless.
-    holds = Reservation.objects.filter(
-        user_id=user_id, status=ReservationStatus.HELD, expires_at__gt=timezone.now()
-    )
-    config = room_named(room)
-    # A concert's room: only that concert's holds keep its slot.
-    if config is not None and config.concert_id is not None:
-        holds = holds.filter(seat__schedule__concert_id=config.concert_id)
-    if not holds.exists():
+    if not booking_selectors.holds_keeping_slot(user_id=user_id, room=room).exists():
         queue_release_user(user_id=user_id, room=room)
 
 

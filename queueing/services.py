@@ -87,14 +87,14 @@ def queue_release_user(*, user_id: int, room: str) -> None:
     store.release(room=room, user_id=user_id, only_active=True)
 
 
-def queue_slot_keep(*, user_id: int, concert_id: int, holding: bool) -> None:
-    """The user's holds on `concert_id` changed: while they hold a seat their slot in the
-    concert's room lasts to the session's end; holding none, it lapses QUEUE_IDLE_SECONDS from
-    now, so a buyer who stops choosing makes way for the next."""
+def queue_slot_keep(*, user_id: int, room: str, held_until: datetime | None) -> None:
+    """The user's holds that keep their slot in `room` changed: the slot lasts until the last
+    of them runs out (`held_until`; None when they hold none), then QUEUE_IDLE_SECONDS more,
+    never past the session's end, so a buyer who stops choosing makes way for the next."""
     store.keep(
-        room=room_for_concert(concert_id).name,
+        room=room,
         user_id=user_id,
-        holding=holding,
+        held_until_ms=0 if held_until is None else int(held_until.timestamp() * 1000),
         idle_ms=settings.QUEUE_IDLE_SECONDS * 1000,
     )
 

@@ -194,10 +194,11 @@ def promote(
     )
 
 
-def keep(*, room: str, user_id: int, holding: bool, idle_ms: int) -> int:
-    """Move an admitted user's slot deadline: to the session's end while `holding`, else
-    `idle_ms` from now; returns the new deadline (ms), 0 when the user has no live slot."""
-    return _run("keep", room, user_id, "1" if holding else "0", idle_ms)
+def keep(*, room: str, user_id: int, held_until_ms: int, idle_ms: int) -> int:
+    """Move an admitted user's slot deadline to `idle_ms` after their holds run out
+    (`held_until_ms`, 0 for none: from now), never past the session's end; returns the new
+    deadline (ms), 0 when the user has no live slot."""
+    return _run("keep", room, user_id, held_until_ms, idle_ms)
 
 
 def figures(*, room: str) -> RoomFigures:

@@ -110,12 +110,16 @@ def waiting_room(request):
         queue_token_forget(request, room)
         return render(request, "queueing/waiting_room.html", {**context, "state": "lost"})
     except ApplicationError as exc:
-        return render(
+        response = render(
             request,
             "queueing/waiting_room.html",
             {**context, "state": "unavailable", "detail": exc.detail},
             status=exc.status_code,
         )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:  # a poll too soon, or the queue briefly away
+            response["Retry-After"] = str(retry_after)
+        return response
     request.session[ROOM_KEY] = room_name = token_room(token)
     if ticket.status == "active":
         return redirect(next_url)

@@ -55,17 +55,18 @@ def _burst(call, *, threads: int = 24) -> int:
 def test_drf_cache_throttle_lets_a_burst_through_and_ours_does_not(rate_limits, settings):
     """Control: DRF's SimpleRateThrottle reads the request history and writes it back, so
     callers racing through the same moment all see room. Ours counts in one script."""
-    request = APIRequestFactory().get("/", REMOTE_ADDR="10.0.0.1")
-    request.user = AnonymousUser()
     view = type("ControlView", (APIView,), {"throttle_scope": "control"})()
 
     class ControlThrottle(ScopedRateThrottle):
         THROTTLE_RATES = {"control": "3/m"}
 
-    def drf_call() -> bool:
-        return ControlThrottle().allow_request(request, view)
+    def drf_burst(round_: int) -> int:
+        # A fresh address each round: a spent history refuses everyone, racing or not.
+        request = APIRequestFactory().get("/", REMOTE_ADDR=f"10.0.0.{round_}")
+        request.user = AnonymousUser()
+        return _burst(lambda: ControlThrottle().allow_request(request, view))
 
-    drf_passed = [_burst(drf_call) for _ in range(5)]
+    drf_passed = [drf_burst(round_) for round_ in range(10)]
     assert max(drf_passed) > 3, drf_passed
 
     _limits(settings, "hold", ip="3/m")
@@ -218,3 +219,47 @@ def test_every_limited_operation_documents_its_429(api_client):
         ("/api/users/me/balance/charge", "post"),
     ]:
         assert "429" in paths[path][method]["responses"], (path, method)
+
+
+@pytest.mark.parametrize(
+    "spelling", [" alice ", "ALICE", "ａｌｉｃｅ"], ids=["padded", "case", "wide"]
+)
+def test_no_spelling_of_one_username_gets_a_fresh_sign_in_allowance(
+    rate_limits, settings, api_client, client, user, spelling
+):
+    """Sign-in reads the name trimmed (and the page NFKC-normalized): so does its limit."""
+    _limits(settings, "signin", ip="100/m", user="2/m")
+    for i in range(2):
+        api_client.post(
+            "/api/auth/token",
+            {"username": "alice", "password": "wrong"},
+            format="json",
+            REMOTE_ADDR=f"10.9.0.{i}",
+        )
+    api = api_client.post(
+        "/api/auth/token",
+        {"username": spelling, "password": "pw-alice-123"},
+        format="json",
+        REMOTE_ADDR="10.9.0.51",
+    )
+    assert api.status_code == 429
+    page = client.post(
+        reverse("login"),
+        {"username": spelling, "password": "pw-alice-123"},
+        REMOTE_ADDR="10.9.2.51",
+    )
+    assert page.status_code == 429
+
+
+def test_a_username_sent_as_a_json_number_is_counted(rate_limits, settings, api_client):
+    _limits(settings, "signin", ip="100/m", user="2/m")
+    codes = [
+        api_client.post(
+            "/api/auth/token",
+            {"username": 12345, "password": "wrong"},
+            format="json",
+            REMOTE_ADDR=f"10.9.1.{i}",
+        ).status_code
+        for i in range(3)
+    ]
+    assert codes == [400, 400, 429]

@@ -72,10 +72,11 @@ end
 -- Admit a user: a slot until the idle deadline, the session's end kept for a hold to extend to.
 local function admit(uid, stamp, now, session_ms, idle_ms)
   local ends = now + session_ms
-  redis.call('ZADD', ACTIVE, slot_deadline(now, ends, idle_ms), uid)
+  local deadline = slot_deadline(now, ends, idle_ms)
+  redis.call('ZADD', ACTIVE, int(deadline), uid)
   redis.call('HSET', PLACES, uid, stamp)
   redis.call('HSET', ENDS, uid, int(ends))
-  return slot_deadline(now, ends, idle_ms)
+  return deadline
 end
 
 -- Remove every trace of a user's place, waiting or active.

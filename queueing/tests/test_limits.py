@@ -70,6 +70,7 @@ def test_the_waiting_room_page_says_to_wait_after_a_storm(rate_limits, settings,
     refused = [page for page in pages if page.status_code == 429]
     assert refused
     assert "faster than asked" in refused[0].content.decode()
+    assert int(refused[0]["Retry-After"]) >= 1
 
 
 def _is_active(user, token: str) -> bool:
@@ -129,3 +130,51 @@ def test_admission_gives_the_idle_deadline_not_the_whole_session(settings, user)
     assert ticket.status == "active"
     remaining = ticket.expires_at.timestamp() - time.time()
     assert 25 < remaining <= 30
+
+
+def _deadline_s(room: str, user) -> float:
+    """Seconds until the user's slot in `room` lapses."""
+    return queue_redis().zscore(room_keys(room).active, user.pk) / 1000 - time.time()
+
+
+def test_a_slot_lasts_while_the_rooms_holds_do_then_the_idle_time(
+    settings, user, django_capture_on_commit_callbacks
+):
+    """A hold on another concert (another room) keeps nothing in this one."""
+    from booking.tests.factories import schedule_with_seats
+
+    settings.QUEUE_IDLE_SECONDS = 30
+    a, b = schedule_with_seats(2), schedule_with_seats(2)
+    services.room_save(concert_id=a.concert_id)
+    services.room_save(concert_id=b.concert_id)
+    admit(user, a.concert_id)
+    admit(user, b.concert_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_services.reservation_hold(user=user, seat_id=a.seats.first().pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        hold_b = booking_services.reservation_hold(user=user, seat_id=b.seats.first().pk)
+    held = settings.HOLD_SECONDS + settings.QUEUE_IDLE_SECONDS
+    assert held - 2 < _deadline_s(f"c{b.concert_id}", user) <= held
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_services.reservation_cancel(user=user, reservation_id=hold_b["reservation_id"])
+    assert _deadline_s(f"c{b.concert_id}", user) <= settings.QUEUE_IDLE_SECONDS
+    assert _deadline_s(f"c{a.concert_id}", user) > held - 2
+
+
+def test_a_hold_that_runs_out_leaves_only_the_idle_time(
+    settings, user, django_capture_on_commit_callbacks
+):
+    """No sweep needs to tell the queue: the slot was given until the hold's end plus idle."""
+    from booking.tests.factories import schedule_with_seats
+
+    settings.QUEUE_IDLE_SECONDS = 30
+    settings.QUEUE_SESSION_SECONDS = 3600
+    schedule = schedule_with_seats(1)
+    admit(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        hold = booking_services.reservation_hold(user=user, seat_id=schedule.seats.first().pk)
+    until = queue_redis().zscore(room_keys(site_room().name).active, user.pk) / 1000
+    assert until == pytest.approx(
+        hold["expires_at"].timestamp() + settings.QUEUE_IDLE_SECONDS, abs=0.01
+    )

@@ -122,3 +122,17 @@ def test_the_other_server_refuses_the_very_next_call(other_server, user, caller,
     change(user)
 
     assert _status(other_server, BALANCE, headers) == 401
+
+
+def test_the_other_server_refuses_a_token_once_it_expires(other_server, user):
+    """Expiry needs no change to tell anyone: each read checks it, cached or not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    token, key = AuthToken.objects.create(user, expiry=timedelta(seconds=2))
+    headers = {"Authorization": f"Token {key}"}
+    assert _status(other_server, BALANCE, headers) == 200
+    assert cache.get(selectors._token_key(hash_token(key))) is not None
+    time.sleep(max(0.0, (token.expiry - timezone.now()).total_seconds()) + 0.1)
+    assert _status(other_server, BALANCE, headers) == 401

@@ -7,14 +7,16 @@ top_up_confirm, so a top-up is credited the same way whichever gateway took it.
 
 import hashlib
 import hmac
-import json
+import io
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.exceptions import ParseError
 
+from concertbooking.parsers import JSONParser
 from payments.errors import CallbackInvalid, CallbackSignatureInvalid, PaymentGatewayNotFound
 
 if TYPE_CHECKING:
@@ -70,8 +72,9 @@ class Gateway:
     def parse(self, body: bytes) -> Callback:
         """{"payment_id": str, "status": "paid" | "failed", "amount": int}."""
         try:
-            data = json.loads(body)
-        except ValueError as exc:
+            # The API's own parser: a body nested too deep is refused, not a RecursionError.
+            data = JSONParser().parse(io.BytesIO(body))
+        except ParseError as exc:
             raise CallbackInvalid() from exc
         if not isinstance(data, dict):
             raise CallbackInvalid()

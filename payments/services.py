@@ -227,8 +227,8 @@ def wallet_charge(
 
     A pending top-up is created under the user's lock, within TOPUP_DAILY_LIMIT, and the gateway
     starts its payment. A payment the gateway confirms at once (sandbox) is credited here by
-    top_up_confirm, the road its callback would take, and answers 200 {"balance"}; one confirmed
-    later answers 202 with the pending top-up, and its callback credits the wallet.
+    _top_up_credit, the step a callback's confirmation takes too, and answers 200 {"balance"};
+    one confirmed later answers 202 with the pending top-up, and its callback credits the wallet.
     """
     amount = amount_check(amount)
     key = idempotency_key_check(idempotency_key)
@@ -243,10 +243,8 @@ def wallet_charge(
         top_up.gateway_payment_id = started.payment_id
         top_up.save(force_insert=True)
         if started.confirmed:
-            settled = top_up_confirm(
-                gateway=gateway.name, payment_id=started.payment_id, amount=amount
-            )
-            return Outcome(200, {"balance": settled.balance})
+            balance = _top_up_credit(top_up_id=top_up.pk, user_id=user.pk, amount=amount, now=now)
+            return Outcome(200, {"balance": balance})
         return Outcome(
             202,
             {
@@ -291,35 +289,45 @@ class TopUpSettled:
 
 
 def top_up_confirm(*, gateway: str, payment_id: str, amount: int) -> TopUpSettled:
-    """The gateway took `amount` for its payment `payment_id`: credit the top-up's wallet, once.
-
-    One conditional UPDATE from pending to confirmed: of any number of confirmations, replayed or
-    concurrent, one changes the row and credits the wallet; the others wait for it and find the
-    top-up confirmed. uk_ledger_top_up holds the same line in the database.
-    """
+    """The gateway took `amount` for its payment `payment_id`: credit the top-up's wallet, once
+    (_top_up_credit); a repeated confirmation answers as the first did."""
     top_ups = TopUp.objects.filter(gateway=gateway, gateway_payment_id=payment_id)
     top_up = top_ups.values("pk", "user_id", "amount").first()
     if top_up is None:
         raise TopUpNotFound()
     if top_up["amount"] != amount:
         raise TopUpMismatch("The callback's amount is not the top-up's.")
-    now = timezone.now()
-    # Nothing in here is refused, so inside wallet_charge's transaction it needs no savepoint.
-    with transaction.atomic(savepoint=False):
-        if top_ups.filter(status=TopUpStatus.PENDING).update(
-            status=TopUpStatus.CONFIRMED, confirmed_at=now
-        ):
-            wallet_id, balance = _wallet_add(user_id=top_up["user_id"], delta=amount, now=now)
-            LedgerEntry.objects.create(
-                wallet_id=wallet_id,
-                kind=LedgerKind.CHARGE,
-                amount=amount,
-                balance_after=balance,
-                top_up_id=top_up["pk"],
-                created_at=now,
-            )
-            return TopUpSettled(top_up["pk"], TopUpStatus.CONFIRMED.value, balance)
+    with transaction.atomic():
+        balance = _top_up_credit(
+            top_up_id=top_up["pk"], user_id=top_up["user_id"], amount=amount, now=timezone.now()
+        )
+    if balance is not None:
+        return TopUpSettled(top_up["pk"], TopUpStatus.CONFIRMED.value, balance)
     return _top_up_settled_as(top_up["pk"], TopUpStatus.CONFIRMED)
+
+
+def _top_up_credit(*, top_up_id: int, user_id: int, amount: int, now: datetime) -> int | None:
+    """Confirm a pending top-up and credit its wallet, in the caller's transaction; the new
+    balance, or None when the top-up was not pending (another confirmation came first).
+
+    One conditional UPDATE from pending to confirmed: of any number of confirmations, replayed or
+    concurrent, one changes the row and credits the wallet; the others wait for it and find the
+    top-up confirmed. uk_ledger_top_up holds the same line in the database.
+    """
+    if not TopUp.objects.filter(pk=top_up_id, status=TopUpStatus.PENDING).update(
+        status=TopUpStatus.CONFIRMED, confirmed_at=now
+    ):
+        return None
+    wallet_id, balance = _wallet_add(user_id=user_id, delta=amount, now=now)
+    LedgerEntry.objects.create(
+        wallet_id=wallet_id,
+        kind=LedgerKind.CHARGE,
+        amount=amount,
+        balance_after=balance,
+        top_up_id=top_up_id,
+        created_at=now,
+    )
+    return balance
 
 
 def top_up_fail(*, gateway: str, payment_id: str) -> TopUpSettled:

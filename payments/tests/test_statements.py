@@ -53,9 +53,9 @@ def test_outside_a_transaction_a_payment_is_one_transaction(user, held):
 
 def test_a_top_up_statements(user, django_assert_num_queries):
     fund(user, 1)
-    with django_assert_num_queries(8 + 2):
+    with django_assert_num_queries(7 + 2):
         # The active user's lock, today's top-ups, the top-up's INSERT; confirmed at once: the
-        # top-up read and moved from pending, the wallet UPDATE, its balance, the ledger row.
+        # top-up moved from pending, the wallet UPDATE, its balance, the ledger row.
         assert services.wallet_charge(user=user, amount=5).body == {"balance": 6}
     assert LedgerEntry.objects.filter(wallet__user=user).count() == 2
 

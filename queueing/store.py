@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from concertbooking.redis import queue_redis
 from queueing.errors import QueueUnavailable
@@ -21,15 +23,36 @@ _PRELUDE = (
 # The draw stays published this long after the start.
 DRAW_KEPT_MS = 7 * 24 * 3600 * 1000
 
-# Connection trouble, or a replica that cannot take writes mid-failover: the store is away for
-# now. Anything else (a script error) is a bug and must stay loud.
+# Connection trouble, a replica that cannot take writes mid-failover, or a Redis Cluster whose
+# master for the room is down, failing over or moving the room's slot: the store is away for
+# now. Anything else (a script error, keys of two slots in one call) is a bug and stays loud.
 UNAVAILABLE = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ReadOnlyError,
     redis.exceptions.MasterDownError,
     redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,
+    redis.exceptions.SlotNotCoveredError,
 )
+
+
+@contextmanager
+def _reaching() -> Iterator[None]:
+    """Turns the store being away into QueueUnavailable (503)."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise QueueUnavailable() from exc
+    except RedisClusterException as exc:
+        # A cluster client that reaches no node at all says so with this, caused by the
+        # connection error; the same class also reports programming errors, kept loud.
+        if isinstance(exc.__cause__, UNAVAILABLE):
+            raise QueueUnavailable() from exc
+        raise
+
 
 _scripts: dict[str, Script] = {}
 
@@ -38,8 +61,7 @@ def script(name: str) -> Script:
     """The registered script `name` (queueing/lua/<name>.lua with the shared prelude)."""
     registered = _scripts.get(name)
     if registered is None:
-        # Registering only hashes the source; the server learns it on first use (EVALSHA, then
-        # SCRIPT LOAD once if it answers NOSCRIPT, e.g. after a restart).
+        # Registering only hashes the source; the server learns it on first use (see _run).
         registered = _scripts[name] = queue_redis().register_script(
             _PRELUDE + "\n" + (_LUA / f"{name}.lua").read_text()
         )
@@ -47,10 +69,17 @@ def script(name: str) -> Script:
 
 
 def _run(name: str, room: str, *args: str | int) -> list | int:
-    try:
-        return script(name)(keys=room_keys(room).as_list(), args=args, client=queue_redis())
-    except UNAVAILABLE as exc:
-        raise QueueUnavailable() from exc
+    keys = room_keys(room).as_list()
+    with _reaching():
+        client = queue_redis()
+        registered = script(name)
+        try:
+            return client.evalsha(registered.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # A server that never saw the script (new, restarted, failed over) learns it from
+            # EVAL on the room's own node. SCRIPT LOAD would go to every Cluster master and
+            # fail while any one of them is down.
+            return client.eval(registered.script, len(keys), *keys, *args)
 
 
 def _str(value: bytes | str) -> str:
@@ -219,10 +248,8 @@ def figures(*, room: str) -> RoomFigures:
 def free_seats_set(*, room: str, free: int, ttl_seconds: int) -> None:
     """Booking's latest count of the room's free seats; forgotten (unknown) after `ttl_seconds`,
     so a count nobody refreshes never keeps a room shut."""
-    try:
+    with _reaching():
         queue_redis().set(room_keys(room).free, free, ex=ttl_seconds)
-    except UNAVAILABLE as exc:
-        raise QueueUnavailable() from exc
 
 
 REKEY_BATCH = 10_000
@@ -231,21 +258,17 @@ REKEY_BATCH = 10_000
 def waiting_rekey(*, room: str, key_of: Callable[[int], int]) -> int:
     """Score every waiting place of `room` by `key_of(user id)`; returns how many. Places that
     left meanwhile stay gone (ZADD XX)."""
-    client = queue_redis()
     waiting = room_keys(room).waiting
-    try:
+    with _reaching():
+        client = queue_redis()
         user_ids = [int(uid) for uid in client.zrange(waiting, 0, -1)]
         for start in range(0, len(user_ids), REKEY_BATCH):
             batch = user_ids[start : start + REKEY_BATCH]
             client.zadd(waiting, {uid: key_of(uid) for uid in batch}, xx=True)
-    except UNAVAILABLE as exc:
-        raise QueueUnavailable() from exc
     return len(user_ids)
 
 
 def draw_page(*, room: str, start: int, stop: int) -> list[int]:
     """User ids of the drawn pre-queue, in the draw's order, from `start` to `stop` inclusive."""
-    try:
+    with _reaching():
         return [int(uid) for uid in queue_redis().zrange(room_keys(room).draw, start, stop)]
-    except UNAVAILABLE as exc:
-        raise QueueUnavailable() from exc

@@ -15,6 +15,7 @@ from queueing import store, tokens
 from queueing.errors import (
     ConcertNotFound,
     QueueTokenInvalid,
+    QueueUnavailable,
     RoomClosed,
     SaleNotOpen,
 )
@@ -137,13 +138,19 @@ def queue_promote_tick(*, config: RoomConfig | None = None) -> store.PromoteResu
 
 def queue_promote_all() -> int:
     """One tick of every room; returns how many were admitted in all. A scheduled mode change
-    that is due is saved on the way, so the console shows it as the room's mode."""
+    that is due is saved on the way, so the console shows it as the room's mode.
+
+    A room whose store is away (its Redis Cluster master down) is skipped with a warning: the
+    rooms on the other masters are admitted all the same."""
     now = timezone.now()
     admitted = 0
     for config in rooms_all():
         if config.saved and config.next_mode and config.next_mode_at <= now:
             room_mode_apply_due(concert_id=config.concert_id, now=now)
-        admitted += queue_promote(config=config)
+        try:
+            admitted += queue_promote(config=config)
+        except QueueUnavailable:
+            logger.warning("queue tick %s: skipped, its store is unavailable", config.name)
     return admitted
 
 

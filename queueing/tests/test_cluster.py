@@ -3,8 +3,6 @@ master takes only its own rooms away (503) while the rooms on the other masters 
 
 from __future__ import annotations
 
-import ctypes
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ from concertbooking.redis import queue_redis
 from queueing import services, store
 from queueing.keys import room_keys
 from queueing.selectors import queue_token_status, room_of_concert
+from queueing.tests import redis_servers
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +28,6 @@ URL = "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in PORTS)
 DEAD_ROOM_BOUND_SECONDS = 3.0
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel kills it if the test process dies first."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 class Cluster:
     """Three redis-server masters on loopback, started and killed by the test."""
 
@@ -42,37 +36,14 @@ class Cluster:
         self.processes: dict[int, subprocess.Popen] = {}
 
     def start(self, port: int) -> None:
-        workdir = self.root / str(port)
-        workdir.mkdir(exist_ok=True)
-        self.processes[port] = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(workdir),
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "1000",
-                "--cluster-require-full-coverage",
-                "no",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--logfile",
-                "redis.log",
-            ],  # fmt: skip
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-        self._until(lambda: self.node(port).ping(), f"redis-server on {port} to start")
+        self.processes[port] = redis_servers.start(
+            port,
+            self.root / str(port),
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "1000",
+            "--cluster-require-full-coverage", "no",
+        )  # fmt: skip
 
     def create(self) -> None:
         subprocess.run(
@@ -92,12 +63,10 @@ class Cluster:
                 for port in self.processes
             )
 
-        self._until(ok, "the cluster to say ok")
+        redis_servers.wait_until(ok, "the cluster to say ok")
 
     def kill(self, port: int) -> None:
-        process = self.processes.pop(port)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        redis_servers.kill(self.processes.pop(port))
 
     def stop_all(self) -> None:
         for port in list(self.processes):
@@ -108,22 +77,7 @@ class Cluster:
             self.node(port).flushall()
             self.node(port).script_flush()
 
-    @staticmethod
-    def node(port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
-
-    @staticmethod
-    def _until(check, what: str, seconds: float = 20) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                if check():
-                    return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.05)
+    node = staticmethod(redis_servers.node)
 
 
 @pytest.fixture(scope="module")

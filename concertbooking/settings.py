@@ -94,6 +94,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "concertbooking.postgresql"
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# PgBouncer in transaction mode: each transaction may run on another server connection, so
+# nothing may outlive one (README, Scaling out).
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+if DATABASE_PGBOUNCER and DATABASES["default"]["ENGINE"] == "concertbooking.postgresql":
+    # .iterator()'s named cursors are held open across transactions outside atomic().
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    # Django's default for psycopg 3 already; pinned so an OPTIONS change cannot undo it.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 TEST_DATABASE_NAME = env("TEST_DATABASE_NAME", default=None)
 if TEST_DATABASE_NAME:
     # Lets two test runs share one PostgreSQL server without dropping each other's database.

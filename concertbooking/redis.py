@@ -72,6 +72,8 @@ def make_client(url: str, *, timeout: float = 1.0) -> redis.Redis | RedisCluster
     credentials, nodes = _nodes(parts.netloc, url)
     tls = {"ssl": True} if scheme == "rediss" else {}
     if kind == "cluster":
+        if parts.path not in ("", "/", "/0"):
+            raise ImproperlyConfigured(f"Redis URL {url!r}: a cluster has database 0 only.")
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in nodes],
             # A dead master leaves its slots uncovered; the other masters' rooms go on.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -37,6 +38,9 @@ def wait_until(check: Callable[[], bool], what: str, seconds: float = 20) -> Non
 
 def start(port: int, workdir: Path, *options: str, sentinel: bool = False) -> subprocess.Popen:
     """A redis-server on 127.0.0.1:`port` working in `workdir`, once it answers PING."""
+    with socket.socket() as probe:
+        # A server left over from an earlier run would answer in place of this one.
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} is already taken"
     workdir.mkdir(parents=True, exist_ok=True)
     command = ["redis-server"]
     if sentinel:

@@ -237,3 +237,35 @@ def test_a_dead_master_takes_only_its_own_rooms_away(revived, make_users):
             client = _client(users[i], tokens[concert_id][i])
             gated = client.get(f"/api/concerts/{concert_id}/available-dates")
             assert gated.status_code == 200, gated.content
+
+
+def test_a_cluster_that_requires_full_coverage_stops_every_room(revived, user):
+    """The control for `cluster-require-full-coverage no`: with it on, the live masters refuse
+    every room once one master has failed (CLUSTERDOWN), and that too is a 503, not a 500."""
+    rooms = _a_room_per_master()
+    for concert_id in rooms.values():
+        assert _join(user, concert_id).status_code == 201
+    dead_port = next(iter(rooms))
+    live = [port for port in PORTS if port != dead_port]
+    for port in live:
+        revived.node(port).config_set("cluster-require-full-coverage", "yes")
+    try:
+        revived.kill(dead_port)
+        redis_servers.wait_until(
+            lambda: all(revived.node(p).cluster("info")["cluster_state"] == "fail" for p in live),
+            "the live masters to declare the cluster down",
+        )
+        for concert_id in rooms.values():
+            refused = _join(user, concert_id)
+            assert (refused.status_code, refused.json()["code"]) == (503, "queue_unavailable")
+        assert services.queue_promote_all() == 0
+    finally:
+        for port in live:
+            revived.node(port).config_set("cluster-require-full-coverage", "no")
+
+
+def test_a_cluster_with_no_node_answering_is_unavailable(auth_client, queue_redis_at):
+    queue_redis_at("redis+cluster://127.0.0.1:1,127.0.0.1:2")
+    refused = auth_client.post("/api/queue/tokens")
+    assert (refused.status_code, refused.json()["code"]) == (503, "queue_unavailable")
+    assert int(refused["Retry-After"]) > 0

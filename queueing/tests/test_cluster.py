@@ -3,6 +3,7 @@ master takes only its own rooms away (503) while the rooms on the other masters 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -56,17 +57,27 @@ class Cluster:
         self.wait_ok()
 
     def wait_ok(self) -> None:
+        """Until every master sees all three, none flagged as failing: a master that came back
+        keeps its FAIL flag a while, and killing it again then changes nothing its peers see."""
+
         def ok() -> bool:
-            return all(
-                self.node(port).cluster("info")["cluster_state"] == "ok"
-                and self.node(port).cluster("info")["cluster_known_nodes"] == str(len(PORTS))
-                for port in self.processes
-            )
+            for port in self.processes:
+                info = self.node(port).cluster("info")
+                nodes = self.node(port).cluster("nodes").values()
+                if info["cluster_state"] != "ok" or len(nodes) != len(PORTS):
+                    return False
+                if any("fail" in node["flags"] for node in nodes):  # fail or fail?
+                    return False
+            return True
 
         redis_servers.wait_until(ok, "the cluster to say ok")
 
     def kill(self, port: int) -> None:
         redis_servers.kill(self.processes.pop(port))
+
+    def pause(self, port: int, *, paused: bool = True) -> None:
+        """Stop (or let go on) a master: its socket stays open and never answers."""
+        self.processes[port].send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     def stop_all(self) -> None:
         for port in list(self.processes):
@@ -237,6 +248,29 @@ def test_a_dead_master_takes_only_its_own_rooms_away(revived, make_users):
             client = _client(users[i], tokens[concert_id][i])
             gated = client.get(f"/api/concerts/{concert_id}/available-dates")
             assert gated.status_code == 200, gated.content
+
+
+def test_a_master_that_never_answers_holds_its_rooms_one_timeout_only(revived, make_users):
+    """A hung master costs each call for its rooms one socket timeout, not one per retry, and
+    the tick goes on to the other rooms after it."""
+    rooms = _a_room_per_master(admit_per_tick=1)
+    users = make_users(3)
+    for concert_id in rooms.values():
+        assert [_join(u, concert_id).status_code for u in users] == [201] * 3
+    hung_port = next(iter(rooms))
+    hung = rooms.pop(hung_port)
+    revived.pause(hung_port)
+    try:
+        started = time.monotonic()
+        refused = _join(users[0], hung)
+        assert (refused.status_code, refused.json()["code"]) == (503, "queue_unavailable")
+        assert time.monotonic() - started < DEAD_ROOM_BOUND_SECONDS
+        started = time.monotonic()
+        assert services.queue_promote_all() == 2
+        assert time.monotonic() - started < DEAD_ROOM_BOUND_SECONDS
+        assert [_admitted(concert_id) for concert_id in rooms.values()] == [1, 1]
+    finally:
+        revived.pause(hung_port, paused=False)
 
 
 def test_a_cluster_that_requires_full_coverage_stops_every_room(revived, user):

@@ -3,10 +3,7 @@ master takes only its own rooms away (503) while the rooms on the other masters 
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -23,80 +20,15 @@ from queueing.tests import redis_servers
 pytestmark = pytest.mark.django_db
 
 PORTS = (7101, 7102, 7103)
-URL = "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in PORTS)
 # A call for a dead master's room must fail fast, not hang on retries: a connection refused
 # costs milliseconds and a silent node one socket timeout (1 s), so this only catches a hang.
 DEAD_ROOM_BOUND_SECONDS = 3.0
 
 
-class Cluster:
-    """Three redis-server masters on loopback, started and killed by the test."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.processes: dict[int, subprocess.Popen] = {}
-
-    def start(self, port: int) -> None:
-        self.processes[port] = redis_servers.start(
-            port,
-            self.root / str(port),
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "1000",
-            "--cluster-require-full-coverage", "no",
-        )  # fmt: skip
-
-    def create(self) -> None:
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in PORTS)]
-            + ["--cluster-replicas", "0", "--cluster-yes"],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        self.wait_ok()
-
-    def wait_ok(self) -> None:
-        """Until every master sees all three, none flagged as failing: a master that came back
-        keeps its FAIL flag a while, and killing it again then changes nothing its peers see."""
-
-        def ok() -> bool:
-            for port in self.processes:
-                info = self.node(port).cluster("info")
-                nodes = self.node(port).cluster("nodes").values()
-                if info["cluster_state"] != "ok" or len(nodes) != len(PORTS):
-                    return False
-                if any("fail" in node["flags"] for node in nodes):  # fail or fail?
-                    return False
-            return True
-
-        redis_servers.wait_until(ok, "the cluster to say ok")
-
-    def kill(self, port: int) -> None:
-        redis_servers.kill(self.processes.pop(port))
-
-    def pause(self, port: int, *, paused: bool = True) -> None:
-        """Stop (or let go on) a master: its socket stays open and never answers."""
-        self.processes[port].send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
-
-    def stop_all(self) -> None:
-        for port in list(self.processes):
-            self.kill(port)
-
-    def flush(self) -> None:
-        for port in self.processes:
-            self.node(port).flushall()
-            self.node(port).script_flush()
-
-    node = staticmethod(redis_servers.node)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster = redis_servers.Cluster(tmp_path_factory.mktemp("redis-cluster"), PORTS)
     try:
-        for port in PORTS:
-            cluster.start(port)
         cluster.create()
         yield cluster
     finally:
@@ -107,7 +39,7 @@ def cluster(tmp_path_factory):
 def on_cluster(cluster, queue_redis_at):
     """The queue's client points at the cluster, empty, for this test."""
     cluster.flush()
-    queue_redis_at(URL)
+    queue_redis_at(cluster.url)
     assert isinstance(queue_redis(), redis.cluster.RedisCluster)
     return cluster
 

@@ -1,5 +1,6 @@
 """Booking writes. Bulk catalog creation for demos and scale tests lives here too."""
 
+import logging
 import math
 import random
 from datetime import datetime, time, timedelta
@@ -37,6 +38,9 @@ from concertbooking.limits import Rate, rate_parse
 from queueing import gate
 from queueing import selectors as queue_selectors
 from queueing import services as queue_services
+from queueing.errors import QueueUnavailable
+
+logger = logging.getLogger(__name__)
 
 _ADJECTIVES = ["Midnight", "Electric", "Silver", "Golden", "Velvet", "Neon", "Wild", "Quiet"]
 _NOUNS = ["Echoes", "Horizons", "Tides", "Lanterns", "Rivers", "Skylines", "Embers", "Waves"]
@@ -560,7 +564,8 @@ def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
 
 def rooms_free_seats_count(*, now: datetime | None = None) -> int:
     """Count the free seats of every concert with a room of its own and tell its room; returns
-    how many rooms were told. A concert with no date to come counts none."""
+    how many rooms were told. A concert with no date to come counts none; a room that cannot be
+    told is skipped with a warning."""
     now = now or timezone.now()
     concert_ids = [room.concert_id for room in queue_selectors.rooms_all() if room.concert_id]
     if not concert_ids:
@@ -575,6 +580,14 @@ def rooms_free_seats_count(*, now: datetime | None = None) -> int:
         .annotate(free=Count("pk"))
         .order_by()
     )
+    told = 0
     for concert_id in concert_ids:
-        queue_services.room_free_seats_update(concert_id=concert_id, free=free.get(concert_id, 0))
-    return len(concert_ids)
+        try:
+            queue_services.room_free_seats_update(
+                concert_id=concert_id, free=free.get(concert_id, 0)
+            )
+            told += 1
+        except QueueUnavailable:
+            # Its Redis Cluster master is down: the rooms on the others still get their count.
+            logger.warning("free seats of concert %s: its room is unavailable", concert_id)
+    return told

@@ -10,6 +10,7 @@ import redis
 from redis.cluster import key_slot
 from rest_framework.test import APIClient
 
+from booking.services import rooms_free_seats_count
 from booking.tests.factories import ConcertFactory
 from concertbooking.redis import queue_redis
 from queueing import services, store
@@ -180,6 +181,10 @@ def test_a_dead_master_takes_only_its_own_rooms_away(revived, make_users):
             client = _client(users[i], tokens[concert_id][i])
             gated = client.get(f"/api/concerts/{concert_id}/available-dates")
             assert gated.status_code == 200, gated.content
+
+    # Booking's count of free seats (none: the concerts have no dates) reaches the live rooms.
+    assert rooms_free_seats_count() == 2
+    assert [store.figures(room=f"c{c}").free_seats for c in rooms.values()] == [0, 0]
 
 
 def test_a_master_that_never_answers_holds_its_rooms_one_timeout_only(revived, make_users):

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from logging.config import dictConfig
 
 from django.conf import settings
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django_guid.context import guid
 
@@ -35,14 +37,18 @@ class RequestIdMiddleware:
         if request_id is None or not SANE_REQUEST_ID.fullmatch(request_id):
             # 32 hex digits like nginx's, without the cost of building a UUID object.
             request_id = os.urandom(16).hex()
-        token = guid.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            # A worker thread's next lines (or next request) must not inherit this id.
-            guid.reset(token)
+        guid.set(request_id)
+        response = self.get_response(request)
         response[self.header] = request_id
         return response
+
+
+@receiver(request_finished)
+def request_id_forget(**kwargs) -> None:
+    """Django logs an error answer after the middleware returns, and gunicorn its access line
+    once the body is sent: the id holds until the server closes the response, then goes, so a
+    thread's lines between requests carry none."""
+    guid.set(None)
 
 
 def configure(config: dict) -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from logging.config import dictConfig
+from logging.config import DictConfigurator, dictConfig
 
 from django.conf import settings
 from django.core.signals import request_finished
@@ -56,3 +56,14 @@ def configure(config: dict) -> None:
     in LOG_FORMAT like any other, not bare text among the JSON."""
     dictConfig(config)
     logging.captureWarnings(True)
+
+
+def handler_adopt(handler: logging.Handler) -> None:
+    """Give a handler made outside LOGGING (gunicorn's own, in its master and workers) the
+    console handler's line format and request-id filter."""
+    configurator = DictConfigurator({})
+    formatter = settings.LOGGING["formatters"][settings.LOG_FORMAT]
+    handler.setFormatter(configurator.configure_formatter(dict(formatter)))
+    handler.addFilter(
+        configurator.configure_filter(dict(settings.LOGGING["filters"]["request_id"]))
+    )

@@ -9,9 +9,12 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -252,3 +255,91 @@ def test_a_task_queued_by_a_request_logs_its_id_in_a_real_worker(client, worker)
     beat_ids = {lines_said[f"task says from-beat-{n}"]["request_id"] for n in (1, 2)}
     assert len(beat_ids) == 2 and request_id not in beat_ids
     assert all(GENERATED.fullmatch(beat_id) for beat_id in beat_ids)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def _serve_until_healthy(command: list[str], env: dict, tmp_path: Path, port: int):
+    out, err = (tmp_path / "out.log").open("w"), (tmp_path / "err.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if _get(port, "/api/health")[0] == 200:
+                return server
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            if server.poll() is None:
+                _stop(server)
+            raise AssertionError((tmp_path / "err.log").read_text())
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_gunicorn_writes_its_own_lines_and_the_apps_as_json_with_the_request_id(tmp_path):
+    port = _free_port()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        # The requests below query nothing; were they to, never the site's own database.
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/"
+        + (db.get("TEST", {}).get("NAME") or f"test_{db['NAME']}"),
+        "LOG_FORMAT": "json",
+        "GUNICORN_ACCESS_LOG": "-",
+    }
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "concertbooking.wsgi",
+    ]
+    server = _serve_until_healthy(command, env, tmp_path, port)
+    try:
+        sent = "0123456789abcdef0123456789abcdef"
+        status, headers = _get(port, "/api/no-such-thing", {"X-Request-ID": sent})
+        assert status == 404 and headers["X-Request-ID"] == sent
+        status, headers = _get(port, "/api/no-such-thing", {"X-Request-ID": "x" * 200})
+        assert status == 404 and GENERATED.fullmatch(made := headers["X-Request-ID"])
+    finally:
+        _stop(server)
+
+    errors = [json.loads(line) for line in (tmp_path / "err.log").read_text().splitlines()]
+    access = [json.loads(line) for line in (tmp_path / "out.log").read_text().splitlines()]
+    assert any(
+        line["logger"] == "gunicorn.error" and line["message"].startswith("Booting worker")
+        for line in errors
+    )
+    not_found = [line for line in errors if line["logger"] == "django.request"]
+    assert [line["request_id"] for line in not_found] == [sent, made]
+    requests = [line for line in access if "/api/no-such-thing" in line["message"]]
+    assert {line["logger"] for line in requests} == {"gunicorn.access"}
+    assert [line["request_id"] for line in requests] == [sent, made]

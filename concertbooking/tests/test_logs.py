@@ -343,3 +343,31 @@ def test_gunicorn_writes_its_own_lines_and_the_apps_as_json_with_the_request_id(
     requests = [line for line in access if "/api/no-such-thing" in line["message"]]
     assert {line["logger"] for line in requests} == {"gunicorn.access"}
     assert [line["request_id"] for line in requests] == [sent, made]
+
+
+@pytest.mark.slow
+def test_make_run_prints_plain_lines(tmp_path):
+    """`make run` sets DEBUG=1 and no LOG_FORMAT: runserver's lines and the app's are text."""
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "QUEUE_REDIS_URL", "CELERY_BROKER_URL", "LOG_FORMAT"}
+    }
+    env.update(DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    server = _serve_until_healthy(
+        [*manage, "run_local", f"127.0.0.1:{port}", "--noreload"], env, tmp_path, port
+    )
+    try:
+        status, headers = _get(port, "/api/no-such-thing")
+        assert status == 404 and GENERATED.fullmatch(headers["X-Request-ID"])
+    finally:
+        _stop(server)
+
+    output = (tmp_path / "out.log").read_text() + (tmp_path / "err.log").read_text()
+    not_found = r"^\S+ \S+ WARNING django.request Not Found: /api/no-such-thing$"
+    assert re.search(not_found, output, re.M), output
+    assert '"GET /api/health HTTP/1.1" 200' in output  # runserver's own line
+    assert not [line for line in output.splitlines() if line.startswith("{")], output

@@ -13,3 +13,21 @@ graceful_timeout = 10
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+# --- Logs: gunicorn's own lines (errors; access lines when GUNICORN_ACCESS_LOG names a place)
+# go where gunicorn sends them, in the app's LOG_FORMAT, with the request's id on access lines.
+from gunicorn.glogging import Logger as _GunicornLogger  # noqa: E402
+
+
+class _AppFormatLogger(_GunicornLogger):
+    def setup(self, cfg):
+        super().setup(cfg)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "concertbooking.settings")
+        from concertbooking.logs import handler_adopt
+
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler_adopt(handler)
+
+
+logger_class = _AppFormatLogger

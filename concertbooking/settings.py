@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
 from concertbooking.converters import IdConverter
 
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Request ids on log lines and Celery tasks (concertbooking.logs).
+    "django_guid",
     "concertbooking",
     "accounts",
     "booking",
@@ -52,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line logged for a request carries its id.
+    "concertbooking.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -357,11 +362,53 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {"id": IdConverter.schema},
 }
 
+# --- Logs: one line per record on stderr, JSON in production, plain text under `make run` ------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
+# The header a request's id comes in on (from a proxy: nginx's $request_id) and goes back on;
+# concertbooking.logs decides which incoming ids to keep.
+REQUEST_ID_HEADER = env("REQUEST_ID_HEADER", default="X-Request-ID")
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": REQUEST_ID_HEADER,
+    # Tasks queued in a request carry its id; tasks from beat get their own. The worker and beat
+    # log through LOGGING.
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True)],
+}
+LOGGING_CONFIG = "concertbooking.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "filters": {
+        "request_id": {
+            "()": "django_guid.log_filters.CorrelationId",
+            "correlation_id_field": "request_id",
+        },
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "timestamp": "time",
+            "rename_fields": {"levelname": "level", "name": "logger", "exc_info": "exception"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own console handler would print its lines a second time, in its own format.
+        "django": {"handlers": [], "level": "INFO"},
+        # django-guid narrates each id it sets or clears at INFO: one line per request and task.
+        "django_guid": {"level": "WARNING"},
+    },
 }
 
 # --- HTTPS (behind a TLS-terminating proxy: see README's operations) ------------------------

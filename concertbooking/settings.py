@@ -246,10 +246,18 @@ PAYMENT_GATEWAY_SECRET = env("PAYMENT_GATEWAY_SECRET", default="")
 # The most one user may top up per UTC day, pending and confirmed top-ups together.
 TOPUP_DAILY_LIMIT = env.int("TOPUP_DAILY_LIMIT", default=20_000_000)
 
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend",
+# The mail server as one URL (smtp://user:pass@host:25, smtp+tls://..., smtp+ssl://...,
+# consolemail://); EMAIL_BACKEND, when set, names another backend class and wins over the URL's.
+_email = env.email_url(
+    "EMAIL_URL", default="consolemail://", backend=env("EMAIL_BACKEND", default=None)
 )
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"]  # None: smtplib's default for the scheme (25, or 465 for SSL)
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tickets@concertbooking.local")
 # A mail server that accepts and then stalls fails a delivery after this long, not the OS's.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)

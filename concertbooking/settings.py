@@ -182,6 +182,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Admissions never wait behind other work: the promotion tick and the rooms' seat count have a
+# queue and a worker of their own (Procfile `admissions`); everything else stays on `celery`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "queueing.queue_promote": {"queue": "admissions"},
+    "booking.rooms_free_seats": {"queue": "admissions"},
+}
+# Beat keeps its schedule in Redis and holds a lock there (celery-redbeat): a second beat waits
+# on the lock and takes over once the first has not renewed it for BEAT_LOCK_TIMEOUT_SECONDS.
+CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_REDBEAT_REDIS_URL = env("BEAT_REDIS_URL", default=CELERY_BROKER_URL)
+CELERY_REDBEAT_LOCK_TIMEOUT = env.int("BEAT_LOCK_TIMEOUT_SECONDS", default=10)
+# Beat sleeps at most this long between looks at its schedule, and a waiting beat tries the lock
+# this often (celery's default of five minutes would leave the queue without a clock that long).
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 
 # --- Queue (defaults; operators override them live in the admin) ----------------------------
 QUEUE_ROOM = env("QUEUE_ROOM", default="main")

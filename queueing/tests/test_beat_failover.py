@@ -5,6 +5,8 @@ import signal
 import time
 
 import pytest
+import redis
+from django.conf import settings
 
 from concertbooking.heartbeat import heartbeat_age
 from queueing.tests.celery_processes import CeleryProcesses
@@ -44,5 +46,23 @@ def test_a_second_beat_waits_and_takes_over_when_the_first_is_killed(tmp_path):
         )
         assert "Acquired lock" in procs.log("second")
         assert "Sending due task queue-promote" in procs.log("second")
+    finally:
+        procs.stop()
+
+
+def test_a_beat_that_finds_its_lock_taken_stops(tmp_path):
+    """A beat that could not renew its lock in time (Redis out of its reach, say) and finds
+    another holder exits rather than schedule beside it; a supervisor restarts it to wait."""
+    procs = CeleryProcesses(tmp_path, BEAT_LOCK_TIMEOUT_SECONDS=str(LOCK_TIMEOUT))
+    try:
+        beat = procs.beat("beat")
+        procs.wait_for(lambda: "Acquired lock" in procs.log("beat"), timeout=30, what="a lock")
+        # What a second beat leaves once the first's lock ran out and it took it.
+        redis.Redis.from_url(settings.CELERY_REDBEAT_REDIS_URL).set(
+            "redbeat::lock", "another-beat", px=60_000
+        )
+        beat.wait(timeout=10)
+        assert beat.returncode != 0
+        assert "LockNotOwnedError" in procs.log("beat")
     finally:
         procs.stop()

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 3
 CELERY_WORKERS ?= 2
-# Empty: every Procfile process. PROCESSES=web for a second app server (one beat per site).
+# Empty: every Procfile process. PROCESSES=web for a second app server.
 PROCESSES ?=
 
 # The suite's own database and Redis index, so it never touches the data of a running site.
@@ -32,7 +32,7 @@ run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty --on-sale-minutes 10
 	DEBUG=1 $(BIN)/python manage.py run_local 127.0.0.1:$(PORT)
 
-# gunicorn, a Celery worker and one beat (Procfile); they need DATABASE_URL and REDIS_URL.
+# gunicorn, the Celery workers and beat (Procfile); they need DATABASE_URL and REDIS_URL.
 serve: $(STAMP)
 	$(SERVE_ENV) $(BIN)/python manage.py migrate --noinput
 	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --noinput -v0

@@ -195,6 +195,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Admissions never wait behind other work: the promotion tick and the rooms' seat count have a
+# queue and a worker of their own (Procfile `admissions`); everything else stays on `celery`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "queueing.queue_promote": {"queue": "admissions"},
+    "booking.rooms_free_seats": {"queue": "admissions"},
+}
+# Beat keeps its schedule in Redis and holds a lock there (celery-redbeat): a second beat waits
+# on the lock and takes over once the first has not renewed it for BEAT_LOCK_TIMEOUT_SECONDS.
+CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_REDBEAT_REDIS_URL = env("BEAT_REDIS_URL", default=CELERY_BROKER_URL)
+CELERY_REDBEAT_LOCK_TIMEOUT = env.int("BEAT_LOCK_TIMEOUT_SECONDS", default=10)
+# Beat sleeps at most this long between looks at its schedule, and a waiting beat tries the lock
+# this often (celery's default of five minutes would leave the queue without a clock that long).
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 
 # --- Queue (defaults; operators override them live in the admin) ----------------------------
 QUEUE_ROOM = env("QUEUE_ROOM", default="main")
@@ -259,10 +274,18 @@ PAYMENT_GATEWAY_SECRET = env("PAYMENT_GATEWAY_SECRET", default="")
 # The most one user may top up per UTC day, pending and confirmed top-ups together.
 TOPUP_DAILY_LIMIT = env.int("TOPUP_DAILY_LIMIT", default=20_000_000)
 
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend",
+# The mail server as one URL (smtp://user:pass@host:25, smtp+tls://..., smtp+ssl://...,
+# consolemail://); EMAIL_BACKEND, when set, names another backend class and wins over the URL's.
+_email = env.email_url(
+    "EMAIL_URL", default="consolemail://", backend=env("EMAIL_BACKEND", default=None)
 )
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"]  # None: smtplib's default for the scheme (25, or 465 for SSL)
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tickets@concertbooking.local")
 # A mail server that accepts and then stalls fails a delivery after this long, not the OS's.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)

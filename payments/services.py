@@ -545,15 +545,53 @@ def _outbox_retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, OUTBOX_RETRY_MAX_SECONDS))
 
 
+def _outbox_claim_lease() -> timedelta:
+    """How long a claimed event is left to the relay that claimed it: longer than any one try
+    (an SMTP conversation is about ten round trips, each allowed EMAIL_TIMEOUT)."""
+    return timedelta(seconds=60 + 12 * settings.EMAIL_TIMEOUT)
+
+
+def _outbox_claim(*, event_id: int | None, tried: list[int]) -> OutboxEvent | None:
+    """Take the next due event (or just `event_id`) for one try, in a short transaction.
+
+    The claim counts the try and makes the event due again only when the lease is over, so no
+    other relay takes it meanwhile, and one whose relay dies mid-try is tried again after it.
+    """
+    with transaction.atomic():
+        pending = (
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(delivered_at__isnull=True)
+            .exclude(pk__in=tried)
+            .only("event_type", "payload", "attempts")
+        )
+        if event_id is not None:
+            # One given event, if it was never tried, whatever its due time.
+            pending = pending.filter(pk=event_id, attempts=0)
+        else:
+            # Due by the database's clock, which also stamped new events' due time: a worker
+            # whose clock lags must not leave a fresh event for the next beat.
+            pending = pending.filter(next_attempt_at__lte=Now()).order_by("next_attempt_at", "pk")
+        event = pending.first()
+        if event is None:
+            return None
+        event.attempts += 1
+        OutboxEvent.objects.filter(pk=event.pk).update(
+            attempts=event.attempts, next_attempt_at=Now() + _outbox_claim_lease()
+        )
+    return event
+
+
 def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     """Deliver undelivered events (or just `event_id`) once each; returns how many were delivered.
 
-    Each event is delivered in its own transaction under FOR UPDATE SKIP LOCKED, so two relays
-    never deliver the same event and never wait for each other. Delivery is at least once: if the
-    process dies after the email went out but before the commit, the next run sends it again.
-    An event whose delivery failed waits out its back-off (_outbox_retry_delay), counted from
-    the end of the failed try; after OUTBOX_MAX_ATTEMPTS failures it waits for an operator
-    (outbox_retry).
+    Each event is claimed in a short transaction of its own under FOR UPDATE SKIP LOCKED
+    (_outbox_claim), so two relays never take the same event and never wait for each other. The
+    email is sent with no transaction open and no row locked: a stalled mail server holds no
+    database connection in a transaction and blocks nobody. The outcome is written afterwards in
+    one statement. Delivery is at least once: if the process dies after the email went out but
+    before that write, the event is sent again once its claim runs out. An event whose delivery
+    failed waits out its back-off (_outbox_retry_delay), counted from the end of the failed try;
+    after OUTBOX_MAX_ATTEMPTS failures it waits for an operator (outbox_retry).
     """
     if event_id is None:
         # Before reading: a payment that commits from now on queues a relay of its own, and one
@@ -562,48 +600,38 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
     delivered = 0
     tried: list[int] = []
     for _ in range(limit):
-        with transaction.atomic():
-            pending = (
-                OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(delivered_at__isnull=True)
-                .exclude(pk__in=tried)
-            )
-            if event_id is not None:
-                # One given event, if it was never tried, whatever its due time.
-                pending = pending.filter(pk=event_id, attempts=0)
-            else:
-                # Due by the database's clock, which also stamped new events' due time: a
-                # worker whose clock lags must not leave a fresh event for the next beat.
-                pending = pending.filter(next_attempt_at__lte=Now()).order_by(
-                    "next_attempt_at", "pk"
+        event = _outbox_claim(event_id=event_id, tried=tried)
+        if event is None:
+            break
+        tried.append(event.pk)
+        try:
+            handler = EVENT_HANDLERS[event.event_type]
+            handler(event.payload)
+        except Exception as exc:  # kept for a later run; one bad event must not block others
+            if event.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                next_attempt_at = None
+                logger.exception(
+                    "Outbox event %s failed %s times; left for an operator",
+                    event.pk,
+                    event.attempts,
                 )
-            event = pending.first()
-            if event is None:
-                break
-            tried.append(event.pk)
-            event.attempts += 1
-            try:
-                handler = EVENT_HANDLERS[event.event_type]
-                handler(event.payload)
-            except Exception as exc:  # kept for a later run; one bad event must not block others
-                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if event.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-                    event.next_attempt_at = None
-                    logger.exception(
-                        "Outbox event %s failed %s times; left for an operator",
-                        event.pk,
-                        event.attempts,
-                    )
-                else:
-                    # From now (the database's clock, as above), not from the try's start: a
-                    # try that ran into a timeout must not leave the event due again at once.
-                    event.next_attempt_at = Now() + _outbox_retry_delay(event.attempts)
-                    logger.exception("Outbox event %s failed", event.pk)
-                event.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-                continue
-            event.delivered_at = timezone.now()
-            event.save(update_fields=["attempts", "delivered_at"])
-            delivered += 1
+            else:
+                # From now (the database's clock, as above), not from the try's start: a try
+                # that ran into a timeout must not leave the event due again at once.
+                next_attempt_at = Now() + _outbox_retry_delay(event.attempts)
+                logger.exception("Outbox event %s failed", event.pk)
+            # Only while the claim is still ours: an event claimed again after a lease ran out
+            # (or retried by an operator) is the later try's to record.
+            OutboxEvent.objects.filter(
+                pk=event.pk, attempts=event.attempts, delivered_at__isnull=True
+            ).update(
+                last_error=f"{type(exc).__name__}: {exc}"[:2000], next_attempt_at=next_attempt_at
+            )
+            continue
+        OutboxEvent.objects.filter(pk=event.pk, delivered_at__isnull=True).update(
+            delivered_at=timezone.now()
+        )
+        delivered += 1
     return delivered
 
 

@@ -75,7 +75,7 @@ def _wait_healthy(port: int, process: subprocess.Popen) -> None:
 
 
 def start_stack() -> list[subprocess.Popen]:
-    """`make serve` (web, worker, beat) on the first port, web-only instances after it."""
+    """`make serve` (web, both workers, beat) on the first port, web-only instances after it."""
     stacks = []
     for index in range(INSTANCES):
         port = BASE_PORT + index

@@ -53,7 +53,8 @@ def test_worker_with_beat_admits_waiting_users(make_users, queue_settings, tmp_p
             "--without-heartbeat",
             "--without-mingle",
             "--without-gossip",
-            f"--schedule={tmp_path / 'beat-schedule'}",
+            # Both queues: the promotion is routed to `admissions`.
+            "--queues=admissions,celery",
         ],
         cwd=ROOT,
         env={

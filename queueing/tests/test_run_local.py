@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from concertbooking.heartbeat import heartbeat_age
 from concertbooking.redis import queue_redis
 from queueing import services
 from queueing.keys import room_keys
@@ -43,6 +44,7 @@ def test_local_beat_runs_every_scheduled_task(make_users, settings):
     assert queue_redis().zcard(room_keys("main").active) == 3
     assert all(beat.last_run.values())  # every periodic task ran, not just the promotion
     assert not beat.is_alive()
+    assert heartbeat_age() < 10  # its ticks stamp the heartbeat readiness reads, as beat's do
 
 
 def _request(port: int, method: str, path: str, headers: dict) -> tuple[int, dict]:

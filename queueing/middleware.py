@@ -44,12 +44,20 @@ def _check(
         return exc
     if user_id is None:
         return NotAuthenticated()
-    replayable = gate.replayable_of(view_func)
-    if replayable is not None and replayable(request, user_id, view_kwargs):
-        # A retry of an answer the view stored passes, queue place or not, to be replayed by
-        # the view; the view knows it may only replay (gate.passed_to_replay).
-        request.queue_replay = True
-        return None
+    refusal = _gate(request, user_id, concert_id)
+    if refusal is not None:
+        replayable = gate.replayable_of(view_func)
+        # Asked after the refusal: a view releases the slot only once its answer is stored, so
+        # a retry refused because the first attempt just released it finds that answer here.
+        if replayable is not None and replayable(request, user_id, view_kwargs):
+            # Passes to be replayed by the view, which knows it may only replay
+            # (gate.passed_to_replay).
+            request.queue_replay = True
+            return None
+    return refusal
+
+
+def _gate(request: HttpRequest, user_id: int, concert_id: int | None) -> ApplicationError | None:
     room = None if concert_id is None else room_for_concert(concert_id).name
     token = queue_token_from_request(request, room)
     if token is None:

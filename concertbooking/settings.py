@@ -356,6 +356,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
+# --- Readiness and metrics (concertbooking.readiness, concertbooking.metrics) ----------------
+# GET /api/ready fails "beat" when the last promotion tick is older than this (or unknown).
+BEAT_HEARTBEAT_MAX_SECONDS = env.float("BEAT_HEARTBEAT_MAX_SECONDS", default=30.0)
+
 # --- HTTPS (behind a TLS-terminating proxy: see README's operations) ------------------------
 # The header a proxy sets to the scheme the client used, e.g. X-Forwarded-Proto; only name it
 # when a proxy always sets it, or a client could claim HTTPS.

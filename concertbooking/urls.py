@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from concertbooking.api import api_not_found
 from concertbooking.converters import IdConverter
-from concertbooking.health import HealthApi
+from concertbooking.health import HealthApi, ReadyApi
 
 register_converter(IdConverter, "id")
 
@@ -18,6 +18,7 @@ admin.site.index_title = "Concerts, sales and the queue"
 # first, in the order a buyer makes them, so the busiest (queue polls) match soonest.
 urlpatterns = [
     path("api/health", HealthApi.as_view(), name="api-health"),
+    path("api/ready", ReadyApi.as_view(), name="api-ready"),
     path("api/", include("queueing.api.urls")),
     path("api/", include("booking.api.urls")),
     path("api/", include("payments.api.urls")),

@@ -13,3 +13,17 @@ graceful_timeout = 10
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+# --- Metrics: workers share PROMETHEUS_MULTIPROC_DIR (concertbooking.metrics) -----------------
+def on_starting(server):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "concertbooking.settings")
+    from concertbooking.metrics import server_start
+
+    server_start()
+
+
+def child_exit(server, worker):
+    from concertbooking.metrics import worker_exit
+
+    worker_exit(worker.pid)

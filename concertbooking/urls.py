@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from concertbooking.api import api_not_found
 from concertbooking.converters import IdConverter
 from concertbooking.health import HealthApi, ReadyApi
+from concertbooking.metrics import metrics_view
 
 register_converter(IdConverter, "id")
 
@@ -26,6 +27,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Prometheus; the public proxy refuses it (see README's operations).
+    path("metrics", metrics_view, name="metrics"),
     # Anything else under /api/ (unknown paths, malformed ids) is a JSON 404.
     re_path(r"^api/", api_not_found),
     path("accounts/", include("accounts.urls")),

@@ -294,6 +294,7 @@ class RoomStats:
     free_seats: int | None
     sale_starts_at: datetime | None
     seed_sha256: str | None
+    abandoned_total: int = 0
 
 
 def room_stats(config: RoomConfig) -> RoomStats:
@@ -319,6 +320,7 @@ def room_stats(config: RoomConfig) -> RoomStats:
         free_seats=figures.free_seats,
         sale_starts_at=config.sale_starts_at,
         seed_sha256=config.seed_sha256,
+        abandoned_total=figures.abandoned_total,
     )
 
 

@@ -373,3 +373,8 @@ def room_draw(*, concert_id: int, offset: int, limit: int) -> list[str]:
         return []
     user_ids = store.draw_page(room=config.name, start=offset, stop=offset + limit - 1)
     return [tokens.draw_id(room=config.name, user_id=uid) for uid in user_ids]
+
+
+def room_history(config: RoomConfig) -> list[store.MinuteFigures]:
+    """The room's last hour per minute, oldest first, for the console's chart (one round trip)."""
+    return store.history(room=config.name)

@@ -21,6 +21,10 @@ CHECK_TIMEOUT = 1.0
 ANSWER_DEADLINE = CHECK_TIMEOUT + 0.3
 
 
+class CheckFailed(Exception):
+    """A check's own verdict; its message is the whole reason."""
+
+
 def _database() -> None:
     # A fresh connection with its own timeouts: a request's persistent one would wait for the
     # OS's TCP timeout on a server that never answers, and this also proves new connections work.
@@ -72,9 +76,9 @@ def _broker() -> None:
 def _beat() -> None:
     age = heartbeat_age()
     if age is None:
-        raise RuntimeError("no promotion tick has been seen")
+        raise CheckFailed("no promotion tick has been seen")
     if age > settings.BEAT_HEARTBEAT_MAX_SECONDS:
-        raise RuntimeError(f"the last promotion tick was {age:.0f} s ago")
+        raise CheckFailed(f"the last promotion tick was {age:.0f} s ago")
 
 
 CHECKS: dict[str, Callable[[], None]] = {
@@ -103,6 +107,8 @@ def _executor() -> ThreadPoolExecutor:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, CheckFailed):
+        return text
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 

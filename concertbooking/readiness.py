@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import redis
 from django.conf import settings
 from django.db.utils import load_backend
 
@@ -43,10 +44,30 @@ def _database() -> None:
         wrapper.close()
 
 
+def redis_answers(client: redis.Redis | redis.RedisCluster) -> None:
+    """PING. On a Redis Cluster one primary answering is enough: a master that is away stops
+    only its own rooms (they answer 503, /metrics names them), and failing readiness on every
+    app server for it would stop all the others too."""
+    if not isinstance(client, redis.RedisCluster):
+        client.ping()
+        return
+    failures = []
+    for node in client.get_primaries():
+        try:
+            if node.redis_connection is None:
+                raise redis.ConnectionError("no connection")
+            # The node's own client: one try, its socket timeout, none of the cluster's retries.
+            node.redis_connection.ping()
+            return
+        except redis.RedisError as exc:
+            failures.append(f"{node.name} {_reason(exc)}")
+    raise CheckFailed("no primary answers: " + "; ".join(failures))
+
+
 def _queue_redis() -> None:
     from concertbooking.redis import queue_redis
 
-    queue_redis().ping()
+    redis_answers(queue_redis())
 
 
 def _cache() -> None:

@@ -16,6 +16,8 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	PAYMENT_GATEWAY_SANDBOX_ALLOWED=1
 # A production-like stack on this machine takes top-ups from the sandbox unless told otherwise.
 SERVE_ENV := PAYMENT_GATEWAY_SANDBOX_ALLOWED=$${PAYMENT_GATEWAY_SANDBOX_ALLOWED:-1}
+# Several gunicorn workers share their request metrics there (one directory per port).
+SERVE_ENV += PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$${TMPDIR:-/tmp}/concertbooking-metrics-$(PORT)}
 
 .PHONY: install run serve test lint format bench loadtest clean
 

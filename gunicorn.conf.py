@@ -31,3 +31,17 @@ class _AppFormatLogger(_GunicornLogger):
 
 
 logger_class = _AppFormatLogger
+
+
+# --- Metrics: workers share PROMETHEUS_MULTIPROC_DIR (concertbooking.metrics) -----------------
+def on_starting(server):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "concertbooking.settings")
+    from concertbooking.metrics import server_start
+
+    server_start()
+
+
+def child_exit(server, worker):
+    from concertbooking.metrics import worker_exit
+
+    worker_exit(worker.pid)

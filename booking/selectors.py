@@ -23,6 +23,7 @@ from django.utils import timezone
 from booking import cache
 from booking.errors import ConcertNotFound, ScheduleNotFound
 from booking.models import (
+    ACTIVE_RESERVATION_STATUSES,
     Concert,
     ConcertSchedule,
     Reservation,
@@ -350,3 +351,13 @@ def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) 
     if config is not None and config.concert_id is not None:
         holds = holds.filter(seat__schedule__concert_id=config.concert_id)
     return holds
+
+
+def reservation_counts(*, now: datetime | None = None) -> dict[str, int]:
+    """Live holds and sold seats, for the metrics. One query over the held-or-paid rows only
+    (the predicate of uk_reservation_seat_active): at most one per seat, whatever the history."""
+    now = now or timezone.now()
+    return Reservation.objects.filter(status__in=ACTIVE_RESERVATION_STATUSES).aggregate(
+        holds_active=Count("pk", filter=Q(status=ReservationStatus.HELD, expires_at__gt=now)),
+        sold=Count("pk", filter=Q(status=ReservationStatus.PAID)),
+    )

@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "concertbooking.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Counts and times requests by view for /metrics (static files, answered above, are not).
+    "concertbooking.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -433,6 +435,18 @@ LOGGING = {
         "django_guid": {"level": "WARNING"},
     },
 }
+
+# --- Readiness and metrics (concertbooking.readiness, concertbooking.metrics) ----------------
+# GET /api/ready fails "beat" when the last promotion tick is older than this (or unknown).
+BEAT_HEARTBEAT_MAX_SECONDS = env.float("BEAT_HEARTBEAT_MAX_SECONDS", default=30.0)
+# Where several server processes share their metrics (prometheus_client's multiprocess mode,
+# which reads the same variable); empty: one process keeps its own, as under `make run`.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+if not PROMETHEUS_MULTIPROC_DIR:
+    # Set but empty, the library would write its files into the working directory.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+# When set, GET /metrics asks for `Authorization: Bearer <token>`; the proxy keeps it private.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- HTTPS (behind a TLS-terminating proxy: see README's operations) ------------------------
 # The header a proxy sets to the scheme the client used, e.g. X-Forwarded-Proto; only name it

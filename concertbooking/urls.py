@@ -6,7 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from concertbooking.api import api_not_found
 from concertbooking.converters import IdConverter
-from concertbooking.health import HealthApi
+from concertbooking.health import HealthApi, ReadyApi
+from concertbooking.metrics import metrics_view
 
 register_converter(IdConverter, "id")
 
@@ -18,6 +19,7 @@ admin.site.index_title = "Concerts, sales and the queue"
 # first, in the order a buyer makes them, so the busiest (queue polls) match soonest.
 urlpatterns = [
     path("api/health", HealthApi.as_view(), name="api-health"),
+    path("api/ready", ReadyApi.as_view(), name="api-ready"),
     path("api/", include("queueing.api.urls")),
     path("api/", include("booking.api.urls")),
     path("api/", include("payments.api.urls")),
@@ -25,6 +27,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Prometheus; the public proxy refuses it (see README's operations).
+    path("metrics", metrics_view, name="metrics"),
     # Anything else under /api/ (unknown paths, malformed ids) is a JSON 404.
     re_path(r"^api/", api_not_found),
     path("accounts/", include("accounts.urls")),

@@ -9,6 +9,11 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         checks.register(payment_gateway_check)
 
+        from concertbooking.metrics import collector_register
+        from payments.metrics import payments_collect
+
+        collector_register(payments_collect)
+
 
 def payment_gateway_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """A PAYMENT_GATEWAY no gateway answers to would fail only at the first top-up: say so at

@@ -5,10 +5,19 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from payments.models import IdempotencyKey, TopUp, TopUpStatus, Wallet
+from payments.models import (
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerKind,
+    OutboxEvent,
+    Payment,
+    TopUp,
+    TopUpStatus,
+    Wallet,
+)
 
 
 def wallet_balance(*, user_id: int) -> int:
@@ -48,3 +57,17 @@ def idempotent_answer_stored(*, user_id: int, scope: str, key: str, request: Any
         fingerprint=request_fingerprint(request),
         response_status__isnull=False,
     ).exists()
+
+
+def payment_counts() -> dict[str, int]:
+    """Payments and refunds all time, and the outbox's undelivered events, for the metrics. The
+    outbox counts read only the partial index ix_outbox_due (undelivered events)."""
+    outbox = OutboxEvent.objects.filter(delivered_at__isnull=True).aggregate(
+        outbox_backlog=Count("pk"),
+        outbox_given_up=Count("pk", filter=Q(next_attempt_at__isnull=True)),
+    )
+    return {
+        "payments": Payment.objects.count(),
+        "refunds": LedgerEntry.objects.filter(kind=LedgerKind.REFUND).count(),
+        **outbox,
+    }

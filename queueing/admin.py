@@ -5,6 +5,7 @@ through queueing.services.room_save, so this process's cached rooms are dropped 
 """
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +17,14 @@ from django.urls import path, reverse
 
 from concertbooking.errors import ApplicationError
 from queueing.models import QueueRoom, RoomMode
-from queueing.selectors import RoomConfig, room_of_concert, room_stats, rooms_all, site_room
+from queueing.selectors import (
+    RoomConfig,
+    room_history,
+    room_of_concert,
+    room_stats,
+    rooms_all,
+    site_room,
+)
 from queueing.services import room_save
 
 
@@ -70,6 +78,77 @@ def _stats(config: RoomConfig) -> dict:
         return {"available": False, "detail": exc.detail, "concert_id": config.concert_id}
     figures["sale_starts_at"] = figures["sale_starts_at"] and figures["sale_starts_at"].isoformat()
     return {"available": True, **figures}
+
+
+# The chart's drawing area in SVG units; the page scales it to its width.
+CHART_WIDTH, CHART_HEIGHT = 600, 90
+
+
+def _scale_top(peak: int) -> int:
+    """The first of 1, 2, 5, 10, 20, 50... at or above `peak`: the chart's top line."""
+    decade = 1
+    while True:
+        for top in (decade, 2 * decade, 5 * decade):
+            if top >= peak:
+                return top
+        decade *= 10
+
+
+def _history_chart(config: RoomConfig) -> dict:
+    """The last hour drawn server-side: the waiting count as lines (broken where no tick ran)
+    and admissions per minute as bars, each on its own scale."""
+    try:
+        minutes = room_history(config)
+    except ApplicationError as exc:
+        return {"available": False, "detail": exc.detail}
+    step = CHART_WIDTH / len(minutes)
+    waiting_top = _scale_top(max((m.waiting or 0 for m in minutes), default=0))
+    admitted_top = _scale_top(max((m.admitted for m in minutes), default=0))
+
+    def y(value: int, top: int) -> float:
+        return round(CHART_HEIGHT - value * CHART_HEIGHT / top, 1)
+
+    lines, points = [], []
+    for i, minute in enumerate(minutes):
+        if minute.waiting is None:
+            if points:
+                lines.append(" ".join(points))
+            points = []
+            continue
+        points.append(f"{round(i * step + step / 2, 1)},{y(minute.waiting, waiting_top)}")
+    if points:
+        lines.append(" ".join(points))
+    bars = [
+        {
+            "x": round(i * step + 1, 1),
+            "y": y(minute.admitted, admitted_top),
+            "height": round(CHART_HEIGHT - y(minute.admitted, admitted_top), 1),
+            "value": minute.admitted,
+        }
+        for i, minute in enumerate(minutes)
+        if minute.admitted
+    ]
+    # A single point draws no line: mark each point that stands alone.
+    dots = [line.split(",") for line in lines if " " not in line]
+
+    def clock(minute: int) -> str:
+        return datetime.fromtimestamp(minute * 60, tz=UTC).strftime("%H:%M UTC")
+
+    return {
+        "available": True,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "bar_width": round(step - 2, 1),
+        "waiting_lines": lines,
+        "waiting_dots": dots,
+        "waiting_top": waiting_top,
+        "waiting_now": minutes[-1].waiting,
+        "admitted_bars": bars,
+        "admitted_top": admitted_top,
+        "admitted_hour": sum(m.admitted for m in minutes),
+        "starts": clock(minutes[0].minute),
+        "ends": clock(minutes[-1].minute),
+    }
 
 
 def _key_of(concert_id: int | None) -> str:
@@ -188,6 +267,7 @@ class QueueRoomAdmin(admin.ModelAdmin):
                 "stats": _stats(config),
                 "stats_url": stats_url,
                 "config": config,
+                "chart": _history_chart(config),
             },
         )
 

@@ -14,6 +14,8 @@ POLL_BUCKET = 128
 # The status script lets a place poll once per this many ms, a few polls ahead aside: under the
 # shortest poll_after_seconds (1 s) by the 20% the waiting room spreads its polls by.
 POLL_MS = 800
+# The console's chart keeps this many minutes of a room's history.
+HISTORY_MINUTES = 60
 
 
 def room_name(concert_id: int | None) -> str:
@@ -37,6 +39,9 @@ class RoomKeys:
     sweep: str  # string: where the incremental sweep for abandoned waiters goes on
     polls: str  # prefix of the poll hashes: <polls><user id // POLL_BUCKET>
     ends: str  # hash: admitted user id -> session end (ms); `active` holds the idle deadline
+    # hash: "w<minute>" -> waiting at that minute's last tick, "a<minute>" -> admitted in it
+    # (minutes since the epoch; the last HISTORY_MINUTES only)
+    history: str
 
     def as_list(self) -> list[str]:
         return [
@@ -51,6 +56,7 @@ class RoomKeys:
             self.waits,
             self.sweep,
             self.ends,
+            self.history,
         ]
 
     def poll(self, user_id: int) -> str:
@@ -74,4 +80,5 @@ def room_keys(room: str) -> RoomKeys:
         sweep=f"{base}:sweep",
         polls=f"{base}:poll:",
         ends=f"{base}:ends",
+        history=f"{base}:history",
     )

@@ -294,6 +294,7 @@ class RoomStats:
     free_seats: int | None
     sale_starts_at: datetime | None
     seed_sha256: str | None
+    abandoned_total: int = 0
 
 
 def room_stats(config: RoomConfig) -> RoomStats:
@@ -319,6 +320,7 @@ def room_stats(config: RoomConfig) -> RoomStats:
         free_seats=figures.free_seats,
         sale_starts_at=config.sale_starts_at,
         seed_sha256=config.seed_sha256,
+        abandoned_total=figures.abandoned_total,
     )
 
 
@@ -371,3 +373,8 @@ def room_draw(*, concert_id: int, offset: int, limit: int) -> list[str]:
         return []
     user_ids = store.draw_page(room=config.name, start=offset, stop=offset + limit - 1)
     return [tokens.draw_id(room=config.name, user_id=uid) for uid in user_ids]
+
+
+def room_history(config: RoomConfig) -> list[store.MinuteFigures]:
+    """The room's last hour per minute, oldest first, for the console's chart (one round trip)."""
+    return store.history(room=config.name)

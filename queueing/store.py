@@ -13,12 +13,12 @@ from redis.exceptions import NoScriptError, RedisClusterException
 
 from concertbooking.redis import queue_redis
 from queueing.errors import QueueUnavailable
-from queueing.keys import FIFO_BASE, POLL_BUCKET, POLL_MS, room_keys
+from queueing.keys import FIFO_BASE, HISTORY_MINUTES, POLL_BUCKET, POLL_MS, room_keys
 
 _LUA = Path(__file__).resolve().parent / "lua"
 _PRELUDE = (
     f"local POLL_BUCKET, FIFO_BASE, POLL_MS = {POLL_BUCKET}, {FIFO_BASE}, {POLL_MS}\n"
-    + (_LUA / "common.lua").read_text()
+    f"local HISTORY_MINUTES = {HISTORY_MINUTES}\n" + (_LUA / "common.lua").read_text()
 )
 # The draw stays published this long after the start.
 DRAW_KEPT_MS = 7 * 24 * 3600 * 1000
@@ -117,6 +117,7 @@ class RoomFigures:
     free_seats: int | None
     latest_waits_ms: list[int]
     drawn: int | None
+    abandoned_total: int = 0  # places lost for not polling, since the room's keys began
 
 
 def _place(reply: list) -> PlaceState:
@@ -231,7 +232,9 @@ def keep(*, room: str, user_id: int, held_until_ms: int, idle_ms: int) -> int:
 
 
 def figures(*, room: str) -> RoomFigures:
-    waiting, prequeued, active, rate, head_wait, total, free, waits, drawn = _run("stats", room)
+    waiting, prequeued, active, rate, head_wait, total, free, waits, drawn, abandoned = _run(
+        "stats", room
+    )
     return RoomFigures(
         waiting=waiting,
         prequeued=prequeued,
@@ -242,7 +245,29 @@ def figures(*, room: str) -> RoomFigures:
         free_seats=None if free < 0 else free,
         latest_waits_ms=[int(w) for w in waits],
         drawn=None if drawn < 0 else drawn,
+        abandoned_total=abandoned,
     )
+
+
+@dataclass(frozen=True)
+class MinuteFigures:
+    minute: int  # minutes since the epoch
+    waiting: int | None  # as the minute's last tick left it; None when no tick ran in it
+    admitted: int
+
+
+def history(*, room: str) -> list[MinuteFigures]:
+    """The room's last HISTORY_MINUTES minutes, oldest first, the current one last."""
+    current, flat = _run("history", room)
+    fields = {_str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    return [
+        MinuteFigures(
+            minute=minute,
+            waiting=fields.get(f"w{minute}"),
+            admitted=fields.get(f"a{minute}", 0),
+        )
+        for minute in range(current - HISTORY_MINUTES + 1, current + 1)
+    ]
 
 
 def free_seats_set(*, room: str, free: int, ttl_seconds: int) -> None:

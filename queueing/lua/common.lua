@@ -3,6 +3,7 @@
 local WAITING, ACTIVE, PLACES, ARRIVALS, ADMISSIONS, STATS, DRAW, FREE, WAITS, SWEEP, ENDS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
   KEYS[11]
+local HISTORY = KEYS[12]
 -- The poll hashes' names are made here, as queueing.keys.RoomKeys.poll makes them: they share
 -- the room's hash tag, so a made name stays on the room's Redis Cluster slot.
 local POLLS = string.sub(WAITING, 1, -9) .. ':poll:'
@@ -116,6 +117,7 @@ local function live_place(uid, stamp, now, abandon_ms, keep)
   end
   if not keep then
     forget(uid)
+    redis.call('HINCRBY', STATS, 'abandoned_total', 1)
   end
   return nil
 end
@@ -126,6 +128,11 @@ end
 
 local function rate()
   return redis.call('HGET', STATS, 'rate') or '0'
+end
+
+-- The console's chart: admissions counted in the current minute's entry.
+local function history_admitted(now, count)
+  redis.call('HINCRBY', HISTORY, 'a' .. math.floor(now / 60000), count)
 end
 
 -- Free seats as booking last counted them; -1 when unknown (no count, or the site-wide room).

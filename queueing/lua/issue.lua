@@ -33,6 +33,7 @@ end
 if mode == 'passthrough' and starts <= now and free_seats() ~= 0 then
   local deadline = admit(uid, int(stamp), now, session_ms, idle_ms)
   redis.call('HINCRBY', STATS, 'admitted_total', 1)
+  history_admitted(now, 1)
   return {'active', stamp, false, deadline, rate(), 1, free_seats(), 0}
 end
 redis.call('ZADD', WAITING, int(stamp), uid)

@@ -4,6 +4,7 @@
 -- ARGV: capacity, admit per tick, session ms, abandonment ms, admitting 0|1, sale start ms
 -- (0: on sale), sweep limit, passthrough 0|1, draw kept ms, idle ms (0: none).
 -- Returns {admitted count, expired, abandoned, {admitted user ids in order}, sold out 0|1}.
+-- Also keeps the all-time abandoned count and the console's per-minute history.
 local capacity, per_tick = tonumber(ARGV[1]), tonumber(ARGV[2])
 local session_ms, abandon_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
 local admitting, starts, sweep_limit = ARGV[5] == '1', tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -107,5 +108,24 @@ for i = 1, #buckets, 2 do
   end
 end
 redis.call('HSET', STATS, 'rate', string.format('%.4f', total / (second - oldest + 1)))
+if dropped > 0 then
+  redis.call('HINCRBY', STATS, 'abandoned_total', dropped)
+end
+
+-- The console's chart: per minute, the waiting count as the minute's last tick left it and the
+-- admissions in it. When a minute begins, entries older than the kept hour go.
+local minute = math.floor(now / 60000)
+if #admitted > 0 then
+  history_admitted(now, #admitted)
+end
+if redis.call('HSET', HISTORY, 'w' .. minute, redis.call('ZCARD', WAITING)) == 1 then
+  for _, field in ipairs(redis.call('HKEYS', HISTORY)) do
+    if tonumber(string.sub(field, 2)) <= minute - HISTORY_MINUTES then
+      redis.call('HDEL', HISTORY, field)
+    end
+  end
+  -- A room whose ticks stop leaves nothing behind.
+  redis.call('PEXPIRE', HISTORY, (HISTORY_MINUTES + 1) * 60000)
+end
 
 return {#admitted, #expired, dropped, admitted, sold_out and 1 or 0}

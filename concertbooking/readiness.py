@@ -1,0 +1,149 @@
+"""Readiness: can this process serve a sale right now? Each dependency is asked at once, in
+parallel, and none may take much more than CHECK_TIMEOUT, so a hung server costs one second.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import redis
+from django.conf import settings
+from django.db.utils import load_backend
+
+from concertbooking.heartbeat import heartbeat_age
+
+# Every client below gives up after this long; the answer waits a little more, so that a check
+# can still say why it failed rather than just that it was late.
+CHECK_TIMEOUT = 1.0
+ANSWER_DEADLINE = CHECK_TIMEOUT + 0.3
+
+
+class CheckFailed(Exception):
+    """A check's own verdict; its message is the whole reason."""
+
+
+def _database() -> None:
+    # A fresh connection with its own timeouts: a request's persistent one would wait for the
+    # OS's TCP timeout on a server that never answers, and this also proves new connections work.
+    settings_dict = copy.deepcopy(settings.DATABASES["default"])
+    if settings_dict["ENGINE"] in ("django.db.backends.postgresql", "concertbooking.postgresql"):
+        options = settings_dict.setdefault("OPTIONS", {})
+        options["connect_timeout"] = max(1, round(CHECK_TIMEOUT))
+        statement_timeout = f"-c statement_timeout={int(CHECK_TIMEOUT * 1000)}"
+        options["options"] = f"{options.get('options', '')} {statement_timeout}".strip()
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "readiness")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        wrapper.close()
+
+
+def redis_answers(client: redis.Redis | redis.RedisCluster) -> None:
+    """PING. On a Redis Cluster one primary answering is enough: a master that is away stops
+    only its own rooms (they answer 503, /metrics names them), and failing readiness on every
+    app server for it would stop all the others too."""
+    if not isinstance(client, redis.RedisCluster):
+        client.ping()
+        return
+    failures = []
+    for node in client.get_primaries():
+        try:
+            if node.redis_connection is None:
+                raise redis.ConnectionError("no connection")
+            # The node's own client: one try, its socket timeout, none of the cluster's retries.
+            node.redis_connection.ping()
+            return
+        except redis.RedisError as exc:
+            failures.append(f"{node.name} {_reason(exc)}")
+    raise CheckFailed("no primary answers: " + "; ".join(failures))
+
+
+def _queue_redis() -> None:
+    from concertbooking.redis import queue_redis
+
+    redis_answers(queue_redis())
+
+
+def _cache() -> None:
+    # The cache's own client swallows errors (IGNORE_EXCEPTIONS): ask its raw connection.
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").ping()
+
+
+def _broker() -> None:
+    from concertbooking.celery import app
+
+    # One try, no back-off: the Redis transport talks to the server as it connects.
+    with app.connection_for_write(
+        connect_timeout=CHECK_TIMEOUT,
+        transport_options={
+            "socket_timeout": CHECK_TIMEOUT,
+            "socket_connect_timeout": CHECK_TIMEOUT,
+            "max_retries": 0,
+        },
+    ) as connection:
+        connection.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, timeout=CHECK_TIMEOUT
+        )
+
+
+def _beat() -> None:
+    age = heartbeat_age()
+    if age is None:
+        raise CheckFailed("no promotion tick has been seen")
+    if age > settings.BEAT_HEARTBEAT_MAX_SECONDS:
+        raise CheckFailed(f"the last promotion tick was {age:.0f} s ago")
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": _database,
+    "queue_redis": _queue_redis,
+    "cache": _cache,
+    "broker": _broker,
+    "beat": _beat,
+}
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """This process's pool; made on first use, and again after a fork (threads do not follow)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            # Room for two probes at once whose every check hangs to its timeout.
+            _pool = ThreadPoolExecutor(max_workers=2 * len(CHECKS), thread_name_prefix="ready")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, CheckFailed):
+        return text
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+def readiness() -> dict[str, str]:
+    """Each check's outcome: "ok", or why it failed (a timeout included)."""
+    futures = {name: _executor().submit(check) for name, check in CHECKS.items()}
+    wait(futures.values(), timeout=ANSWER_DEADLINE)
+    outcome = {}
+    for name, future in futures.items():
+        if not future.done():
+            future.cancel()
+            outcome[name] = f"no answer within {ANSWER_DEADLINE:g} s"
+        elif future.exception() is not None:
+            outcome[name] = _reason(future.exception())
+        else:
+            outcome[name] = "ok"
+    return outcome

@@ -356,6 +356,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
+# --- App server (concertbooking.server): its bind, processes and threads in each ------------
+HOST = env("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=3)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+ACCESS_LOG = env.bool("ACCESS_LOG", default=False)
+
 # --- HTTPS (behind a TLS-terminating proxy: see README's operations) ------------------------
 # The header a proxy sets to the scheme the client used, e.g. X-Forwarded-Proto; only name it
 # when a proxy always sets it, or a client could claim HTTPS.

@@ -23,4 +23,4 @@ RUN DEBUG=1 .venv/bin/python manage.py collectstatic --noinput -v0
 ENV HOST=0.0.0.0 \
     PORT=8000
 EXPOSE 8000
-CMD [".venv/bin/python", "-m", "concertbooking.server"]
+CMD [".venv/bin/gunicorn", "-c", "gunicorn.conf.py", "concertbooking.wsgi"]

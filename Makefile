@@ -33,8 +33,8 @@ run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty --on-sale-minutes 10
 	DEBUG=1 $(BIN)/python manage.py run_local 127.0.0.1:$(PORT)
 
-# The app server (granian, concertbooking/server.py), the Celery workers and one beat
-# (Procfile); they need DATABASE_URL and REDIS_URL.
+# gunicorn (threaded workers, gunicorn.conf.py), the Celery workers and one beat (Procfile);
+# they need DATABASE_URL and REDIS_URL.
 serve: $(STAMP)
 	$(SERVE_ENV) $(BIN)/python manage.py migrate --noinput
 	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --noinput -v0

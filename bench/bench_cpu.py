@@ -59,9 +59,7 @@ def ticks() -> dict[tuple[str, str], int]:
     stats = {pid: stat for pid, stat in stats.items() if stat is not None}
     me = os.getpid()
     masters = {
-        pid
-        for pid, (ppid, _) in stats.items()
-        if ppid == me and "concertbooking.server" in _cmdline(pid)
+        pid for pid, (ppid, _) in stats.items() if ppid == me and "gunicorn" in _cmdline(pid)
     }
     found = {}
     for pid, (ppid, used) in stats.items():

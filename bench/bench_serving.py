@@ -51,7 +51,7 @@ SYNC, GTHREAD_SHARED, GTHREAD, GRANIAN, NGINX, NGINX_GTHREAD, NGINX_GRANIAN = (
     "nginx + granian",
 )
 # Each gunicorn candidate's worker model on its command line (bench/gunicorn_candidates.py has
-# the rest); granian's as concertbooking/server.py runs it.
+# the rest, without gunicorn.conf.py's SO_REUSEPORT, which no option turns off).
 GUNICORN = [harness.PYTHON, "-m", "gunicorn", "-c", "bench/gunicorn_candidates.py"]
 GUNICORN_SYNC = [*GUNICORN, "-k", "sync", "--threads", "1", "--workers", str(WORKERS)]
 # Without SO_REUSEPORT the workers share one listening socket, and whichever wakes first takes

@@ -116,9 +116,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# The app server as `make serve` runs it (concertbooking/server.py, granian), bound and sized
-# by PORT and WEB_CONCURRENCY.
-SERVER = [PYTHON, "-m", "concertbooking.server"]
+# The app server as `make serve` runs it (gunicorn.conf.py), bound and sized by PORT and
+# WEB_CONCURRENCY, without worker recycling (`max_requests`): a run sends some 50,000 requests,
+# and a worker restarting mid-round stalls whichever target is measured.
+SERVER = [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--max-requests", "0"]
+SERVER += ["concertbooking.wsgi:application"]
 
 
 @contextmanager

@@ -356,7 +356,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# --- App server (concertbooking.server): its bind, processes and threads in each ------------
+# --- App server: gunicorn.conf.py binds and sizes itself from these --------------------------
 HOST = env("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=8000)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=3)

@@ -97,6 +97,10 @@ def check_command(argv: list[str]) -> None:
         return
     assert name in runtime_scripts(), f"{name} is not installed by requirements.txt"
     assert (ROOT / ".venv" / "bin" / name).exists()
+    if name == "gunicorn":
+        assert (ROOT / option(argv, "-c", "--config")).exists(), argv
+        module = argv[-1].split(":")[0]
+        assert (ROOT / (module.replace(".", "/") + ".py")).exists(), argv
     if name == "celery":
         from celery.app.utils import find_app
 

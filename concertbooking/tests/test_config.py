@@ -5,10 +5,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 _READ = re.compile(r"""env(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+_ENVIRON = re.compile(r"""os\.environ\.get\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 
 
 def _variables() -> set[str]:
-    return set(_READ.findall((ROOT / "concertbooking" / "settings.py").read_text()))
+    names = set(_READ.findall((ROOT / "concertbooking" / "settings.py").read_text()))
+    names |= set(_ENVIRON.findall((ROOT / "gunicorn.conf.py").read_text()))
+    return names
 
 
 def test_every_variable_is_documented():

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 3
+THREADS ?= 4
 CELERY_WORKERS ?= 2
 # Empty: every Procfile process. PROCESSES=web for a second app server.
 PROCESSES ?=
@@ -34,16 +35,18 @@ run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty --on-sale-minutes 10
 	DEBUG=1 $(BIN)/python manage.py run_local 127.0.0.1:$(PORT)
 
-# gunicorn, the Celery workers and beat (Procfile); they need DATABASE_URL and REDIS_URL.
+# gunicorn (threaded workers, gunicorn.conf.py), the Celery workers and one beat (Procfile);
+# they need DATABASE_URL and REDIS_URL.
 serve: $(STAMP)
 	$(SERVE_ENV) $(BIN)/python manage.py migrate --noinput
 	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
-	$(SERVE_ENV) WEB_CONCURRENCY=$(WORKERS) CELERY_CONCURRENCY=$(CELERY_WORKERS) \
+	$(SERVE_ENV) WEB_CONCURRENCY=$(WORKERS) WEB_THREADS=$(THREADS) CELERY_CONCURRENCY=$(CELERY_WORKERS) \
 		$(BIN)/honcho -f Procfile start -p $(PORT) $(PROCESSES)
 
 test: $(STAMP)
 	./scripts/ensure_services.sh
 	./scripts/ensure_chromium.sh
+	-./scripts/ensure_nginx.sh
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -56,6 +59,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	./scripts/ensure_services.sh
+	-./scripts/ensure_nginx.sh
 	$(BIN)/python bench/run.py $(BENCH)
 
 # A bounded, loopback-only load test on the production-like stack (booking_burst beside its

@@ -1,4 +1,4 @@
-"""The booking flow's API calls side by side in one run on one gunicorn server, each as a ratio to
+"""The booking flow's API calls side by side in one run on one app server, each as a ratio to
 GET /api/health and to its own floor (bench/urls.py): the cheapest endpoint doing the same kind
 of I/O through the same stack. The calls: token issue and status, available dates and seats,
 hold, payment, and the waiting room's own poll as its page sends it (a session cookie)."""
@@ -25,7 +25,7 @@ CONCERTS, DATES, SEATS = 300, 4, 50  # 60,000 seats
 # read (a hold drops its concert's cached lists, and the next read recomputes them).
 READ_CONCERTS = 40
 READERS = 200
-# The `make serve` default (gunicorn.conf.py: WEB_CONCURRENCY or 3): the server as it is deployed.
+# The `make serve` default (WEB_CONCURRENCY, 3): the server as it is deployed.
 WORKERS = int(os.environ.get("BENCH_WORKERS") or 3)
 CONNECTIONS = 16  # as bench_queue and bench_booking
 # Each round measures health, a floor and the floor's calls, floor by floor: 19 loads a round,
@@ -286,7 +286,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE=SETTINGS,
     )
     harness.print_table(
-        f"booking flow API: {WORKERS} gunicorn workers, {CONNECTIONS} connections, "
+        f"booking flow API: {WORKERS} web workers, {CONNECTIONS} connections, "
         f"{CONCERTS * DATES * SEATS:,} seats, {AHEAD:,} waiting in the queue; "
         f"median of {ROUNDS} rounds",
         summary,

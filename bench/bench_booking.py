@@ -1,4 +1,4 @@
-"""Holds and payments: HTTP throughput as ratios to GET /api/health on the same gunicorn server,
+"""Holds and payments: HTTP throughput as ratios to GET /api/health on the same app server,
 beside the raw PostgreSQL ceiling of the same SQL statements run by pgbench at the same concurrency.
 """
 
@@ -249,7 +249,7 @@ def main() -> None:
         once={"hold (201)", "payment (201)", "payment + Idempotency-Key"},
     )
     harness.print_table(
-        f"holds and payments over HTTP: 2 gunicorn workers, {CONNECTIONS} connections, "
+        f"holds and payments over HTTP: 2 web workers, {CONNECTIONS} connections, "
         f"{made['seats']:,} seats",
         summary,
     )

@@ -1,4 +1,4 @@
-"""Where a request's CPU goes, by process: the gunicorn workers, PostgreSQL, Redis and the load
+"""Where a request's CPU goes, by process: the app server's workers, PostgreSQL, Redis and the load
 generator, per request, for health and a few of bench_api's targets, side by side in one run.
 
 On two cores shared by all four, throughput is roughly 2 cores x the share in use / the CPU all
@@ -30,7 +30,7 @@ TARGETS = [
     bench_api.FLOORS[bench_api.PAYMENT],
     bench_api.PAYMENT,
 ]
-PROCESSES = ["gunicorn", "postgres", "redis", "loadgen"]
+PROCESSES = ["web", "postgres", "redis", "loadgen"]
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -53,7 +53,7 @@ def _stat(pid: str) -> tuple[int, int] | None:
 
 
 def ticks() -> dict[tuple[str, str], int]:
-    """CPU ticks so far of every process of interest: {(kind, pid): ticks}. gunicorn is the
+    """CPU ticks so far of every process of interest: {(kind, pid): ticks}. web is the app
     server this benchmark started (its master, a child of this process, and the workers)."""
     stats = {pid: _stat(pid) for pid in os.listdir("/proc") if pid.isdigit()}
     stats = {pid: stat for pid, stat in stats.items() if stat is not None}
@@ -64,7 +64,7 @@ def ticks() -> dict[tuple[str, str], int]:
     found = {}
     for pid, (ppid, used) in stats.items():
         if pid in masters or str(ppid) in masters:
-            found[("gunicorn", pid)] = used
+            found[("web", pid)] = used
             continue
         command = _cmdline(pid)
         if command.startswith("postgres"):
@@ -132,7 +132,7 @@ def main() -> None:
                 ratios[name].append(row["rps"] / baseline["rps"])
 
     print(
-        f"\nCPU ms per request by process ({bench_api.WORKERS} gunicorn workers, 16 connections, "
+        f"\nCPU ms per request by process ({bench_api.WORKERS} web workers, 16 connections, "
         f"median of {bench_api.ROUNDS} rounds; ratio paired with its own health round)"
     )
     heads = "".join(f"{kind:>10}" for kind in PROCESSES)

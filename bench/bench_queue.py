@@ -1,6 +1,6 @@
 """Waiting rooms: Redis memory per waiting person with a million waiting in one room, Redis round
 trips per join, poll and gate check with one room and with many, and token issue and status
-throughput as ratios to GET /api/health on the same gunicorn server."""
+throughput as ratios to GET /api/health on the same app server."""
 
 import sys
 from contextlib import contextmanager
@@ -281,7 +281,7 @@ def main() -> None:
         targets, workers=2, rounds=3, duration=4.0, concurrency=16, once={"token issue (201)"}
     )
     harness.print_table(
-        f"queue API, {AHEAD:,} already waiting, 2 gunicorn workers, 16 connections", summary
+        f"queue API, {AHEAD:,} already waiting, 2 web workers, 16 connections", summary
     )
     waiting = queue_redis().zcard(room_keys(site_room().name).waiting)
     print(f"waiting at the end: {waiting:,}")

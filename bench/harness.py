@@ -1,4 +1,4 @@
-"""Benchmark plumbing: a bench database, a gunicorn server on it, and side-by-side measurements.
+"""Benchmark plumbing: a bench database, the app server on it, and side-by-side measurements.
 
 Figures are ratios to GET /api/health measured in the same run on the same server, because the
 machines are shared and absolute times drift. Rounds interleave baseline and target.
@@ -116,26 +116,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The app server as `make serve` runs it (gunicorn.conf.py), bound and sized by PORT and
+# WEB_CONCURRENCY, without worker recycling (`max_requests`): a run sends some 50,000 requests,
+# and a worker restarting mid-round stalls whichever target is measured.
+SERVER = [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--max-requests", "0"]
+SERVER += ["concertbooking.wsgi:application"]
+
+
 @contextmanager
-def server(*, workers: int = 2, port: int | None = None, **env: str):
-    """gunicorn (the `make serve` config) on the bench database; yields the port."""
+def server(
+    *, workers: int = 2, port: int | None = None, command: list[str] | None = None, **env: str
+):
+    """The app server on the bench database; yields the port. `command` (another server and
+    its options, without the app) replaces the shipped one, to compare servers."""
     port = port or free_port()
     # A file, not a pipe: nobody reads the log during a run, and a full pipe (a warning per 4xx
     # response fills one in a few hundred requests) would block every worker on its next write.
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            # No worker recycling (`max_requests` in gunicorn.conf.py): a run sends some 50,000
-            # requests, and a worker restarting mid-round stalls whichever target is measured.
-            [
-                PYTHON,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "--max-requests",
-                "0",
-                "concertbooking.wsgi",
-            ],
+            [*command, "concertbooking.wsgi:application"] if command else SERVER,
             cwd=ROOT,
             env=bench_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **MEASURING, **env),
             stdout=subprocess.DEVNULL,
@@ -145,7 +144,7 @@ def server(*, workers: int = 2, port: int | None = None, **env: str):
 
         def failed(why: str) -> RuntimeError:
             log.seek(0)
-            return RuntimeError(f"gunicorn {why}: {log.read()[-4000:]}")
+            return RuntimeError(f"the app server {why}: {log.read()[-4000:]}")
 
         try:
             deadline = time.monotonic() + 30
@@ -309,7 +308,7 @@ def measure(
     warm_up: Callable[[list[dict]], list[dict]] | None = None,
     **env: str,
 ) -> dict[str, dict]:
-    """compare() on a gunicorn server of its own, started for this measurement."""
+    """compare() on an app server of its own, started for this measurement."""
     with server(workers=workers, **env) as port:
         return compare(
             port,

@@ -73,8 +73,8 @@ def _generation_lifetime() -> int:
 def _client():
     client = get_redis_connection("default")
     if not _scripts:
-        _scripts["read"] = client.register_script(_READ)
-        _scripts["bump"] = client.register_script(_BUMP)
+        # Published in one step: a threaded worker's other threads see both scripts or neither.
+        _scripts.update(read=client.register_script(_READ), bump=client.register_script(_BUMP))
     return client, _scripts
 
 

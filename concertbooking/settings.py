@@ -447,6 +447,12 @@ if not PROMETHEUS_MULTIPROC_DIR:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 # When set, GET /metrics asks for `Authorization: Bearer <token>`; the proxy keeps it private.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# --- App server: gunicorn.conf.py binds and sizes itself from these --------------------------
+HOST = env("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=3)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+ACCESS_LOG = env.bool("ACCESS_LOG", default=False)
 
 # --- HTTPS (behind a TLS-terminating proxy: see README's operations) ------------------------
 # The header a proxy sets to the scheme the client used, e.g. X-Forwarded-Proto; only name it

@@ -198,7 +198,7 @@ def run_locust(extra_env: dict[str, str] | None = None) -> int:
 
 def summary() -> dict:
     report = json.loads((OUT / "steps.json").read_text())
-    print(f"\n{SCENARIO}: {USERS} users, {INSTANCES} instance(s) x {WORKERS} gunicorn workers")
+    print(f"\n{SCENARIO}: {USERS} users, {INSTANCES} instance(s) x {WORKERS} web workers")
     print(
         f"{'endpoint':<26}{'requests':>9}{'fails':>7}{'avg ms':>9}{'p50':>7}{'p95':>7}{'p99':>7}"
         f"{'req/s':>8}"

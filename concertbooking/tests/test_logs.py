@@ -310,7 +310,7 @@ def test_gunicorn_writes_its_own_lines_and_the_apps_as_json_with_the_request_id(
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/"
         + (db.get("TEST", {}).get("NAME") or f"test_{db['NAME']}"),
         "LOG_FORMAT": "json",
-        "GUNICORN_ACCESS_LOG": "-",
+        "ACCESS_LOG": "1",
     }
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),

@@ -106,7 +106,12 @@ def waiting():
 def admitted_while_a_mail_hangs(procs: CeleryProcesses, stalling: StallingServer) -> list[int]:
     """How many people are active, every half second over WINDOW seconds that begin as a
     relay's SMTP conversation stalls."""
-    procs.wait_for(lambda: stalling.accepted, timeout=30, what="a relay to reach the mail server")
+    # A conversation that begins from now: the window must not start before the caller's own
+    # condition held.
+    seen = len(stalling.accepted)
+    procs.wait_for(
+        lambda: len(stalling.accepted) > seen, timeout=30, what="a relay to reach the mail server"
+    )
     counts = [active()]
     for _ in range(int(WINDOW / 0.5)):
         time.sleep(0.5)
@@ -126,6 +131,8 @@ def test_admissions_go_on_while_mail_hangs_and_the_mails_go_out_once_it_answers(
 
         # Ticks go on: someone is admitted in every half second (two ticks), and the heartbeat
         # is fresh at the end.
+        # The admissions worker may come up after the mail worker has already stalled.
+        procs.wait_for(lambda: active() > 0, timeout=30, what="the first admission")
         counts = admitted_while_a_mail_hangs(procs, stalling)
         assert all(later > earlier for earlier, later in pairwise(counts)), counts
         assert heartbeat_age() < 1

@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN useradd --create-home --uid 10001 app
+# /app belongs to the app user: collectstatic below writes staticfiles/ into it.
+RUN useradd --create-home --uid 10001 app && install -d -o app -g app /app
 WORKDIR /app
 
 # The virtualenv sits where the Procfile looks (.venv/bin/...); runtime packages only.

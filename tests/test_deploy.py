@@ -135,6 +135,14 @@ def test_the_dockerfile_builds_a_non_root_image_of_the_app():
     collect = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "collectstatic" in a)
     user = max(i for i, k in enumerate(keywords) if k == "USER")
     assert steps[user][1] not in {"root", "0"} and user < collect
+    # WORKDIR makes /app root's, and COPY --chown leaves an existing folder as it is: the app
+    # user can write staticfiles/ there only if /app was made theirs before.
+    workdir = keywords.index("WORKDIR")
+    assert steps[workdir][1] == "/app"
+    assert any(
+        k == "RUN" and re.search(rf"install -d -o {steps[user][1]} -g \S+ /app\b", a)
+        for k, a in steps[:workdir]
+    )
     check_command(exec_form(steps[collect][1].split(" ", 1)[1]))
     for keyword, args in steps:
         if keyword == "COPY":

@@ -256,6 +256,8 @@ def test_the_nginx_config_passes_nginx_t():
 def test_the_nginx_config_keeps_what_the_app_relies_on():
     text = (ROOT / "deploy" / "nginx.conf").read_text()
     for directive in (
+        # The port stays in Host: CSRF compares it with a form's Origin (localhost:8080).
+        "proxy_set_header Host $http_host;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Request-ID $request_id;",
@@ -264,5 +266,6 @@ def test_the_nginx_config_keeps_what_the_app_relies_on():
         "keepalive 32;",
     ):
         assert directive in text
-    assert re.search(r"location = /metrics \{\s*deny all;\s*\}", text)
+    for private in ("/metrics", "/api/ready"):
+        assert re.search(rf"location = {private} \{{\s*deny all;\s*\}}", text)
     assert "zone=signin" in text and "zone=api_writes" in text

@@ -29,7 +29,7 @@ def _spare_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def pgbouncer(django_db_blocker):
+def pgbouncer():
     """A PgBouncer of our own on a spare loopback port, in front of the suite's PostgreSQL: trust
     authentication, transaction pooling, one server connection (so anything a client leaves set
     on it would show in the next client's session). Returns its host and port."""

@@ -47,6 +47,7 @@ test: $(STAMP)
 	./scripts/ensure_services.sh
 	./scripts/ensure_chromium.sh
 	-./scripts/ensure_nginx.sh
+	-./scripts/ensure_pgbouncer.sh
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -36,6 +36,17 @@ def _fresh_queue_settings():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_readiness():
+    """Each test's /api/ready checks afresh, not with an outcome (or a check still hanging)
+    an earlier test left in this process."""
+    from concertbooking.readiness import readiness_forget
+
+    readiness_forget()
+    yield
+    readiness_forget()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty queue store and cache (the suite has its own Redis db)."""
     from concertbooking.redis import make_client, queue_redis

@@ -55,7 +55,8 @@ class ReadyApi(APIView):
         },
         operation_id="ready",
         description="Checks PostgreSQL, the queue's Redis, the cache, the Celery broker and the "
-        "beat heartbeat at once, each with a one-second timeout.",
+        "beat heartbeat at once, each with a one-second timeout; probes within a second of "
+        "each other share one outcome.",
     )
     def get(self, request):
         checks = readiness()

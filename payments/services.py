@@ -556,6 +556,7 @@ def _outbox_claim(*, event_id: int | None, tried: list[int]) -> OutboxEvent | No
 
     The claim counts the try and makes the event due again only when the lease is over, so no
     other relay takes it meanwhile, and one whose relay dies mid-try is tried again after it.
+    The event's `lease_until` is the exact due time the claim wrote: the claim's own token.
     """
     with transaction.atomic():
         pending = (
@@ -563,6 +564,8 @@ def _outbox_claim(*, event_id: int | None, tried: list[int]) -> OutboxEvent | No
             .filter(delivered_at__isnull=True)
             .exclude(pk__in=tried)
             .only("event_type", "payload", "attempts")
+            # By the database's clock at this statement, which no other claim of the row shares.
+            .annotate(lease_until=Now() + _outbox_claim_lease())
         )
         if event_id is not None:
             # One given event, if it was never tried, whatever its due time.
@@ -576,7 +579,7 @@ def _outbox_claim(*, event_id: int | None, tried: list[int]) -> OutboxEvent | No
             return None
         event.attempts += 1
         OutboxEvent.objects.filter(pk=event.pk).update(
-            attempts=event.attempts, next_attempt_at=Now() + _outbox_claim_lease()
+            attempts=event.attempts, next_attempt_at=event.lease_until
         )
     return event
 
@@ -621,9 +624,10 @@ def outbox_relay(*, event_id: int | None = None, limit: int = 1000) -> int:
                 next_attempt_at = Now() + _outbox_retry_delay(event.attempts)
                 logger.exception("Outbox event %s failed", event.pk)
             # Only while the claim is still ours: an event claimed again after a lease ran out
-            # (or retried by an operator) is the later try's to record.
+            # or an operator's retry is the later try's to record. `attempts` cannot tell: a
+            # retry resets it, and the next claim counts it back to where ours left it.
             OutboxEvent.objects.filter(
-                pk=event.pk, attempts=event.attempts, delivered_at__isnull=True
+                pk=event.pk, next_attempt_at=event.lease_until, delivered_at__isnull=True
             ).update(
                 last_error=f"{type(exc).__name__}: {exc}"[:2000], next_attempt_at=next_attempt_at
             )

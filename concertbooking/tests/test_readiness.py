@@ -10,6 +10,7 @@ import time
 import pytest
 from django.core.cache import cache
 
+from concertbooking import readiness
 from concertbooking.celery import app as celery_app
 from concertbooking.heartbeat import HEARTBEAT_KEY, heartbeat_mark
 
@@ -164,3 +165,67 @@ def test_ready_is_in_the_schema(api_client):
     schema = api_client.get("/api/schema", HTTP_ACCEPT="application/json").json()
     answers = schema["paths"]["/api/ready"]["get"]["responses"]
     assert {"200", "503"} <= set(answers)
+
+
+def test_probes_close_together_share_one_set_of_checks(monkeypatch):
+    """Twenty probes at once, while the checks take a while: one set of checks runs and every
+    probe gets its outcome; a probe soon after gets it too, and one after REUSE_SECONDS
+    checks again."""
+    heartbeat_mark()
+    runs = []
+    started = threading.Event()
+    release = threading.Event()
+    database, beat = readiness.CHECKS["database"], readiness.CHECKS["beat"]
+
+    def database_held() -> None:
+        started.set()
+        assert release.wait(10)
+        database()
+
+    def beat_counted() -> None:  # quick, so only a shared set keeps it from running again
+        runs.append("beat")
+        beat()
+
+    monkeypatch.setitem(readiness.CHECKS, "database", database_held)
+    monkeypatch.setitem(readiness.CHECKS, "beat", beat_counted)
+    outcomes = []
+
+    def probe() -> None:
+        outcomes.append(readiness.readiness())
+
+    probes = [threading.Thread(target=probe) for _ in range(20)]
+    probes[0].start()
+    assert started.wait(10)  # the first probe's checks are under way
+    for thread in probes[1:]:
+        thread.start()
+    time.sleep(0.2)  # the other probes are waiting for them
+    release.set()
+    for thread in probes:
+        thread.join(10)
+
+    assert len(runs) == 1
+    assert outcomes == [dict.fromkeys(CHECKS, "ok")] * 20
+    assert readiness.readiness() == dict.fromkeys(CHECKS, "ok")
+    assert len(runs) == 1  # reused: the outcome is younger than REUSE_SECONDS
+    monkeypatch.setattr(readiness, "REUSE_SECONDS", 0)
+    assert readiness.readiness() == dict.fromkeys(CHECKS, "ok")
+    assert len(runs) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_a_hanging_check_is_not_started_again(settings, monkeypatch, silent_port):
+    """While the database never answers, the next set of checks waits again for the check
+    still hanging rather than opening another connection: one thread, one connection."""
+    heartbeat_mark()
+    monkeypatch.setattr(readiness, "REUSE_SECONDS", 0)
+    databases = copy.deepcopy(settings.DATABASES)
+    databases["default"].update(HOST="127.0.0.1", PORT=str(silent_port))
+    settings.DATABASES = databases
+    assert readiness.readiness()["database"] == "no answer within 1.3 s"
+    hanging = readiness._running["database"]
+    # The same connection attempt: still no answer, or by now its 2 s connect timeout.
+    assert readiness.readiness()["database"] in {
+        "no answer within 1.3 s",
+        "OperationalError: connection timeout expired",
+    }
+    assert readiness._running["database"] is hanging

@@ -4,6 +4,7 @@ email goes out with no transaction open and no row locked."""
 import json
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -180,3 +181,68 @@ def test_a_relay_killed_mid_send_leaves_the_event_to_be_tried_again(settings):
     assert len(mail.outbox) == 1
     event.refresh_from_db()
     assert event.attempts == 2
+
+
+class RetriedMidSendBackend(EmailBackend):
+    """Relay A's try fails, but only once an operator has retried the event and relay B (a
+    thread of its own) has claimed it again and is sending it; B's send waits for `release`."""
+
+    sends: list[str] = []
+    relay_b: threading.Thread | None = None
+    b_sending = threading.Event()
+    release = threading.Event()
+    b_delivered: list[int] = []
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.sends, cls.b_delivered, cls.relay_b = [], [], None
+        cls.b_sending.clear()
+        cls.release.clear()
+
+    def send_messages(self, messages):
+        cls = type(self)
+        if not cls.sends:
+            cls.sends.append("A")
+            assert services.outbox_retry(event_ids=[OutboxEvent.objects.get().pk]) == 1
+            cls.relay_b = threading.Thread(target=cls.run_relay_b)
+            cls.relay_b.start()
+            assert cls.b_sending.wait(10)
+            raise smtplib.SMTPServerDisconnected("relay A's mail server went away")
+        if threading.current_thread() is cls.relay_b:
+            cls.sends.append("B")
+            cls.b_sending.set()
+            assert cls.release.wait(10)
+        else:
+            cls.sends.append("C")
+        return super().send_messages(messages)
+
+    @classmethod
+    def run_relay_b(cls) -> None:
+        try:
+            cls.b_delivered.append(services.outbox_relay())
+        finally:
+            connection.close()
+
+
+def test_a_failed_try_leaves_a_claim_made_after_an_operator_retry_alone(settings):
+    """Relay A claims an event; an operator retries it (attempts back to 0) and relay B claims
+    it again (attempts 1 once more); then A's try fails. A's failure must leave B's claim
+    alone, so that no third relay takes the event while B is still sending it."""
+    settings.EMAIL_BACKEND = f"{__name__}.RetriedMidSendBackend"
+    settings.OUTBOX_RELAY_INTERVAL_SECONDS = 0  # a failed try's back-off is over at once
+    RetriedMidSendBackend.reset()
+    pay_someone()
+
+    try:
+        assert services.outbox_relay() == 0  # relay A: its try failed
+        while_b_sends = OutboxEvent.objects.get()
+        assert services.outbox_relay() == 0  # relay C: still B's claim, nothing to take
+    finally:
+        RetriedMidSendBackend.release.set()
+        if RetriedMidSendBackend.relay_b is not None:
+            RetriedMidSendBackend.relay_b.join(10)
+    assert (while_b_sends.attempts, while_b_sends.last_error) == (1, "")
+    assert RetriedMidSendBackend.sends == ["A", "B"]
+    assert RetriedMidSendBackend.b_delivered == [1]
+    assert len(mail.outbox) == 1
+    assert OutboxEvent.objects.get().delivered_at is not None

@@ -5,6 +5,7 @@ come back on their own once the node answers again."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from booking.services import rooms_free_seats_count
 from booking.tests.factories import ConcertFactory
 from concertbooking.redis import queue_redis
 from queueing import services, store
+from queueing.errors import QueueUnavailable
 from queueing.keys import room_keys
 from queueing.tests import redis_servers
 from queueing.tests.conftest import TcpProxy
@@ -83,18 +85,28 @@ def _admitted(concert_id: int) -> int:
     return store.figures(room=f"c{concert_id}").admitted_total
 
 
+def _sent_for(round_trips: list, concert_ids: list[int]) -> int:
+    """How many of the commands written to a socket name one of these rooms' keys."""
+    tags = [f"{{c{c}}}".encode() for c in concert_ids]
+    packed = [b"".join(c) if isinstance(c, list | tuple) else c for c in round_trips]
+    return sum(1 for command in packed if any(tag in command for tag in tags))
+
+
 def _timed(call):
     started = time.monotonic()
     result = call()
     return result, time.monotonic() - started
 
 
-def test_a_tick_waits_one_timeout_for_a_hung_master_then_none(rooms, hung):
+def test_a_tick_waits_one_timeout_for_a_hung_master_then_none(rooms, hung, redis_round_trips):
     live = _live(rooms)
     for tick in range(1, 4):
+        redis_round_trips.clear()
         admitted, took = _timed(services.queue_promote_all)
         assert admitted == len(live)  # one in each live room; the hung rooms are skipped
         assert took < (ONE_TIMEOUT_BOUND if tick == 1 else NO_TIMEOUT_BOUND)
+        # The first tick writes to the hung master once; the held ones not at all.
+        assert _sent_for(redis_round_trips, rooms[HUNG_PORT]) == (1 if tick == 1 else 0)
         assert [_admitted(c) for c in live] == [tick] * len(live)
     told, took = _timed(rooms_free_seats_count)
     assert (told, took < NO_TIMEOUT_BOUND) == (len(live), True)
@@ -148,6 +160,39 @@ def test_the_rooms_answer_again_once_the_hold_is_over(rooms, hung, settings):
     admitted, took = _timed(services.queue_promote_all)
     assert (admitted, took < ONE_TIMEOUT_BOUND) == (len(_live(rooms)) + HUNG_ROOMS, True)
     assert rooms_free_seats_count() == len(_live(rooms)) + HUNG_ROOMS
+
+
+def test_after_the_hold_one_call_tries_the_node_while_the_others_are_refused(rooms, hung, settings):
+    settings.QUEUE_NODE_HOLD_SECONDS = 1.0
+    hung_rooms = rooms[HUNG_PORT]
+
+    def status(concert_id: int) -> tuple[str, float]:
+        started = time.monotonic()
+        try:
+            store.status(room=f"c{concert_id}", user_id=1, stamp=1, abandon_ms=60_000)
+        except QueueUnavailable:
+            return "refused", time.monotonic() - started
+        return "answered", time.monotonic() - started
+
+    assert status(hung_rooms[0])[0] == "refused"  # its timeout starts the hold
+    time.sleep(settings.QUEUE_NODE_HOLD_SECONDS)
+    callers = 8
+    start = threading.Barrier(callers)
+    results: list[tuple[str, float]] = []
+
+    def call(concert_id: int) -> None:
+        start.wait()
+        results.append(status(concert_id))
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in (hung_rooms * 2)[:callers]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [verdict for verdict, _ in results] == ["refused"] * callers
+    # One caller tried the node and waited its timeout; the others were refused meanwhile.
+    waited = [took for _, took in results if took > NO_TIMEOUT_BOUND]
+    assert len(waited) == 1 and waited[0] < ONE_TIMEOUT_BOUND
 
 
 def test_a_hung_single_redis_is_held_too(auth_client, queue_redis_at, settings):

@@ -47,6 +47,16 @@ def _fresh_readiness():
 
 
 @pytest.fixture(autouse=True)
+def _no_node_held():
+    """A queue Redis node an earlier test left held down would refuse this test's calls."""
+    from queueing.store import nodes_held_forget
+
+    nodes_held_forget()
+    yield
+    nodes_held_forget()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty queue store and cache (the suite has its own Redis db)."""
     from concertbooking.redis import make_client, queue_redis

@@ -119,6 +119,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # No REDIS_URL: every client talks to one in-process fakeredis server (see concertbooking.redis).
 REDIS_URL = env("REDIS_URL", default="")
 QUEUE_REDIS_URL = env("QUEUE_REDIS_URL", default=REDIS_URL)
+# A queue Redis node that timed out (it hangs) is refused at once for this long, then tried again;
+# 0 tries it on every call. As long as the 503's Retry-After.
+QUEUE_NODE_HOLD_SECONDS = env.float("QUEUE_NODE_HOLD_SECONDS", default=5.0)
 CACHE_TTL_SECONDS = env.int("CACHE_TTL_SECONDS", default=30)
 CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="cb")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from django.conf import settings
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisClusterException
 
@@ -39,19 +43,76 @@ UNAVAILABLE = (
 )
 
 
+# Nodes that hang: node name -> when its hold ends (time.monotonic()). Per process, shared by
+# its threads; a plain Redis or a Sentinel master is the one node "".
+_held: dict[str, float] = {}
+_held_lock = threading.Lock()
+
+
+def _node(client: redis.Redis | RedisCluster, key: str) -> str:
+    """The name of the node that serves `key`, from the client's slot map (no round trip)."""
+    return client.get_node_from_key(key).name if isinstance(client, RedisCluster) else ""
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, redis.TimeoutError) or isinstance(exc.__cause__, redis.TimeoutError)
+
+
+def _admit(node: str, until: float) -> None:
+    """Refuse a call for a held node at once; past the hold, let exactly one caller through to
+    try the node again while the others keep being refused."""
+    now = time.monotonic()
+    if now < until:
+        raise QueueUnavailable()
+    with _held_lock:
+        if _held.get(node) != until:  # another caller took the retry, or it succeeded already
+            if node in _held:
+                raise QueueUnavailable()
+            return
+        _held[node] = now + settings.QUEUE_NODE_HOLD_SECONDS
+
+
+def nodes_held_forget() -> None:
+    """Forget every node held down, as a new process would start."""
+    _held.clear()
+
+
 @contextmanager
-def _reaching() -> Iterator[None]:
-    """Turns the store being away into QueueUnavailable (503)."""
+def _reaching(key: str) -> Iterator[redis.Redis | RedisCluster]:
+    """The queue's client for a call on `key`'s node; the store being away becomes
+    QueueUnavailable (503).
+
+    A node that timed out (it hangs: a socket timeout per call, holding a web thread or the
+    tick) is held down for QUEUE_NODE_HOLD_SECONDS: calls for its keys are refused without
+    touching the network, then one call tries it again and its answer ends the hold. A refused
+    or reset connection does not trip it: that fails in milliseconds anyway, and the next call
+    must find a restarted server or a promoted replica at once.
+    """
+    node = ""
+    retrying = timed_out = False
     try:
-        yield
+        client = queue_redis()
+        node = _node(client, key)
+        until = _held.get(node)
+        if until is not None:
+            _admit(node, until)
+            retrying = True
+        yield client
     except UNAVAILABLE as exc:
+        timed_out = _timed_out(exc)
         raise QueueUnavailable() from exc
     except RedisClusterException as exc:
         # A cluster client that reaches no node at all says so with this, caused by the
         # connection error; the same class also reports programming errors, kept loud.
         if isinstance(exc.__cause__, UNAVAILABLE):
+            timed_out = _timed_out(exc)
             raise QueueUnavailable() from exc
         raise
+    finally:
+        if timed_out and settings.QUEUE_NODE_HOLD_SECONDS > 0:
+            _held[node] = time.monotonic() + settings.QUEUE_NODE_HOLD_SECONDS
+        elif retrying:
+            _held.pop(node, None)  # it answered (or refused at once): no longer hanging
 
 
 _scripts: dict[str, Script] = {}
@@ -70,8 +131,7 @@ def script(name: str) -> Script:
 
 def _run(name: str, room: str, *args: str | int) -> list | int:
     keys = room_keys(room).as_list()
-    with _reaching():
-        client = queue_redis()
+    with _reaching(keys[0]) as client:
         registered = script(name)
         try:
             return client.evalsha(registered.sha, len(keys), *keys, *args)
@@ -273,8 +333,9 @@ def history(*, room: str) -> list[MinuteFigures]:
 def free_seats_set(*, room: str, free: int, ttl_seconds: int) -> None:
     """Booking's latest count of the room's free seats; forgotten (unknown) after `ttl_seconds`,
     so a count nobody refreshes never keeps a room shut."""
-    with _reaching():
-        queue_redis().set(room_keys(room).free, free, ex=ttl_seconds)
+    key = room_keys(room).free
+    with _reaching(key) as client:
+        client.set(key, free, ex=ttl_seconds)
 
 
 REKEY_BATCH = 10_000
@@ -284,8 +345,7 @@ def waiting_rekey(*, room: str, key_of: Callable[[int], int]) -> int:
     """Score every waiting place of `room` by `key_of(user id)`; returns how many. Places that
     left meanwhile stay gone (ZADD XX)."""
     waiting = room_keys(room).waiting
-    with _reaching():
-        client = queue_redis()
+    with _reaching(waiting) as client:
         user_ids = [int(uid) for uid in client.zrange(waiting, 0, -1)]
         for start in range(0, len(user_ids), REKEY_BATCH):
             batch = user_ids[start : start + REKEY_BATCH]
@@ -295,5 +355,6 @@ def waiting_rekey(*, room: str, key_of: Callable[[int], int]) -> int:
 
 def draw_page(*, room: str, start: int, stop: int) -> list[int]:
     """User ids of the drawn pre-queue, in the draw's order, from `start` to `stop` inclusive."""
-    with _reaching():
-        return [int(uid) for uid in queue_redis().zrange(room_keys(room).draw, start, stop)]
+    draw = room_keys(room).draw
+    with _reaching(draw) as client:
+        return [int(uid) for uid in client.zrange(draw, start, stop)]

@@ -29,7 +29,8 @@ def queue_settings():
 
 
 class TcpProxy:
-    """Forwards a local port to Redis; `cut()` drops every connection and refuses new ones.
+    """Forwards a local port to Redis; `cut()` drops every connection and refuses new ones,
+    `pause()` stops forwarding.
 
     Lets a test take the queue's Redis away and bring it back without touching the server
     everyone else uses.
@@ -44,6 +45,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -79,10 +82,18 @@ class TcpProxy:
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
+    def pause(self, *, paused: bool = True) -> None:
+        """Stop (or let go on) forwarding, as a Redis that hangs: connections stay open, and
+        what was sent meanwhile arrives once it goes on."""
+        if paused:
+            self._flowing.clear()
+        else:
+            self._flowing.set()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 target.sendall(data)
         except OSError:
             pass

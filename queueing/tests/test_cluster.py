@@ -188,8 +188,8 @@ def test_a_dead_master_takes_only_its_own_rooms_away(revived, make_users):
 
 
 def test_a_master_that_never_answers_holds_its_rooms_one_timeout_only(revived, make_users):
-    """A hung master costs each call for its rooms one socket timeout, not one per retry, and
-    the tick goes on to the other rooms after it."""
+    """A hung master costs a call for its rooms one socket timeout, not one per retry, and the
+    tick goes on to the other rooms after it (test_hung_node.py: the calls after it)."""
     rooms = _a_room_per_master(admit_per_tick=1)
     users = make_users(3)
     for concert_id in rooms.values():

@@ -45,9 +45,9 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	./scripts/ensure_services.sh
-	./scripts/ensure_chromium.sh
-	-./scripts/ensure_nginx.sh
-	-./scripts/ensure_pgbouncer.sh
+	./scripts/ensure_tool.sh CHROMIUM_PATH /usr/bin/chromium chromium "the browser tests"
+	-./scripts/ensure_tool.sh NGINX_PATH /usr/sbin/nginx nginx-light "the nginx config test"
+	-./scripts/ensure_tool.sh PGBOUNCER_PATH /usr/sbin/pgbouncer pgbouncer "the readiness test through PgBouncer"
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -60,7 +60,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	./scripts/ensure_services.sh
-	-./scripts/ensure_nginx.sh
+	-./scripts/ensure_tool.sh NGINX_PATH /usr/sbin/nginx nginx-light "the serving bench"
 	$(BIN)/python bench/run.py $(BENCH)
 
 # A bounded, loopback-only load test on the production-like stack (booking_burst beside its

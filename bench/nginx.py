@@ -1,7 +1,7 @@
 """deploy/nginx.conf on this machine: the template filled in, wrapped in a main configuration of
 its own (pid, logs and temp files in a temporary folder), and nginx run as a child process.
 
-Debian's package (scripts/ensure_nginx.sh installs it); its system service is never used.
+Debian's package (make bench installs it); its system service is never used.
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def test_nginx_service_mounts_the_config_and_the_static_files():
 
 def test_the_nginx_config_passes_nginx_t():
     if nginx.binary() is None:
-        pytest.skip("nginx is not installed (scripts/ensure_nginx.sh installs it)")
+        pytest.skip("nginx is not installed (make test installs it)")
     env = compose()["services"]["nginx"]["environment"]
     with tempfile.TemporaryDirectory() as folder:
         # The compose values, but an address this host resolves: nginx -t resolves upstreams.

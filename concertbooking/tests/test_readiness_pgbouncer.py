@@ -1,5 +1,5 @@
 """Readiness's database check through a real PgBouncer in transaction mode (Debian's package,
-scripts/ensure_pgbouncer.sh), beside the control: the startup parameter the check once sent to
+scripts/ensure_tool.sh), beside the control: the startup parameter the check once sent to
 set its statement timeout is refused there."""
 
 import contextlib
@@ -34,7 +34,7 @@ def pgbouncer():
     authentication, transaction pooling, one server connection (so anything a client leaves set
     on it would show in the next client's session). Returns its host and port."""
     if not os.access(PGBOUNCER, os.X_OK):
-        pytest.skip(f"PgBouncer is not installed at {PGBOUNCER} (scripts/ensure_pgbouncer.sh)")
+        pytest.skip(f"PgBouncer is not installed at {PGBOUNCER} (scripts/ensure_tool.sh)")
     from django.conf import settings
 
     db = settings.DATABASES["default"]

@@ -5,7 +5,6 @@ of its own: it reads the one cache, which the change drops when it commits.
 """
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 
 from accounts import selectors
+from concertbooking.testing import process_group_stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -76,8 +76,7 @@ def other_server(django_db_setup):
             time.sleep(0.2)
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+        process_group_stop(server)
 
 
 def _token_caller(user) -> tuple[dict, str]:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from concertbooking.testing import process_group_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -205,15 +206,7 @@ def worker(tmp_path):
         )
         yield process, lines
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(timeout=10)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        process_group_stop(process)
         log.close()
 
 
@@ -272,15 +265,6 @@ def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict]:
         return error.code, dict(error.headers)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-
-
 def _serve_until_healthy(command: list[str], env: dict, tmp_path: Path, port: int):
     out, err = (tmp_path / "out.log").open("w"), (tmp_path / "err.log").open("w")
     server = subprocess.Popen(
@@ -295,7 +279,7 @@ def _serve_until_healthy(command: list[str], env: dict, tmp_path: Path, port: in
             pass
         if server.poll() is not None or time.monotonic() > deadline:
             if server.poll() is None:
-                _stop(server)
+                process_group_stop(server, timeout=15)
             raise AssertionError((tmp_path / "err.log").read_text())
         time.sleep(0.2)
 
@@ -330,7 +314,7 @@ def test_gunicorn_writes_its_own_lines_and_the_apps_as_json_with_the_request_id(
         status, headers = _get(port, "/api/no-such-thing", {"X-Request-ID": "x" * 200})
         assert status == 404 and GENERATED.fullmatch(made := headers["X-Request-ID"])
     finally:
-        _stop(server)
+        process_group_stop(server, timeout=15)
 
     errors = [json.loads(line) for line in (tmp_path / "err.log").read_text().splitlines()]
     access = [json.loads(line) for line in (tmp_path / "out.log").read_text().splitlines()]
@@ -364,7 +348,7 @@ def test_make_run_prints_plain_lines(tmp_path):
         status, headers = _get(port, "/api/no-such-thing")
         assert status == 404 and GENERATED.fullmatch(headers["X-Request-ID"])
     finally:
-        _stop(server)
+        process_group_stop(server, timeout=15)
 
     output = (tmp_path / "out.log").read_text() + (tmp_path / "err.log").read_text()
     not_found = r"^\S+ \S+ WARNING django.request Not Found: /api/no-such-thing$"

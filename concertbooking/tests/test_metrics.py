@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from concertbooking.testing import process_group_stop
 from concertbooking.tests.scrape import samples, scrape, value
 
 pytestmark = pytest.mark.django_db
@@ -138,8 +139,7 @@ def gunicorn(tmp_path, django_db_setup):
             time.sleep(0.2)
         yield base, server.pid, directory
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
+        process_group_stop(server, timeout=15)
 
 
 @pytest.mark.slow

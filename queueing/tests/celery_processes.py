@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from concertbooking.testing import process_group_stop
 from queueing.tests.test_concurrency import _test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,12 +77,4 @@ class CeleryProcesses:
 
     def stop(self) -> None:
         for process in self.started:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(process.pid, sig)
-                    process.wait(timeout=10)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            process_group_stop(process)

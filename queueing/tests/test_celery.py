@@ -1,7 +1,6 @@
 """End to end: a real Celery worker with embedded beat admits waiting users over real Redis."""
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from concertbooking.redis import queue_redis
+from concertbooking.testing import process_group_stop
 from queueing import services
 from queueing.keys import room_keys
 from queueing.tests.test_concurrency import _test_database_url
@@ -80,13 +80,5 @@ def test_worker_with_beat_admits_waiting_users(make_users, queue_settings, tmp_p
         time.sleep(0.5)  # a few more ticks
         assert sorted(_active()) == [u.pk for u in users[1:4]]
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(worker.pid, sig)
-                worker.wait(timeout=10)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        process_group_stop(worker)
         log.close()

@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 from concertbooking.heartbeat import heartbeat_age
 from concertbooking.redis import queue_redis
+from concertbooking.testing import process_group_stop
 from queueing import services
 from queueing.keys import room_keys
 from queueing.management.commands.run_local import LocalBeat
@@ -128,5 +128,4 @@ def test_make_run_admits_people_without_any_server(tmp_path):
         status, body = _request(port, "GET", "/api/concerts/999/available-dates", queue)
         assert status == 404, body
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+        process_group_stop(server)

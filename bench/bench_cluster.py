@@ -30,14 +30,12 @@ def _percentiles(millis: list[float]) -> str:
 def main() -> None:
     from queueing.tests import redis_servers
 
-    with tempfile.TemporaryDirectory() as root:
-        cluster = redis_servers.Cluster(Path(root), PORTS)
-        try:
-            cluster.create()
-            harness.setup_django(QUEUE_REDIS_URL=cluster.url)
-            measure(cluster)
-        finally:
-            cluster.stop_all()
+    with (
+        tempfile.TemporaryDirectory() as root,
+        redis_servers.Cluster(Path(root), PORTS) as cluster,
+    ):
+        harness.setup_django(QUEUE_REDIS_URL=cluster.url)
+        measure(cluster)
 
 
 def measure(cluster) -> None:

@@ -132,6 +132,18 @@ class Cluster:
         for port in list(self.processes):
             self.kill(port)
 
+    def __enter__(self) -> Cluster:
+        """Created and running; every master is killed on leaving, whatever happened."""
+        try:
+            self.create()
+        except BaseException:
+            self.stop_all()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop_all()
+
     def flush(self) -> None:
         for port in self.processes:
             self.node(port).flushall()

@@ -28,12 +28,8 @@ DEAD_ROOM_BOUND_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = redis_servers.Cluster(tmp_path_factory.mktemp("redis-cluster"), PORTS)
-    try:
-        cluster.create()
+    with redis_servers.Cluster(tmp_path_factory.mktemp("redis-cluster"), PORTS) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 @pytest.fixture

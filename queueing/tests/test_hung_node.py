@@ -35,12 +35,8 @@ NO_TIMEOUT_BOUND = 0.6 * TIMEOUT
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = redis_servers.Cluster(tmp_path_factory.mktemp("redis-cluster-hung"), PORTS)
-    try:
-        cluster.create()
+    with redis_servers.Cluster(tmp_path_factory.mktemp("redis-cluster-hung"), PORTS) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 @pytest.fixture

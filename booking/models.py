@@ -1,9 +1,12 @@
-"""Booking tables: concerts, their dated schedules, the seats of each, and reservations."""
+"""Booking tables: concerts, their dated schedules, the seats of each, reservations (a paid one
+is a ticket), check-ins at the door and the sold-out dates' waiting lists."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from concertbooking.db import RandomHex32
 
 
 class Concert(models.Model):
@@ -130,10 +133,16 @@ class Reservation(models.Model):
     expires_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The ticket's secret: shown to its buyer once paid, and kept after a refund, so the door
+    # can tell a refunded ticket from a forged one. Made by the database for every row (raw
+    # inserts too), from a random source: whoever knows it can check in.
+    ticket_code = models.CharField(max_length=32, db_default=RandomHex32(), editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # Serves the door's scan (WHERE ticket_code = ?); one ticket per code.
+            models.UniqueConstraint(fields=["ticket_code"], name="uk_reservation_ticket_code"),
             # The oversell guard: at most one held-or-paid reservation per seat, whatever the
             # application does. Also serves "the hold on this seat" (WHERE seat_id = ? AND
             # status = 'held') when a new hold retires an expired one.
@@ -163,3 +172,117 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"Reservation {self.pk} of seat {self.seat_id} ({self.status})"
+
+
+class CheckIn(models.Model):
+    """A ticket scanned at the door: at most one per reservation, whoever scans it."""
+
+    # db_index=False: uk_checkin_reservation starts with it and serves the lookups.
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The reservation's date, copied so the door's list per date needs no join.
+    # db_index=False: ix_checkin_schedule_time starts with it.
+    schedule = models.ForeignKey(
+        ConcertSchedule, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    checked_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-checked_in_at", "-id"]
+        permissions = [("check_in", "Can check tickets in at the door")]
+        constraints = [
+            # The double-entry guard: of any number of scans of one ticket, one inserts.
+            models.UniqueConstraint(fields=["reservation"], name="uk_checkin_reservation"),
+        ]
+        indexes = [
+            # Serves the check-ins of a date (WHERE schedule_id = ? ORDER BY checked_in_at)
+            # and their count per date in the console.
+            models.Index(fields=["schedule", "checked_in_at"], name="ix_checkin_schedule_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Check-in of reservation {self.reservation_id} at {self.checked_in_at:%H:%M:%S}"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    # A returned seat is held for the entry's user (its `offer`) until the claim runs out.
+    OFFERED = "offered", "Offered"
+    PURCHASED = "purchased", "Purchased"
+    LEFT = "left", "Left"
+    # The offer ran out unclaimed; the seat passed on.
+    LAPSED = "lapsed", "Lapsed"
+
+
+# The statuses of an entry still in the list; uk_waitlist_user_schedule_active allows one each.
+ACTIVE_WAITLIST_STATUSES = [WaitlistStatus.WAITING, WaitlistStatus.OFFERED]
+
+
+class WaitlistEntry(models.Model):
+    """A buyer waiting for a seat on a sold-out date; served in the order they joined."""
+
+    # db_index=False: ix_waitlist_user_created starts with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # db_index=False: ix_waitlist_schedule_waiting and the unique key serve the lookups.
+    schedule = models.ForeignKey(
+        ConcertSchedule, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    status = models.CharField(
+        max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # The hold made for this entry when a seat came back: the claim, paid through checkout.
+    offer = models.ForeignKey(
+        Reservation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    offered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # One place in a date's list per user.
+            models.UniqueConstraint(
+                fields=["user", "schedule"],
+                condition=Q(status__in=ACTIVE_WAITLIST_STATUSES),
+                name="uk_waitlist_user_schedule_active",
+            ),
+            # A hold is one entry's offer; serves "is this reservation a claim" (WHERE
+            # offer_id = ?).
+            models.UniqueConstraint(
+                fields=["offer"], condition=Q(offer__isnull=False), name="uk_waitlist_offer"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=WaitlistStatus.OFFERED) | Q(offer__isnull=False),
+                name="ck_waitlist_offered_has_offer",
+            ),
+        ]
+        indexes = [
+            # Serves "the next in line" (WHERE schedule_id = ? AND status = 'waiting' ORDER BY
+            # created_at, id); partial, so it holds only the people still waiting.
+            models.Index(
+                fields=["schedule", "created_at", "id"],
+                name="ix_waitlist_schedule_waiting",
+                condition=Q(status=WaitlistStatus.WAITING),
+            ),
+            # Serves "my waiting lists" (WHERE user_id = ? ORDER BY created_at DESC).
+            models.Index(fields=["user", "created_at"], name="ix_waitlist_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist entry {self.pk} of user {self.user_id} for {self.schedule_id}"

@@ -19,3 +19,17 @@ def unique_violated(exc: IntegrityError, *, model: type[models.Model], name: str
         for field in constraint.fields
     )
     return str(exc).endswith(f"UNIQUE constraint failed: {columns}")
+
+
+class RandomHex32(models.Func):
+    """32 random hex digits made by the database, as a column's db_default: every row gets its
+    own, rows written by raw SQL included. PostgreSQL's gen_random_uuid() carries 122 random bits
+    (built in since PostgreSQL 13); SQLite's randomblob 128."""
+
+    output_field = models.CharField(max_length=32)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "replace(gen_random_uuid()::text, '-', '')", []
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "lower(hex(randomblob(16)))", []

@@ -268,6 +268,12 @@ HOLD_RELEASES_PER_CONCERT = env("HOLD_RELEASES_PER_CONCERT", default="10/h")
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
 HOLD_LIMIT_PER_USER = env.int("HOLD_LIMIT_PER_USER", default=4)
 HOLD_SWEEP_INTERVAL_SECONDS = env.float("HOLD_SWEEP_INTERVAL_SECONDS", default=10.0)
+# A buyer may cancel a paid ticket until this many hours before the show, and is refunded to the
+# balance what they paid less this share (whole percent, rounded in the buyer's favour).
+CANCEL_UNTIL_HOURS = env.int("CANCEL_UNTIL_HOURS", default=48)
+CANCEL_FEE_PERCENT = env.int("CANCEL_FEE_PERCENT", default=0)
+# How long a seat that came back on a sold-out date is held for the next on its waiting list.
+WAITLIST_CLAIM_MINUTES = env.int("WAITLIST_CLAIM_MINUTES", default=30)
 CHARGE_MAX_AMOUNT = env.int("CHARGE_MAX_AMOUNT", default=10_000_000)
 # --- Payments: top-up gateway ----------------------------------------------------------------
 # Which payments.gateways class takes top-ups. "sandbox" confirms every top-up at once, money from

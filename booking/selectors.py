@@ -30,6 +30,8 @@ from booking.models import (
     ReservationStatus,
     Seat,
     SeatStatus,
+    WaitlistEntry,
+    WaitlistStatus,
     seat_free_q,
 )
 from concertbooking.rendering import json_body
@@ -351,6 +353,24 @@ def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) 
     if config is not None and config.concert_id is not None:
         holds = holds.filter(seat__schedule__concert_id=config.concert_id)
     return holds
+
+
+def reservations_claimed(
+    *, user_id: int, reservation_ids: list[int], now: datetime | None = None
+) -> bool:
+    """Whether every one of these is a live hold a waiting list made for the user (an offer
+    being claimed): such holds are paid without a queue place. One lookup on uk_waitlist_offer."""
+    wanted = set(reservation_ids)
+    if not wanted:
+        return False
+    claimed = WaitlistEntry.objects.filter(
+        offer_id__in=wanted,
+        user_id=user_id,
+        status=WaitlistStatus.OFFERED,
+        offer__status=ReservationStatus.HELD,
+        offer__expires_at__gt=now or timezone.now(),
+    ).count()
+    return claimed == len(wanted)
 
 
 def reservation_counts(*, now: datetime | None = None) -> dict[str, int]:

@@ -390,6 +390,21 @@ def _queue_release_when_done(user_id: int, room: str) -> None:
         queue_release_user(user_id=user_id, room=room)
 
 
+def payment_reservation_ids(body: object) -> list[int]:
+    """The reservations a payment request names (`reservation_id`, or `reservation_ids` for
+    several), read from its raw JSON body for the queue gate's look ahead of the view; [] when
+    the body names none properly (the view then refuses it)."""
+    if not isinstance(body, dict):
+        return []
+    named = body["reservation_ids"] if "reservation_ids" in body else [body.get("reservation_id")]
+    if not isinstance(named, list) or not 0 < len(named) <= settings.HOLD_LIMIT_PER_USER:
+        return []
+    # bool is an int subclass; JSON true names no reservation.
+    if not all(type(pk) is int and pk > 0 for pk in named):
+        return []
+    return named
+
+
 def payment_create(
     *,
     user: AbstractBaseUser,

@@ -18,10 +18,10 @@ from booking.errors import ReservationNotFound
 from booking.models import ReservationStatus
 from concertbooking.errors import ApplicationError
 from concertbooking.limits import rate_limited
-from concertbooking.pages import local_path, not_found
+from concertbooking.pages import form_id, local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
-from queueing.gate import admitted_room, passed_to_replay, queue_gated
+from queueing.gate import PASS_CLAIM, PASS_REPLAY, admitted_room, passed_to_replay, queue_gated
 from queueing.web import room_page_refusal
 
 
@@ -49,7 +49,35 @@ def _form_key(request) -> str | None:
     return key if 0 < len(key) <= 64 and key.startswith("page-") else None
 
 
-@queue_gated
+def _form_reservation_ids(request, view_kwargs: dict) -> list[int]:
+    """The reservations a checkout form is about: those it posts as `reservation_ids`, else the
+    one in its URL."""
+    posted = [form_id(value) for value in request.POST.getlist("reservation_ids")]
+    if posted and None not in posted:
+        return posted
+    return [view_kwargs["reservation_id"]]
+
+
+def _checkout_passes(request, user_id: int, view_kwargs: dict) -> str | None:
+    """Why a checkout request the gate refused may still reach the view: a pay form sent before
+    and paid (a resubmission after the answer was lost: paying released the queue slot), or
+    seats a waiting list offered the buyer (held outside the queue)."""
+    key = _form_key(request)
+    if key is not None and selectors.idempotent_answer_stored(
+        user_id=user_id,
+        scope=services.SCOPE_PAYMENT,
+        key=key,
+        request={"reservation_id": view_kwargs["reservation_id"]},
+    ):
+        return PASS_REPLAY
+    if booking_selectors.reservations_claimed(
+        user_id=user_id, reservation_ids=_form_reservation_ids(request, view_kwargs)
+    ):
+        return PASS_CLAIM
+    return None
+
+
+@queue_gated(passes=_checkout_passes)
 @login_required
 def checkout(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
@@ -78,19 +106,7 @@ def checkout(request, reservation_id: int):
     )
 
 
-def _pay_form_replayable(request, user_id: int, view_kwargs: dict) -> bool:
-    """Whether this pay form was sent before and paid (a resubmission after the answer was lost):
-    the gate lets it through to the first answer, though paying released the queue slot."""
-    key = _form_key(request)
-    return key is not None and selectors.idempotent_answer_stored(
-        user_id=user_id,
-        scope=services.SCOPE_PAYMENT,
-        key=key,
-        request={"reservation_id": view_kwargs["reservation_id"]},
-    )
-
-
-@queue_gated(replayable=_pay_form_replayable)
+@queue_gated(passes=_checkout_passes)
 @login_required
 @require_POST
 def checkout_pay(request, reservation_id: int):
@@ -111,7 +127,7 @@ def checkout_pay(request, reservation_id: int):
     return redirect("ticket-detail", reservation_id=reservation_id)
 
 
-@queue_gated
+@queue_gated(passes=_checkout_passes)
 @login_required
 @require_POST
 def checkout_release(request, reservation_id: int):

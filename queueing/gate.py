@@ -20,23 +20,27 @@ from queueing.selectors import room_for_concert, room_named
 V = TypeVar("V")
 
 
-# replayable(request, user_id, view_kwargs): whether the request retries one whose answer the
-# view has stored (an Idempotency-Key's), so it passes the gate to be replayed by the view.
-Replayable = Callable[[HttpRequest, int, dict[str, Any]], bool]
+# passes(request, user_id, view_kwargs), asked only after the gate refused: why the view lets
+# this request through without a queue place, or None. PASS_REPLAY: it retries a request whose
+# answer the view has stored (an Idempotency-Key's), and the view then only replays. PASS_CLAIM:
+# it concerns seats held for the user outside the queue (a waiting list's offer).
+Passes = Callable[[HttpRequest, int, dict[str, Any]], str | None]
+PASS_REPLAY = "replay"
+PASS_CLAIM = "claim"
 
 
-def queue_gated(view: V | None = None, *, replayable: Replayable | None = None):
+def queue_gated(view: V | None = None, *, passes: Passes | None = None):
     """Mark a view (a function, or a class-based view's class) as behind the queue gate; the
     gate middleware reads the mark once the URL has resolved, so the URL conf lists no paths.
 
-    `replayable` lets a retry whose answer is stored through without a queue place (a payment
-    releases the slot it was made in, and its retry must still get its answer); the view then
-    only replays (passed_to_replay).
+    `passes` names the requests the view lets through without a queue place: a payment releases
+    the slot it was made in and its retry must still get its answer (passed_to_replay), and a
+    seat offered from a waiting list is paid without queueing (passed_as_claim).
     """
 
     def mark(view: V) -> V:
         view.queue_gated = True
-        view.queue_replayable = replayable
+        view.queue_passes = passes
         return view
 
     return mark if view is None else mark(view)
@@ -55,14 +59,19 @@ def is_gated(view_func) -> bool:
     return bool(_mark(view_func, "queue_gated"))
 
 
-def replayable_of(view_func) -> Replayable | None:
-    """The resolved view's test for a retry of a stored answer, if it declared one."""
-    return _mark(view_func, "queue_replayable")
+def passes_of(view_func) -> Passes | None:
+    """The resolved view's test for requests it lets through without a place, if it has one."""
+    return _mark(view_func, "queue_passes")
 
 
 def passed_to_replay(request) -> bool:
     """Whether this request passed the gate only as a retry of a stored answer."""
-    return getattr(request, "queue_replay", False)
+    return getattr(request, "queue_pass", None) == PASS_REPLAY
+
+
+def passed_as_claim(request) -> bool:
+    """Whether this request passed the gate for seats held for the user outside the queue."""
+    return getattr(request, "queue_pass", None) == PASS_CLAIM
 
 
 def refusal_for(verdict: int, position: int | None) -> ApplicationError | None:

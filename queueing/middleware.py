@@ -46,13 +46,13 @@ def _check(
         return NotAuthenticated()
     refusal = _gate(request, user_id, concert_id)
     if refusal is not None:
-        replayable = gate.replayable_of(view_func)
+        passes = gate.passes_of(view_func)
         # Asked after the refusal: a view releases the slot only once its answer is stored, so
         # a retry refused because the first attempt just released it finds that answer here.
-        if replayable is not None and replayable(request, user_id, view_kwargs):
-            # Passes to be replayed by the view, which knows it may only replay
-            # (gate.passed_to_replay).
-            request.queue_replay = True
+        reason = passes(request, user_id, view_kwargs) if passes is not None else None
+        if reason is not None:
+            # The view reads why (gate.passed_to_replay, gate.passed_as_claim).
+            request.queue_pass = reason
             return None
     return refusal
 

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from booking import selectors as booking_selectors
 from concertbooking.api import ErrorOutput, error_responses
 from concertbooking.limits import RateLimitThrottle
 from concertbooking.parsers import JSONParser
@@ -26,7 +27,7 @@ from payments.api.serializers import (
 )
 from payments.errors import InvalidIdempotencyKey
 from queueing.api.serializers import QUEUE_TOKEN_PARAMETER
-from queueing.gate import admitted_room, passed_to_replay, queue_gated
+from queueing.gate import PASS_CLAIM, PASS_REPLAY, admitted_room, passed_to_replay, queue_gated
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -123,23 +124,29 @@ class BalanceChargeApi(APIView):
         return _outcome_response(outcome)
 
 
-def _payment_replayable(request, user_id: int, view_kwargs: dict) -> bool:
-    """Whether this retries a payment whose answer is stored under its Idempotency-Key and body:
-    the gate lets it through to be replayed, though paying released the queue slot."""
+def _payment_passes(request, user_id: int, view_kwargs: dict) -> str | None:
+    """Why a payment the gate refused may still reach the view: it retries one whose answer is
+    stored under its Idempotency-Key and body (paying released the slot), or it pays seats a
+    waiting list offered the buyer (held outside the queue)."""
     try:
         key = services.idempotency_key_check(_idempotency_key(request))
         # The view's own parser, so the body fingerprinted is the one the view would read.
         body = JSONParser().parse(io.BytesIO(request.body))
     except (InvalidIdempotencyKey, ParseError):
-        return False
-    if key is None:
-        return False
-    return selectors.idempotent_answer_stored(
+        return None
+    if key is not None and selectors.idempotent_answer_stored(
         user_id=user_id, scope=services.SCOPE_PAYMENT, key=key, request=body
-    )
+    ):
+        return PASS_REPLAY
+    reservation_ids = services.payment_reservation_ids(body)
+    if reservation_ids and booking_selectors.reservations_claimed(
+        user_id=user_id, reservation_ids=reservation_ids
+    ):
+        return PASS_CLAIM
+    return None
 
 
-@queue_gated(replayable=_payment_replayable)
+@queue_gated(passes=_payment_passes)
 class PaymentCreateApi(APIView):
     """Pay for one's own held seat from the balance (behind the queue gate)."""
 

@@ -751,7 +751,7 @@ def payments_reset() -> None:
                 model.objects.all().delete()
 
 
-# --- Operator money moves: refunds and balance adjustments (the console's actions) --------------
+# --- Refunds (an operator's, or a buyer's cancellation) and balance adjustments ---------------
 
 SCOPE_ADJUST = "wallet_adjust"
 

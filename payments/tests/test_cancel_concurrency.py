@@ -5,6 +5,7 @@ The control runs a naive cancel (read, then refund, no row lock) on the same thr
 the double refund the lock prevents.
 """
 
+import threading
 import time
 
 import pytest
@@ -12,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from booking.errors import TicketAlreadyCancelled
-from booking.models import Reservation, ReservationStatus, Seat, SeatStatus
+from booking.errors import TicketAlreadyCancelled, TicketCheckedIn
+from booking.models import CheckIn, Reservation, ReservationStatus, Seat, SeatStatus
 from booking.tests.factories import UserFactory
 from booking.tests.parallel import Failed, run_parallel
 from concertbooking.errors import Conflict
@@ -171,3 +172,36 @@ def test_the_cached_catalog_shows_the_seat_free_at_once(django_assert_num_querie
     assert Seat.objects.get(pk=seat.pk).status == SeatStatus.AVAILABLE
     assert free_seats() == [seat.pk]
     assert free_on_date() == 1
+
+
+def test_a_cancel_waiting_for_a_door_scan_sees_its_check_in():
+    """The scan holds the reservation's row lock (as the door's check-in does) while the cancel
+    comes in: the cancel waits for it and then finds the ticket checked in."""
+    user = UserFactory()
+    reservation_id = paid_ticket(user)
+    scanning, cancel_started = threading.Event(), threading.Event()
+
+    def scan() -> None:
+        with transaction.atomic():
+            reservation = (
+                Reservation.objects.select_for_update()
+                .select_related("seat")
+                .get(pk=reservation_id)
+            )
+            CheckIn.objects.create(
+                reservation=reservation, schedule_id=reservation.seat.schedule_id
+            )
+            scanning.set()
+            cancel_started.wait(10)
+            time.sleep(RACE_WINDOW_SECONDS * 4)  # the cancel is now waiting for the row
+
+    def cancel():
+        scanning.wait(10)
+        cancel_started.set()
+        return services.ticket_cancel(user=user, reservation_id=reservation_id)
+
+    _, cancelled = run_parallel([scan, cancel])
+
+    assert isinstance(cancelled, Failed) and isinstance(cancelled.exc, TicketCheckedIn)
+    assert Reservation.objects.get(pk=reservation_id).status == ReservationStatus.PAID
+    assert refunds_of(reservation_id) == 0

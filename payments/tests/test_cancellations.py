@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from accounts.errors import AccountInactive
 from booking import services as booking_services
 from booking.errors import (
     CancelDeadlinePassed,
@@ -371,3 +372,10 @@ def test_an_event_written_before_refunds_named_their_maker_reads_as_the_operator
     [message] = mail.outbox
     assert message.subject.startswith("Refunded: ")
     assert "80,000 paid back" in message.body
+
+
+def test_a_deactivated_buyer_cannot_cancel(user):
+    reservation_id = paid_ticket(user)
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    error = refused(user, reservation_id, AccountInactive)
+    assert (error.code, error.status_code) == ("account_inactive", 403)

@@ -49,3 +49,23 @@ class HoldReleaseLimit(TooManyRequests):
         "You have let go of too many holds on this concert lately; wait before holding another "
         "seat for it."
     )
+
+
+class ReservationNotPaid(Conflict):
+    code = "reservation_not_paid"
+    default_detail = "This reservation is not paid: a hold is released, not cancelled."
+
+
+class TicketAlreadyCancelled(Conflict):
+    code = "ticket_already_cancelled"
+    default_detail = "This ticket is already cancelled and refunded."
+
+
+class CancelDeadlinePassed(Conflict):
+    code = "cancel_deadline_passed"
+    default_detail = "This ticket can no longer be cancelled."
+
+
+class TicketCheckedIn(Conflict):
+    code = "ticket_checked_in"
+    default_detail = "This ticket was already checked in at the door; it cannot be cancelled."

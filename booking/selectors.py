@@ -1,8 +1,9 @@
 """Catalog reads: concerts, the dates that still have seats, and the free seats of a date."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -341,6 +342,12 @@ def reservation_list(*, user_id: int, now: datetime | None = None) -> QuerySet:
             concert_title=F("seat__schedule__concert__title"),
         )
     )
+
+
+def ticket_cancel_deadline(starts_at: datetime) -> datetime:
+    """Until when its buyer may cancel a paid ticket for a date starting at `starts_at`:
+    CANCEL_UNTIL_HOURS before the show, and never once it has started."""
+    return min(starts_at, starts_at - timedelta(hours=settings.CANCEL_UNTIL_HOURS))
 
 
 def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) -> QuerySet:

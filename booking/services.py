@@ -16,14 +16,19 @@ from accounts.services import user_lock_active
 from booking import cache, selectors
 from booking.errors import (
     AlreadyPaid,
+    CancelDeadlinePassed,
     HoldExpired,
     HoldLimitReached,
     HoldReleaseLimit,
     ReservationNotFound,
+    ReservationNotPaid,
     SeatNotFound,
     SeatUnavailable,
+    TicketAlreadyCancelled,
+    TicketCheckedIn,
 )
 from booking.models import (
+    CheckIn,
     Concert,
     ConcertSchedule,
     Reservation,
@@ -32,6 +37,7 @@ from booking.models import (
     SeatStatus,
     seat_free_q,
 )
+from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
 from concertbooking.errors import Conflict, InvalidInput, NotFound
 from concertbooking.limits import Rate, rate_parse
@@ -559,6 +565,42 @@ def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
         "schedule__concert_id", flat=True
     )[0]
     cache.catalog_changed(concert_ids=[concert_id])
+    return reservation
+
+
+def reservation_lock_cancellable(
+    *, user_id: int, reservation_id: int, now: datetime
+) -> Reservation:
+    """Lock the caller's paid ticket for its buyer's cancellation and check that it may still be
+    cancelled: before its deadline (selectors.ticket_cancel_deadline), not checked in.
+
+    Call inside the cancellation's transaction, after the user's row lock, then cancel with
+    reservation_cancel_paid. A door scan locks this row too, so it either committed before (its
+    check-in is read here, after the lock) or waits and then finds the ticket cancelled. Someone
+    else's reservation is not found, like one that does not exist.
+    """
+    reservation = (
+        # Only the reservation row is locked: the join reads the seat's date alongside.
+        Reservation.objects.select_for_update(of=("self",))
+        .annotate(starts_at=F("seat__schedule__starts_at"))
+        .filter(pk=reservation_id, user_id=user_id)
+        .first()
+    )
+    if reservation is None:
+        raise ReservationNotFound()
+    if reservation.paid_at is None:
+        raise ReservationNotPaid()
+    if reservation.status != ReservationStatus.PAID:
+        raise TicketAlreadyCancelled()
+    deadline = selectors.ticket_cancel_deadline(reservation.starts_at)
+    if now >= deadline:
+        raise CancelDeadlinePassed(
+            "Tickets for this date could be cancelled until "
+            f"{timezone.localtime(deadline):%a %d %b %Y, %H:%M}.",
+            deadline=api_datetime(deadline),
+        )
+    if CheckIn.objects.filter(reservation_id=reservation.pk).exists():
+        raise TicketCheckedIn()
     return reservation
 
 

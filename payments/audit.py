@@ -55,6 +55,21 @@ def invariants_audit(*, sample: int = 5) -> dict[str, dict]:
     checks["payments without a ledger debit"] = Payment.objects.exclude(
         Exists(ledger_of)
     ).values_list("id", flat=True)
+    refunds = LedgerEntry.objects.filter(kind=LedgerKind.REFUND)
+    # A refund pays back what was paid, or less (a buyer's cancellation keeps its fee).
+    checks["refunds of more than their payment, or of none"] = refunds.filter(
+        Q(payment__isnull=True) | Q(amount__lt=0) | Q(amount__gt=F("payment__amount"))
+    ).values_list("id", flat=True)
+    checks["payments refunded more than once"] = (
+        refunds.filter(payment__isnull=False)
+        .values("payment_id")
+        .annotate(times=Count("id"))
+        .filter(times__gt=1)
+        .values_list("payment_id", flat=True)
+    )
+    checks["refunded payments whose reservation is still paid"] = refunds.filter(
+        payment__reservation__status=ReservationStatus.PAID
+    ).values_list("payment_id", flat=True)
     credit_of = LedgerEntry.objects.filter(top_up_id=OuterRef("pk"))
     checks["confirmed top-ups without their credit"] = (
         TopUp.objects.filter(status=TopUpStatus.CONFIRMED)

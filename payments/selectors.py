@@ -2,12 +2,17 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from booking.models import CheckIn, ReservationStatus
+from booking.selectors import ticket_cancel_deadline
 from payments.models import (
     IdempotencyKey,
     LedgerEntry,
@@ -23,6 +28,12 @@ from payments.models import (
 def wallet_balance(*, user_id: int) -> int:
     """The user's balance; a user who never topped up has no wallet row and a balance of 0."""
     return Wallet.objects.filter(user_id=user_id).values_list("balance", flat=True).first() or 0
+
+
+def refund_fee(amount: int, *, percent: int) -> int:
+    """The fee kept from refunding `amount`: `percent` of it in whole units, rounded down in the
+    buyer's favour, and never more than was paid."""
+    return amount * min(max(percent, 0), 100) // 100
 
 
 def utc_day_start(now: datetime) -> datetime:
@@ -71,3 +82,42 @@ def payment_counts() -> dict[str, int]:
         "refunds": LedgerEntry.objects.filter(kind=LedgerKind.REFUND).count(),
         **outbox,
     }
+
+
+@dataclass(frozen=True)
+class CancelTerms:
+    """What cancelling a paid ticket would do, as its page shows it."""
+
+    deadline: datetime
+    checked_in: bool
+    paid: int
+    fee: int
+    refund: int
+    # Whether its buyer may cancel it now: before the deadline and not checked in.
+    open: bool
+
+
+def ticket_cancel_terms(*, reservation: dict, now: datetime | None = None) -> CancelTerms | None:
+    """The cancel terms of a reservation as booking.selectors.reservation_list reads it; None
+    unless it is a paid ticket. The service (payments.services.ticket_cancel) decides anew
+    under its locks: this is what the page offers. One query."""
+    if reservation["status_now"] != ReservationStatus.PAID:
+        return None
+    checked_in = CheckIn.objects.filter(reservation_id=OuterRef("reservation_id"))
+    payment = (
+        Payment.objects.filter(reservation_id=reservation["reservation_id"])
+        .values("amount", checked_in=Exists(checked_in))
+        .first()
+    )
+    if payment is None:
+        return None
+    deadline = ticket_cancel_deadline(reservation["starts_at"])
+    fee = refund_fee(payment["amount"], percent=settings.CANCEL_FEE_PERCENT)
+    return CancelTerms(
+        deadline=deadline,
+        checked_in=payment["checked_in"],
+        paid=payment["amount"],
+        fee=fee,
+        refund=payment["amount"] - fee,
+        open=(now or timezone.now()) < deadline and not payment["checked_in"],
+    )

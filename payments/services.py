@@ -43,7 +43,12 @@ from payments.models import (
     TopUpStatus,
     Wallet,
 )
-from payments.selectors import request_fingerprint, top_up_total_today, utc_day_start
+from payments.selectors import (
+    refund_fee,
+    request_fingerprint,
+    top_up_total_today,
+    utc_day_start,
+)
 from queueing.errors import QueueTokenInvalid
 from queueing.selectors import room_for_concert
 from queueing.services import queue_release_user
@@ -52,6 +57,10 @@ logger = logging.getLogger(__name__)
 
 SCOPE_CHARGE = "balance_charge"
 SCOPE_PAYMENT = "payment_create"
+SCOPE_CANCEL = "ticket_cancel"
+# Who made a refund, as its outbox event tells the email.
+REFUND_BY_OPERATOR = "operator"
+REFUND_BY_BUYER = "buyer"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
@@ -197,9 +206,10 @@ def _payment_booked(
     balance: int,
     event_type: str,
     now: datetime,
+    event: dict[str, Any] | None = None,
 ) -> None:
     """A payment's balance change in the ledger and its event in the outbox (the caller's
-    transaction)."""
+    transaction); `event` is what the event's consumer needs beside the payment's id."""
     LedgerEntry.objects.create(
         wallet_id=wallet_id,
         kind=kind,
@@ -209,7 +219,7 @@ def _payment_booked(
         created_at=now,
     )
     OutboxEvent.objects.create(
-        event_type=event_type, payload={"payment_id": payment.pk}, created_at=now
+        event_type=event_type, payload={"payment_id": payment.pk, **(event or {})}, created_at=now
     )
 
 
@@ -533,7 +543,10 @@ def _payment_completed_email(payload: dict[str, Any]) -> None:
 
 def _payment_refunded_email(payload: dict[str, Any]) -> None:
     payment = _payment_for_email(payload)
-    if payment is not None:
+    if payment is None:
+        return
+    # Events written before refunds named who made them are the operator's full refunds.
+    if payload.get("by") != REFUND_BY_BUYER:
         _send_payment_email(
             payment,
             subject="Refunded: {title}",
@@ -542,6 +555,19 @@ def _payment_refunded_email(payload: dict[str, Any]) -> None:
                 "the seat is on sale again."
             ),
         )
+        return
+    refunded, fee = payload["refunded"], payload["fee"]
+    paid_back = (
+        f"{refunded:,} of the {{amount:,}} you paid went back to your balance, "
+        f"less a cancellation fee of {fee:,}"
+        if fee
+        else "the {amount:,} you paid went back to your balance"
+    )
+    _send_payment_email(
+        payment,
+        subject="Cancelled: {title}",
+        opening=f"you cancelled this ticket: {paid_back}. The seat is on sale again.",
+    )
 
 
 EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -725,35 +751,95 @@ def payments_reset() -> None:
                 model.objects.all().delete()
 
 
-# --- Operator money moves: refunds and balance adjustments (the console's actions) --------------
+# --- Refunds (an operator's, or a buyer's cancellation) and balance adjustments ---------------
 
 SCOPE_ADJUST = "wallet_adjust"
 
 
-def payment_refund(*, reservation_id: int) -> int:
-    """Refund a paid reservation to the buyer's wallet and put the seat back on sale.
+@dataclass(frozen=True)
+class Refund:
+    refunded: int
+    fee: int
+    balance: int
 
-    One transaction, locks in the project's order (reservation, seat, wallet): the reservation
-    is cancelled, the seat freed, the wallet credited with what was paid, a refund ledger row
-    written beside the payment it reverses, and the buyer's email queued in the outbox. Returns
-    the new balance.
+
+def _payment_refund(*, reservation_id: int, fee_percent: int, by: str, now: datetime) -> Refund:
+    """The one refund step, in the caller's transaction: cancel the paid reservation, free its
+    seat, credit the buyer what was paid less the fee (refund_fee), and write the
+    refund's ledger row beside the payment it reverses and the buyer's email to the outbox.
+
+    Locks in the project's order: the reservation (booking's reservation_cancel_paid, which also
+    refuses one that is not paid, so two refunds cannot both pass), the seat, the wallet.
     """
+    reservation = booking_services.reservation_cancel_paid(reservation_id=reservation_id)
+    payment = Payment.objects.get(reservation_id=reservation.pk)
+    fee = refund_fee(payment.amount, percent=fee_percent)
+    refunded = payment.amount - fee
+    wallet_id, balance = _wallet_add(user_id=payment.user_id, delta=refunded, now=now)
+    _payment_booked(
+        payment=payment,
+        wallet_id=wallet_id,
+        kind=LedgerKind.REFUND,
+        amount=refunded,
+        balance=balance,
+        event_type=OutboxEvent.PAYMENT_REFUNDED,
+        now=now,
+        event={"refunded": refunded, "fee": fee, "by": by},
+    )
+    transaction.on_commit(_relay_enqueue, robust=True)
+    return Refund(refunded=refunded, fee=fee, balance=balance)
+
+
+def payment_refund(*, reservation_id: int) -> int:
+    """The operator's refund: a paid reservation cancelled and all it cost paid back to the
+    buyer's wallet, whenever the show is (_payment_refund). Returns the new balance."""
     with transaction.atomic():
+        refund = _payment_refund(
+            reservation_id=reservation_id, fee_percent=0, by=REFUND_BY_OPERATOR, now=timezone.now()
+        )
+    return refund.balance
+
+
+def ticket_cancel(
+    *, user: AbstractBaseUser, reservation_id: int, idempotency_key: str | None = None
+) -> Outcome:
+    """A buyer cancels their own paid ticket: refunded less CANCEL_FEE_PERCENT, until
+    CANCEL_UNTIL_HOURS before the show and unless it was checked in at the door.
+
+    Locks in the project's order: the user, then the reservation, whose checks
+    (booking's reservation_lock_cancellable) and refund (_payment_refund) run under its lock. A
+    retry with the key replays the first answer, so a lost answer is never a second refund.
+    """
+    key = idempotency_key_check(idempotency_key)
+
+    def work() -> dict[str, Any]:
         now = timezone.now()
-        reservation = booking_services.reservation_cancel_paid(reservation_id=reservation_id)
-        payment = Payment.objects.get(reservation_id=reservation.pk)
-        wallet_id, balance = _wallet_add(user_id=payment.user_id, delta=payment.amount, now=now)
-        _payment_booked(
-            payment=payment,
-            wallet_id=wallet_id,
-            kind=LedgerKind.REFUND,
-            amount=payment.amount,
-            balance=balance,
-            event_type=OutboxEvent.PAYMENT_REFUNDED,
+        user_lock_active(user_id=user.pk)
+        booking_services.reservation_lock_cancellable(
+            user_id=user.pk, reservation_id=reservation_id, now=now
+        )
+        refund = _payment_refund(
+            reservation_id=reservation_id,
+            fee_percent=settings.CANCEL_FEE_PERCENT,
+            by=REFUND_BY_BUYER,
             now=now,
         )
-        transaction.on_commit(_relay_enqueue, robust=True)
-    return balance
+        return {
+            "reservation_id": reservation_id,
+            "status": ReservationStatus.CANCELLED.value,
+            "refunded": refund.refunded,
+            "fee": refund.fee,
+            "balance": refund.balance,
+        }
+
+    return _idempotent(
+        user=user,
+        scope=SCOPE_CANCEL,
+        key=key,
+        request={"reservation_id": reservation_id},
+        status=200,
+        work=work,
+    )
 
 
 def wallet_adjust(

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import selectors as booking_selectors
 from booking import services as booking_services
@@ -192,12 +192,14 @@ def tickets(request):
     rows = list(page)
     for row in rows:
         row["remaining"] = max(0, int((row["expires_at"] - now).total_seconds()))
+        row["cancel_until"] = booking_selectors.ticket_cancel_deadline(row["starts_at"])
     return render(
         request,
         "payments/tickets.html",
         {
             "page": page,
             "reservations": rows,
+            "now": now,
             "balance": selectors.wallet_balance(user_id=request.user.pk),
             "topup_key": _idempotency_key(),
             "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
@@ -212,4 +214,59 @@ def ticket_detail(request, reservation_id: int):
         return not_found(request, ReservationNotFound())
     if reservation["status_now"] == ReservationStatus.HELD:
         return redirect("booking-checkout", reservation_id=reservation_id)
-    return render(request, "payments/ticket.html", {"reservation": reservation})
+    return render(
+        request,
+        "payments/ticket.html",
+        {
+            "reservation": reservation,
+            "cancel": selectors.ticket_cancel_terms(reservation=reservation),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_cancel(request, reservation_id: int):
+    """Cancel one's paid ticket: GET asks for confirmation, POST cancels (the API's service)."""
+    if request.method == "POST":
+        return _ticket_cancel_confirmed(request, reservation_id)
+    reservation = _reservation(request, reservation_id)
+    if reservation is None:
+        return not_found(request, ReservationNotFound())
+    terms = selectors.ticket_cancel_terms(reservation=reservation)
+    if terms is None or not terms.open:
+        # The ticket page says why it cannot be cancelled (or that it already is).
+        return redirect("ticket-detail", reservation_id=reservation_id)
+    return render(
+        request,
+        "payments/ticket_cancel.html",
+        {
+            "reservation": reservation,
+            "cancel": terms,
+            "balance": selectors.wallet_balance(user_id=request.user.pk),
+            "cancel_key": _idempotency_key(),
+        },
+    )
+
+
+def _ticket_cancel_confirmed(request, reservation_id: int):
+    try:
+        outcome = services.ticket_cancel(
+            user=request.user,
+            reservation_id=reservation_id,
+            idempotency_key=_form_key(request),
+        )
+    except ReservationNotFound as exc:
+        return not_found(request, exc)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect("ticket-detail", reservation_id=reservation_id)
+    # A replay (the form sent twice) reports the one cancellation that was made.
+    body = outcome.body
+    fee = f" (a cancellation fee of {body['fee']:,} was kept)" if body["fee"] else ""
+    messages.success(
+        request,
+        f"Your ticket is cancelled and {body['refunded']:,} went back to your balance{fee}; "
+        f"it is now {body['balance']:,}.",
+    )
+    return redirect("ticket-detail", reservation_id=reservation_id)

@@ -79,3 +79,22 @@ class PaymentOutput(serializers.Serializer):
     balance = serializers.IntegerField()
     status = serializers.ChoiceField(choices=[ReservationStatus.PAID])
     paid_at = serializers.DateTimeField()
+
+
+class TicketCancelOutput(serializers.Serializer):
+    reservation_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[ReservationStatus.CANCELLED])
+    refunded = serializers.IntegerField(
+        min_value=0, help_text="Paid back to the balance: what was paid less `fee`."
+    )
+    fee = serializers.IntegerField(
+        min_value=0, help_text="Kept: CANCEL_FEE_PERCENT of what was paid, rounded down."
+    )
+    balance = serializers.IntegerField(min_value=0)
+
+
+class TicketCancelConflictOutput(ErrorOutput):
+    deadline = serializers.DateTimeField(
+        required=False,
+        help_text="With code `cancel_deadline_passed`: until when the ticket could be cancelled.",
+    )

@@ -1,5 +1,5 @@
-"""Money API: the balance, top-ups, the gateway's callback and seat payments; one view per
-operation."""
+"""Money API: the balance, top-ups, the gateway's callback, seat payments and cancellations;
+one view per operation."""
 
 import io
 
@@ -21,6 +21,8 @@ from payments.api.serializers import (
     ChargeInput,
     PaymentInput,
     PaymentOutput,
+    TicketCancelConflictOutput,
+    TicketCancelOutput,
     TopUpCallbackOutput,
     TopUpLimitOutput,
     TopUpPendingOutput,
@@ -168,6 +170,40 @@ class PaymentCreateApi(APIView):
             idempotency_key=_idempotency_key(request),
             queue_room=admitted_room(request),
             replay_only=passed_to_replay(request),
+        )
+        return _outcome_response(outcome)
+
+
+class TicketCancelApi(APIView):
+    """Cancel one's own paid ticket, refunded to the balance less the cancellation fee, until
+    CANCEL_UNTIL_HOURS before the show. Not behind the queue: after the sale the buyer has no
+    place in it."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: TicketCancelOutput,
+            **error_responses(400, 401, 403),
+            404: OpenApiResponse(
+                ErrorOutput,
+                "`reservation_not_found`: no such reservation among the caller's own.",
+            ),
+            409: OpenApiResponse(
+                TicketCancelConflictOutput,
+                "`reservation_not_paid` (a hold: release it instead), "
+                "`ticket_already_cancelled`, `cancel_deadline_passed` (with `deadline`), or "
+                "`ticket_checked_in` (scanned at the door).",
+            ),
+            **error_responses(422),
+        },
+        parameters=[IDEMPOTENCY_KEY, _replayed_header(200)],
+        operation_id="ticket_cancel",
+    )
+    def post(self, request: Request, reservation_id: int) -> Response:
+        outcome = services.ticket_cancel(
+            user=request.user,
+            reservation_id=reservation_id,
+            idempotency_key=_idempotency_key(request),
         )
         return _outcome_response(outcome)
 

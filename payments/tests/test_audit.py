@@ -1,15 +1,18 @@
 """The invariant audit: clean after real sales, and it notices each kind of damage."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.utils import timezone
 
 from booking import services as booking_services
-from booking.models import Reservation, Seat, SeatStatus
+from booking.models import ConcertSchedule, Reservation, Seat, SeatStatus
 from booking.tests.factories import SeatFactory
 from payments import services
 from payments.audit import invariants_audit
-from payments.models import TopUp, TopUpStatus, Wallet
+from payments.models import LedgerEntry, LedgerKind, TopUp, TopUpStatus, Wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +68,40 @@ def test_notices_a_confirmed_top_up_never_credited(sale, user):
         confirmed_at=timezone.now(),
     )
     assert _broken(invariants_audit()) == {"confirmed top-ups without their credit": 1}
+
+
+def _refunded(sale, user) -> LedgerEntry:
+    """The sale's ticket cancelled by its buyer; its refund's ledger row."""
+    ConcertSchedule.objects.update(starts_at=timezone.now() + timedelta(days=30))
+    services.ticket_cancel(user=user, reservation_id=sale["reservation_id"])
+    return LedgerEntry.objects.get(kind=LedgerKind.REFUND)
+
+
+def test_clean_after_a_cancellation_that_kept_a_fee(sale, user, settings):
+    settings.CANCEL_FEE_PERCENT = 10
+    refund = _refunded(sale, user)
+    assert refund.amount == 72_000
+    assert _broken(invariants_audit()) == {}
+
+
+def test_notices_a_refund_of_more_than_was_paid(sale, user):
+    refund = _refunded(sale, user)
+    LedgerEntry.objects.filter(pk=refund.pk).update(amount=80_001)
+    Wallet.objects.filter(user=user).update(balance=F("balance") + 1)
+    assert _broken(invariants_audit()) == {"refunds of more than their payment, or of none": 1}
+
+
+def test_notices_a_payment_refunded_twice(sale, user):
+    refund = _refunded(sale, user)
+    refund.pk = None
+    refund.save()  # the double refund a missing lock would write
+    Wallet.objects.filter(user=user).update(balance=F("balance") + refund.amount)
+    assert _broken(invariants_audit()) == {"payments refunded more than once": 1}
+
+
+def test_notices_a_refund_whose_ticket_is_still_paid(sale, user):
+    _refunded(sale, user)
+    reservation = Reservation.objects.get(pk=sale["reservation_id"])
+    Reservation.objects.filter(pk=reservation.pk).update(status="paid")
+    Seat.objects.filter(pk=reservation.seat_id).update(status=SeatStatus.SOLD)
+    assert _broken(invariants_audit()) == {"refunded payments whose reservation is still paid": 1}

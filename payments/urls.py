@@ -15,5 +15,6 @@ urlpatterns = [
     # Outside /book/: a paid buyer's queue slot is released, yet their tickets stay in reach.
     path("tickets/", views.tickets, name="tickets"),
     path("tickets/<id:reservation_id>", views.ticket_detail, name="ticket-detail"),
+    path("tickets/<id:reservation_id>.pdf", views.ticket_pdf, name="ticket-pdf"),
     path("wallet/top-up", views.wallet_top_up, name="wallet-top-up"),
 ]

@@ -65,3 +65,11 @@ class ReservationListOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    ticket_code = serializers.CharField(
+        source="shown_ticket_code",
+        allow_null=True,
+        min_length=32,
+        max_length=32,
+        help_text="The ticket's secret code (what its QR code holds) once paid; null otherwise.",
+    )
+

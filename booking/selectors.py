@@ -391,6 +391,18 @@ def holder_name(first_name: str, last_name: str) -> str | None:
     return f"{first_name} {last_name}".strip() or None
 
 
+def check_in_dates(*, now: datetime | None = None, limit: int = 60) -> list[dict]:
+    """The dates a door may check in for: from the start of today (local time) on, soonest
+    first, so today's come first."""
+    now = timezone.localtime(now or timezone.now())
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return list(
+        ConcertSchedule.objects.filter(starts_at__gte=today)
+        .order_by("starts_at", "id")
+        .values("id", "starts_at", concert_title=F("concert__title"))[:limit]
+    )
+
+
 def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) -> QuerySet:
     """The user's live holds that keep their slot in `room`: in a concert's room only that
     concert's, in the site-wide room any."""

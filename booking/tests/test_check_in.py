@@ -410,3 +410,21 @@ def test_nobody_edits_a_scan(operator):
     delete = operator.post(reverse("admin:booking_checkin_delete", args=[checked_in.pk]))
     assert delete.status_code == 403
     assert CheckIn.objects.get() == checked_in
+
+
+@pytest.mark.django_db
+def test_the_door_staff_group_grants_the_check_in():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    migration = import_module("booking.migrations.0006_tickets_door_staff_group")
+    Group.objects.filter(name="Door staff").delete()
+    migration.door_staff_group_create(apps, None)
+    migration.door_staff_group_create(apps, None)  # again: still one group, one permission
+    group = Group.objects.get(name="Door staff")
+    assert list(group.permissions.values_list("codename", flat=True)) == ["check_in"]
+    person = UserFactory()
+    person.groups.add(group)
+    assert person.has_perm("booking.check_in")

@@ -682,9 +682,9 @@ def ticket_check_in(
 
 
 def _already_checked_in(first: dict) -> AlreadyCheckedIn:
-    at = first["checked_in_at"]
+    at, by = first["checked_in_at"], first["staff_username"]
     return AlreadyCheckedIn(
-        f"Already checked in at {timezone.localtime(at):%H:%M:%S}.",
+        f"Already checked in at {timezone.localtime(at):%H:%M:%S}" + (f" by {by}." if by else "."),
         checked_in_at=at,
         checked_in_by=first["staff_username"],
     )

@@ -8,6 +8,7 @@ import zlib
 from email.policy import default as default_policy
 
 import pytest
+import segno
 from aiosmtpd.controller import Controller
 from django.core import mail
 from django.test import Client
@@ -93,7 +94,35 @@ def test_the_pdf_is_one_page_with_the_seat_and_code(user):
     assert b"(Row)" in text and b"(Seat)" in text and b"(5)" in text
     assert f"#{ticket.pk}".encode() in text
     assert grouped(ticket.ticket_code).encode() in text
-    assert text.count(b" re f") > 50  # the QR code, drawn as filled rectangles
+    assert qr_drawn(text) == qr_modules(ticket.ticket_code)
+
+
+def qr_modules(code: str) -> set[tuple[int, int]]:
+    """The dark modules of the code's QR symbol, as (row, column) from its top left one."""
+    dark = {
+        (r, c)
+        for r, row in enumerate(segno.make_qr(code, error="m").matrix)
+        for c, module in enumerate(row)
+        if module
+    }
+    top, left = min(r for r, _ in dark), min(c for _, c in dark)
+    return {(r - top, c - left) for r, c in dark}
+
+
+def qr_drawn(content: bytes) -> set[tuple[int, int]]:
+    """The modules the PDF's filled rectangles cover, read back from its page content: what a
+    scanner of the printed page would see."""
+    rects = [
+        tuple(map(float, found))
+        for found in re.findall(rb"([\d.]+) ([\d.]+) ([\d.]+) (-[\d.]+) re f", content)
+    ]
+    module = min(-h for _, _, _, h in rects)
+    left, top = min(x for x, _, _, _ in rects), max(y for _, y, _, _ in rects)
+    return {
+        (round((top - y) / module), round((x - left) / module) + i)
+        for x, y, w, _ in rects
+        for i in range(round(w / module))
+    }
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Operator console for booking: concerts, dates, seat-map generation, seats, reservations."""
+"""Operator console for booking: concerts, dates, seat-map generation, seats, reservations and
+the door's check-ins."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -6,7 +7,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +16,14 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from booking import cache, services
-from booking.models import Concert, ConcertSchedule, Reservation, ReservationStatus, Seat
+from booking.models import (
+    CheckIn,
+    Concert,
+    ConcertSchedule,
+    Reservation,
+    ReservationStatus,
+    Seat,
+)
 from concertbooking.admin import SafeInputMixin
 from concertbooking.errors import ApplicationError
 from queueing.models import QueueRoom
@@ -314,7 +323,7 @@ class ConcertAdmin(CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, adm
 class ConcertScheduleAdmin(
     CatalogCacheMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin
 ):
-    list_display = ("id", "concert", "starts_at", "seats")
+    list_display = ("id", "concert", "starts_at", "seats", "checked_in")
     list_select_related = ("concert",)
     autocomplete_fields = ("concert",)
     search_fields = ("concert__title", "concert__performer")
@@ -325,6 +334,38 @@ class ConcertScheduleAdmin(
 
     def concert_id_of(self, obj: ConcertSchedule) -> int:
         return obj.concert_id
+
+    def get_queryset(self, request):
+        # Subqueries per listed date, not a join: no GROUP BY over every seat of every date.
+        sold = (
+            Reservation.objects.filter(
+                seat__schedule_id=OuterRef("pk"), status=ReservationStatus.PAID
+            )
+            .order_by()
+            .values("seat__schedule_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        checked_in = (
+            CheckIn.objects.filter(schedule_id=OuterRef("pk"))
+            .order_by()
+            .values("schedule_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sold_count=Coalesce(Subquery(sold), 0),
+                checked_in_count=Coalesce(Subquery(checked_in), 0),
+            )
+        )
+
+    @admin.display(description="Checked in / sold")
+    def checked_in(self, obj: ConcertSchedule) -> str:
+        url = reverse("admin:booking_checkin_changelist") + f"?schedule={obj.pk}"
+        return format_html('<a href="{}">{} / {}</a>', url, obj.checked_in_count, obj.sold_count)
 
     @admin.display(description="Seats")
     def seats(self, obj: ConcertSchedule) -> str:
@@ -494,3 +535,53 @@ class ReservationAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
             f"Released {released} hold(s)."
             + (f" {others} selected reservation(s) were not holds." if others else ""),
         )
+
+
+# --- Check-ins at the door -----------------------------------------------------------------
+
+
+class CheckInScheduleIdFilter(IdInputFilter):
+    title = "date id"
+    parameter_name = "schedule"
+    lookup = "schedule_id"
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(SafeInputMixin, admin.ModelAdmin):
+    """Who came in, per date. A scan is a record of what happened: nobody edits one."""
+
+    list_display = ("checked_in_at", "concert", "date", "seat_label", "holder", "staff")
+    list_select_related = ("schedule__concert", "reservation__seat", "reservation__user", "staff")
+    list_filter = (CheckInScheduleIdFilter, ("checked_in_at", admin.DateFieldListFilter))
+    search_fields = ("=reservation__id", "^reservation__user__username")
+    search_help_text = "Reservation id, or the start of the holder's username."
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 100
+    sortable_by = ("checked_in_at",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Concert")
+    def concert(self, obj: CheckIn) -> str:
+        return obj.schedule.concert.title
+
+    @admin.display(description="Date")
+    def date(self, obj: CheckIn):
+        return obj.schedule.starts_at
+
+    @admin.display(description="Seat")
+    def seat_label(self, obj: CheckIn) -> str:
+        seat = obj.reservation.seat
+        return f"Row {seat.row}, seat {seat.number}"
+
+    @admin.display(description="Holder")
+    def holder(self, obj: CheckIn) -> str:
+        return obj.reservation.user.get_username()

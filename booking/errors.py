@@ -1,6 +1,13 @@
 """Booking's errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import Conflict, Gone, NotFound, TooManyRequests
+from concertbooking.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
 
 
 class ConcertNotFound(NotFound):
@@ -69,3 +76,33 @@ class CancelDeadlinePassed(Conflict):
 class TicketCheckedIn(Conflict):
     code = "ticket_checked_in"
     default_detail = "This ticket was already checked in at the door; it cannot be cancelled."
+
+
+class InvalidTicketCode(InvalidInput):
+    code = "invalid_ticket_code"
+    default_detail = "That is not a ticket code: it has 32 letters a-f and digits."
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+    default_detail = "No ticket has this code."
+
+
+class TicketRefunded(Conflict):
+    code = "ticket_refunded"
+    default_detail = "This ticket was cancelled and refunded; it does not admit anyone."
+
+
+class TicketOtherDate(Conflict):
+    code = "ticket_other_date"
+    default_detail = "This ticket is for another date."
+
+
+class AlreadyCheckedIn(Conflict):
+    code = "already_checked_in"
+    default_detail = "This ticket has already been checked in."
+
+
+class CheckInNotAllowed(Forbidden):
+    code = "check_in_not_allowed"
+    default_detail = "Checking tickets in takes the door staff's permission."

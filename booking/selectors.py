@@ -340,6 +340,7 @@ def reservation_list(*, user_id: int, now: datetime | None = None) -> QuerySet:
             starts_at=F("seat__schedule__starts_at"),
             concert_id=F("seat__schedule__concert_id"),
             concert_title=F("seat__schedule__concert__title"),
+            shown_ticket_code=paid_ticket_code(),
         )
     )
 
@@ -348,6 +349,65 @@ def ticket_cancel_deadline(starts_at: datetime) -> datetime:
     """Until when its buyer may cancel a paid ticket for a date starting at `starts_at`:
     CANCEL_UNTIL_HOURS before the show, and never once it has started."""
     return min(starts_at, starts_at - timedelta(hours=settings.CANCEL_UNTIL_HOURS))
+
+
+def paid_ticket_code() -> Case:
+    """The reservation's ticket code once it is paid, else NULL: a hold's, an expired one's
+    and a refunded one's code is never shown."""
+    return Case(
+        When(status=ReservationStatus.PAID, paid_at__isnull=False, then=F("ticket_code")),
+        default=None,
+        output_field=CharField(),
+    )
+
+
+def ticket_get(*, reservation_id: int, user_id: int | None = None) -> dict | None:
+    """A paid ticket with all its PDF and email show (and `user_id`'s only, when given), or
+    None: a hold, an expired or a refunded reservation is no ticket. One query."""
+    tickets = Reservation.objects.filter(
+        pk=reservation_id, status=ReservationStatus.PAID, paid_at__isnull=False
+    )
+    if user_id is not None:
+        tickets = tickets.filter(user_id=user_id)
+    ticket = tickets.values(
+        "price",
+        "paid_at",
+        "ticket_code",
+        reservation_id=F("id"),
+        seat_number=F("seat__number"),
+        seat_row=F("seat__row"),
+        tier=F("seat__tier"),
+        schedule_id=F("seat__schedule_id"),
+        starts_at=F("seat__schedule__starts_at"),
+        concert_title=F("seat__schedule__concert__title"),
+        performer=F("seat__schedule__concert__performer"),
+        venue=F("seat__schedule__concert__venue"),
+        holder=F("user__username"),
+        holder_first_name=F("user__first_name"),
+        holder_last_name=F("user__last_name"),
+    ).first()
+    if ticket is not None:
+        ticket["holder_name"] = holder_name(
+            ticket.pop("holder_first_name"), ticket.pop("holder_last_name")
+        )
+    return ticket
+
+
+def holder_name(first_name: str, last_name: str) -> str | None:
+    """A ticket holder's full name, or None when they gave none."""
+    return f"{first_name} {last_name}".strip() or None
+
+
+def check_in_dates(*, now: datetime | None = None, limit: int = 60) -> list[dict]:
+    """The dates a door may check in for: from the start of today (local time) on, soonest
+    first, so today's come first."""
+    now = timezone.localtime(now or timezone.now())
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return list(
+        ConcertSchedule.objects.filter(starts_at__gte=today)
+        .order_by("starts_at", "id")
+        .values("id", "starts_at", concert_title=F("concert__title"))[:limit]
+    )
 
 
 def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) -> QuerySet:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("book/concerts/<id:concert_id>/dates", views.booking_dates, name="booking-dates"),
     path("book/schedules/<id:schedule_id>/seats", views.seat_map, name="booking-seat-map"),
     path("book/schedules/<id:schedule_id>/hold", views.seat_hold, name="booking-seat-hold"),
+    path("check-in/", views.check_in, name="check-in"),
 ]

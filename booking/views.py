@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from booking import selectors
 from booking import services as booking_services
+from booking.errors import ScheduleNotFound
 from concertbooking.errors import ApplicationError
 from concertbooking.limits import rate_limited
 from concertbooking.pages import form_id, not_found
@@ -103,3 +104,48 @@ def seat_hold(request, schedule_id: int):
         messages.error(request, exc.detail)
         return redirect("booking-seat-map", schedule_id=schedule_id)
     return redirect("booking-checkout", reservation_id=hold["reservation_id"])
+
+
+# What the door's page says above each refusal's detail, by the refusal's code.
+_REFUSAL_TITLES = {
+    "already_checked_in": "Already checked in",
+    "ticket_refunded": "Refunded: not valid",
+    "ticket_other_date": "Ticket for another date",
+    "ticket_not_found": "Unknown ticket",
+    "invalid_ticket_code": "Not a ticket code",
+}
+
+
+@login_required
+def check_in(request):
+    """The door's page, for a phone: scan or type a ticket code, see at once whether to let
+    its holder in. The same service as POST /api/check-in."""
+    if not request.user.has_perm("booking.check_in"):
+        return render(request, "booking/check_in.html", {"forbidden": True}, status=403)
+    dates = selectors.check_in_dates()
+    chosen = request.POST.get("schedule_id") if request.method == "POST" else None
+    if chosen is None:
+        today = timezone.localdate()
+        chosen = next(
+            (str(d["id"]) for d in dates if timezone.localdate(d["starts_at"]) == today), ""
+        )
+    result = refusal = None
+    if request.method == "POST":
+        schedule_id = form_id(chosen) if chosen else None
+        try:
+            if chosen and schedule_id is None:
+                raise ScheduleNotFound("Choose a date from the list.")
+            result = booking_services.ticket_check_in(
+                code=request.POST.get("code", ""), staff=request.user, schedule_id=schedule_id
+            )
+        except ApplicationError as exc:
+            refusal = {
+                "code": exc.code,
+                "title": _REFUSAL_TITLES.get(exc.code, "Not checked in"),
+                "detail": exc.detail,
+            }
+    return render(
+        request,
+        "booking/check_in.html",
+        {"dates": dates, "chosen": chosen, "result": result, "refusal": refusal},
+    )

@@ -6,20 +6,23 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.mime.image import MIMEImage
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.services import user_lock_active
 from booking import selectors as booking_selectors
 from booking import services as booking_services
+from booking import tickets
 from booking.models import ReservationStatus
 from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
@@ -511,22 +514,55 @@ def _payment_for_email(payload: dict[str, Any]) -> dict[str, Any] | None:
     return payment if payment is not None and payment["email"] else None
 
 
-def _send_payment_email(payment: dict[str, Any], *, subject: str, opening: str) -> None:
-    """`opening` (formatted with the amount), then the ticket."""
+# The Content-ID the HTML alternative's <img src="cid:..."> names the QR code's PNG by.
+TICKET_QR_CID = "ticket-qr"
+
+
+def _send_payment_email(
+    payment: dict[str, Any], *, subject: str, opening: str, ticket: dict[str, Any] | None = None
+) -> None:
+    """`opening` (formatted with the amount), then the ticket. With `ticket` (a paid one, from
+    booking.selectors.ticket_get) also its code, an HTML alternative showing its QR code inline
+    and the ticket as a PDF attachment."""
     starts_at = timezone.localtime(payment["starts_at"])
-    send_mail(
-        subject=subject.format(title=payment["title"]),
-        message=(
-            f"Hello {payment['username']},\n\n"
-            f"{opening.format(amount=payment['amount'])}\n\n"
-            f"{payment['title']} at {payment['venue']}\n"
-            f"{starts_at:%A %d %B %Y, %H:%M}\n"
-            f"Row {payment['seat_row']}, seat {payment['seat_number']}\n"
-            f"Reservation {payment['reservation_id']}\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[payment["email"]],
+    opening = opening.format(amount=payment["amount"])
+    text = (
+        f"Hello {payment['username']},\n\n"
+        f"{opening}\n\n"
+        f"{payment['title']} at {payment['venue']}\n"
+        f"{starts_at:%A %d %B %Y, %H:%M}\n"
+        f"Row {payment['seat_row']}, seat {payment['seat_number']}\n"
+        f"Reservation {payment['reservation_id']}\n"
     )
+    if ticket is not None:
+        text += f"Ticket code {tickets.ticket_code_display(ticket['ticket_code'])}\n"
+    message = EmailMultiAlternatives(
+        subject=subject.format(title=payment["title"]),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[payment["email"]],
+    )
+    if ticket is not None:
+        html = render_to_string(
+            "payments/email/ticket.html",
+            {
+                "payment": payment,
+                "opening": opening,
+                "starts_at": starts_at,
+                "ticket": ticket,
+                "code_display": tickets.ticket_code_display(ticket["ticket_code"]),
+                "qr_cid": TICKET_QR_CID,
+            },
+        )
+        message.attach_alternative(html, "text/html")
+        qr = MIMEImage(tickets.ticket_qr_png(ticket["ticket_code"]), "png")
+        qr.add_header("Content-ID", f"<{TICKET_QR_CID}>")
+        qr.add_header("Content-Disposition", "inline", filename="ticket-qr.png")
+        message.attach(qr)
+        message.attach(
+            f"ticket-{ticket['reservation_id']}.pdf", tickets.ticket_pdf(ticket), "application/pdf"
+        )
+    message.send()
 
 
 def _payment_completed_email(payload: dict[str, Any]) -> None:
@@ -538,6 +574,7 @@ def _payment_completed_email(payload: dict[str, Any]) -> None:
             payment,
             subject="Your ticket: {title}",
             opening="your payment of {amount:,} is complete.",
+            ticket=booking_selectors.ticket_get(reservation_id=payment["reservation_id"]),
         )
 
 

@@ -16,5 +16,6 @@ urlpatterns = [
     path("tickets/", views.tickets, name="tickets"),
     path("tickets/<id:reservation_id>", views.ticket_detail, name="ticket-detail"),
     path("tickets/<id:reservation_id>/cancel", views.ticket_cancel, name="ticket-cancel"),
+    path("tickets/<id:reservation_id>.pdf", views.ticket_pdf, name="ticket-pdf"),
     path("wallet/top-up", views.wallet_top_up, name="wallet-top-up"),
 ]

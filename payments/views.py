@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import F
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import selectors as booking_selectors
 from booking import services as booking_services
-from booking.errors import ReservationNotFound
+from booking import tickets as booking_tickets
+from booking.errors import ReservationNotFound, TicketNotFound
 from booking.models import ReservationStatus
 from concertbooking.errors import ApplicationError
 from concertbooking.limits import rate_limited
@@ -214,12 +216,15 @@ def ticket_detail(request, reservation_id: int):
         return not_found(request, ReservationNotFound())
     if reservation["status_now"] == ReservationStatus.HELD:
         return redirect("booking-checkout", reservation_id=reservation_id)
+    code = reservation["shown_ticket_code"]
     return render(
         request,
         "payments/ticket.html",
         {
             "reservation": reservation,
             "cancel": selectors.ticket_cancel_terms(reservation=reservation),
+            "qr_svg": booking_tickets.ticket_qr_svg(code) if code else None,
+            "code_display": booking_tickets.ticket_code_display(code) if code else None,
         },
     )
 
@@ -270,3 +275,14 @@ def _ticket_cancel_confirmed(request, reservation_id: int):
         f"it is now {body['balance']:,}.",
     )
     return redirect("ticket-detail", reservation_id=reservation_id)
+
+
+@login_required
+def ticket_pdf(request, reservation_id: int):
+    """The owner's paid ticket as a one-page PDF; anything else is the friendly 404."""
+    ticket = booking_selectors.ticket_get(reservation_id=reservation_id, user_id=request.user.pk)
+    if ticket is None:
+        return not_found(request, TicketNotFound("No paid ticket of yours has this number."))
+    response = HttpResponse(booking_tickets.ticket_pdf(ticket), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="ticket-{reservation_id}.pdf"'
+    return response

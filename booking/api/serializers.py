@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from booking.models import ReservationStatus
-from concertbooking.api import ID_MAX, StrictIntegerField, StrictSerializer
+from concertbooking.api import ID_MAX, ErrorOutput, StrictIntegerField, StrictSerializer
 
 
 class ConcertOutput(serializers.Serializer):
@@ -65,3 +65,57 @@ class ReservationListOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    ticket_code = serializers.CharField(
+        source="shown_ticket_code",
+        allow_null=True,
+        min_length=32,
+        max_length=32,
+        help_text="The ticket's secret code (what its QR code holds) once paid; null otherwise.",
+    )
+
+
+class CheckInInput(StrictSerializer):
+    code = serializers.CharField(
+        max_length=128,
+        trim_whitespace=False,
+        help_text="The ticket code as scanned or typed: 32 hex digits; case, spaces and dashes "
+        "between them do not matter.",
+    )
+    schedule_id = StrictIntegerField(
+        min_value=1,
+        max_value=ID_MAX,
+        required=False,
+        help_text="The date the door admits to: a ticket for another date is refused.",
+    )
+
+
+class CheckInOutput(serializers.Serializer):
+    reservation_id = serializers.IntegerField()
+    concert_title = serializers.CharField()
+    schedule_id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    seat_row = serializers.CharField()
+    seat_number = serializers.IntegerField()
+    tier = serializers.CharField(allow_blank=True)
+    holder = serializers.CharField(help_text="The holder's username.")
+    holder_name = serializers.CharField(
+        allow_null=True, help_text="The holder's full name, if they gave one."
+    )
+    checked_in_at = serializers.DateTimeField()
+
+
+class CheckInConflictOutput(ErrorOutput):
+    checked_in_at = serializers.DateTimeField(
+        required=False, help_text="With `already_checked_in`: when the first scan let them in."
+    )
+    checked_in_by = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="With `already_checked_in`: who scanned it then (null if no longer known).",
+    )
+    schedule_id = serializers.IntegerField(
+        required=False, help_text="With `ticket_other_date`: the ticket's date."
+    )
+    starts_at = serializers.DateTimeField(
+        required=False, help_text="With `ticket_other_date`: when the ticket's date starts."
+    )

@@ -23,4 +23,5 @@ urlpatterns = [
         views.ReservationCancelApi.as_view(),
         name="api-reservation-cancel",
     ),
+    path("check-in", views.CheckInApi.as_view(), name="api-check-in"),
 ]

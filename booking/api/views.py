@@ -1,9 +1,9 @@
 """Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,13 +12,19 @@ from booking import selectors, services
 from booking.api.serializers import (
     AvailableDateOutput,
     AvailableSeatOutput,
+    CheckInConflictOutput,
+    CheckInInput,
+    CheckInOutput,
     ConcertOutput,
     ReservationCreateInput,
     ReservationListOutput,
     ReservationOutput,
 )
+from booking.errors import CheckInNotAllowed
 from concertbooking.api import (
     PAGE_PARAMETERS,
+    ErrorOutput,
+    InvalidInputOutput,
     PagePagination,
     error_responses,
     page_of,
@@ -129,3 +135,52 @@ class ReservationCancelApi(APIView):
     def delete(self, request: Request, reservation_id: int) -> Response:
         services.reservation_cancel(user=request.user, reservation_id=reservation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CanCheckIn(BasePermission):
+    """Signed in (else 401) and holding booking.check_in (else 403 `check_in_not_allowed`)."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if not request.user.has_perm("booking.check_in"):
+            raise CheckInNotAllowed()
+        return True
+
+
+class CheckInApi(APIView):
+    """Scan a ticket at the door: the first scan lets its holder in, any later one is refused."""
+
+    permission_classes = [CanCheckIn]
+
+    @extend_schema(
+        request=CheckInInput,
+        responses={
+            200: OpenApiResponse(CheckInOutput, "Checked in: let them in to this seat."),
+            400: OpenApiResponse(
+                InvalidInputOutput,
+                "`invalid_ticket_code` (not 32 hex digits), or refused input: `invalid` (see "
+                "`fields`), `malformed_request`, `request_too_large`.",
+            ),
+            **error_responses(401),
+            403: OpenApiResponse(
+                ErrorOutput,
+                "The caller may not check tickets in (`check_in_not_allowed`), or "
+                "`permission_denied` (a session call without its CSRF token).",
+            ),
+            404: OpenApiResponse(ErrorOutput, "No paid ticket has this code (`ticket_not_found`)."),
+            409: OpenApiResponse(
+                CheckInConflictOutput,
+                "Not let in: `already_checked_in` (with `checked_in_at`, the first scan's "
+                "time, and `checked_in_by`), `ticket_refunded`, or `ticket_other_date` (with "
+                "the ticket's `schedule_id` and `starts_at`).",
+            ),
+            **error_responses(415),
+        },
+        operation_id="ticket_check_in",
+    )
+    def post(self, request: Request) -> Response:
+        data = CheckInInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        checked_in = services.ticket_check_in(staff=request.user, **data.validated_data)
+        return Response(CheckInOutput(checked_in).data)

@@ -274,11 +274,13 @@ def test_my_reservations(admitted_client, user, other_user, django_assert_num_qu
         "expires_at",
         "paid_at",
         "created_at",
+        "ticket_code",
     }
     assert newest["seat_id"] == seats[0].id
     assert newest["concert_title"] == seats[0].schedule.concert.title
     assert newest["price"] == 1000
     assert newest["paid_at"] is None
+    assert newest["ticket_code"] is None  # shown once paid
 
 
 def test_reservation_list_query_count_does_not_grow(

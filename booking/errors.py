@@ -49,3 +49,23 @@ class HoldReleaseLimit(TooManyRequests):
         "You have let go of too many holds on this concert lately; wait before holding another "
         "seat for it."
     )
+
+
+class SchedulePast(Conflict):
+    code = "schedule_past"
+    default_detail = "This date has already taken place."
+
+
+class NotSoldOut(Conflict):
+    code = "not_sold_out"
+    default_detail = "This date still has free seats: book one instead of waiting."
+
+
+class AlreadyOnWaitlist(Conflict):
+    code = "already_on_waitlist"
+    default_detail = "You are already on this date's waiting list."
+
+
+class NotOnWaitlist(NotFound):
+    code = "not_on_waitlist"
+    default_detail = "You are not on this date's waiting list."

@@ -547,10 +547,19 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
                 )
                 # Offers among them ran out unclaimed: their seats pass on below.
                 _waitlist_offers_end(reservation_ids=reservation_ids, status=WaitlistStatus.LAPSED)
-            # Every seat whose hold ran out, with or without a reservation row behind it.
+            # Every seat whose hold ran out, with or without a reservation row behind it, once
+            # no hold on it is left: one another run has locked is that run's to retire, and
+            # handing its seat to a waiting list here would meet uk_reservation_seat_active.
             seat_ids = list(
                 Seat.objects.select_for_update(skip_locked=True)
                 .filter(status=SeatStatus.HELD, held_until__lte=now)
+                .exclude(
+                    Exists(
+                        Reservation.objects.filter(
+                            seat_id=OuterRef("pk"), status=ReservationStatus.HELD
+                        )
+                    )
+                )
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )

@@ -427,14 +427,17 @@ def _waiting_ahead() -> Subquery:
 
 
 def waitlist_entries(*, user_id: int, now: datetime | None = None) -> QuerySet:
-    """The user's entries still in a list (waiting, or offered a seat), soonest date first,
-    with their place in line (1 = next; none once offered) and the offered seat: one query.
+    """The user's entries still in a list (waiting, or offered a seat) for dates to come,
+    soonest date first, with their place in line (1 = next; none once offered) and the offered
+    seat: one query.
 
     An offer whose claim ran out reads `lapsed` until the sweep passes its seat on.
     """
     now = now or timezone.now()
     return (
-        WaitlistEntry.objects.filter(user_id=user_id, status__in=ACTIVE_WAITLIST_STATUSES)
+        WaitlistEntry.objects.filter(
+            user_id=user_id, status__in=ACTIVE_WAITLIST_STATUSES, schedule__starts_at__gt=now
+        )
         .order_by("schedule__starts_at", "id")
         .values(
             "schedule_id",

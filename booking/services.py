@@ -691,7 +691,7 @@ def waitlist_seats_offer(*, seat_ids: list[int], now: datetime) -> list[int]:
             pk__in=seat_ids, status=SeatStatus.AVAILABLE, schedule__starts_at__gt=now
         )
         .order_by("pk")
-        .values("pk", "schedule_id", "price")
+        .values("pk", "schedule_id", "price", "schedule__starts_at")
     )
     if not seats:
         return []
@@ -704,14 +704,19 @@ def waitlist_seats_offer(*, seat_ids: list[int], now: datetime) -> list[int]:
         .distinct()
         .order_by()
     )
-    expires_at = now + timedelta(minutes=settings.WAITLIST_CLAIM_MINUTES)
+    claim = timedelta(minutes=settings.WAITLIST_CLAIM_MINUTES)
     offered: list[int] = []
     for seat in seats:
         if seat["schedule_id"] not in waiting:
             continue
+        # A deactivated buyer could not pay: the seat goes to the next who can.
         entry = (
-            WaitlistEntry.objects.select_for_update(skip_locked=True)
-            .filter(schedule_id=seat["schedule_id"], status=WaitlistStatus.WAITING)
+            WaitlistEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                schedule_id=seat["schedule_id"],
+                status=WaitlistStatus.WAITING,
+                user__is_active=True,
+            )
             .order_by("created_at", "id")
             .values("pk", "user_id")
             .first()
@@ -720,6 +725,8 @@ def waitlist_seats_offer(*, seat_ids: list[int], now: datetime) -> list[int]:
             # Everyone left is being served by another return right now, or nobody is left.
             waiting.discard(seat["schedule_id"])
             continue
+        # Never past the show's start.
+        expires_at = min(now + claim, seat["schedule__starts_at"])
         if not Seat.objects.filter(pk=seat["pk"], status=SeatStatus.AVAILABLE).update(
             status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
         ):

@@ -333,3 +333,20 @@ def test_an_offer_shows_on_the_catalog_as_taken(django_capture_on_commit_callbac
     dates = selectors.concert_available_dates_json(concert_id=schedule.concert_id)
     assert b'"available_seats":1' in dates.replace(b" ", b"")
     assert selectors.schedule_seat_map(schedule_id=schedule.pk)["counts"]["available"] == 1
+
+
+def test_a_deactivated_buyer_is_passed_over_and_no_claim_outlives_the_show():
+    schedule, holds = sold_out()
+    gone, waiter = UserFactory.create_batch(2)
+    services.waitlist_join(user=gone, schedule_id=schedule.pk)
+    services.waitlist_join(user=waiter, schedule_id=schedule.pk)
+    type(gone).objects.filter(pk=gone.pk).update(is_active=False)
+    starts_soon = timezone.now() + timedelta(minutes=10)
+    type(schedule).objects.filter(pk=schedule.pk).update(starts_at=starts_soon)
+    released = holds[0]
+    services.reservation_cancel(
+        user=owner_of(released["reservation_id"]), reservation_id=released["reservation_id"]
+    )
+    assert WaitlistEntry.objects.get(user=gone).status == WaitlistStatus.WAITING
+    offer = WaitlistEntry.objects.get(user=waiter).offer
+    assert offer.expires_at == starts_soon

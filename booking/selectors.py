@@ -1,4 +1,5 @@
-"""Catalog reads: concerts, the dates that still have seats, and the free seats of a date."""
+"""Catalog reads: concerts, the dates that still have seats, the free seats of a date, one's
+reservations and waiting lists."""
 
 import json
 from collections.abc import Callable

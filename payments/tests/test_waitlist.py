@@ -19,10 +19,10 @@ from booking.models import (
 )
 from booking.tests.factories import SeatFactory, UserFactory, schedule_with_seats
 from payments import services
-from payments.tests.conftest import fund
+from payments.tests.conftest import fund, queue_token_active
 from queueing import services as queue_services
 from queueing.selectors import queue_token_status
-from queueing.testing import page_client
+from queueing.testing import admit, page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +124,14 @@ def test_a_lapsed_offer_is_no_claim(user, offered):
     )
     assert response.status_code == 403
     assert response.json()["code"] == "queue_token_required"
+
+
+def test_an_offer_keeps_no_queue_slot(user, offered, django_capture_on_commit_callbacks):
+    token = admit(user)
+    other = booking_services.reservation_hold(user=user, seat_id=SeatFactory().pk)
+    fund(user, other["price"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_create(user=user, reservation_id=other["reservation_id"])
+    # The offer still stands, yet paying the last hold of their own gave the slot back.
+    assert WaitlistEntry.objects.get(pk=offered.pk).status == WaitlistStatus.OFFERED
+    assert not queue_token_active(user, token)

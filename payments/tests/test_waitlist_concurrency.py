@@ -64,11 +64,9 @@ def waiting_list(schedule, people: int) -> list:
 
 def test_control_reading_the_next_in_line_without_a_lock_offers_one_person_many_seats():
     schedule = schedule_with_seats(8)
-    waiting_list_users = []
-    Seat.objects.filter(schedule=schedule).update(
-        status=SeatStatus.SOLD
-    )  # sold out, then given back by hand below
-    waiting_list_users = waiting_list(schedule, 8)
+    # Sold out while the list forms, then every seat given back at once.
+    Seat.objects.filter(schedule=schedule).update(status=SeatStatus.SOLD)
+    line = waiting_list(schedule, 8)
     seat_ids = list(Seat.objects.filter(schedule=schedule).values_list("pk", flat=True))
     Seat.objects.filter(pk__in=seat_ids).update(status=SeatStatus.AVAILABLE)
 
@@ -80,7 +78,7 @@ def test_control_reading_the_next_in_line_without_a_lock_offers_one_person_many_
     )
     # One person holds several offered seats while others in line got none.
     assert max(live_offers.values()) > 1
-    assert len(live_offers) < len(waiting_list_users)
+    assert len(live_offers) < len(line)
 
 
 def test_seats_returned_together_go_to_one_person_each_in_line_order():

@@ -1,5 +1,5 @@
-"""Operator console for booking: concerts, dates, seat-map generation, seats, reservations and
-the door's check-ins."""
+"""Operator console for booking: concerts, dates, seat-map generation, seats, reservations, the
+door's check-ins and the sold-out dates' waiting lists."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,6 +23,7 @@ from booking.models import (
     Reservation,
     ReservationStatus,
     Seat,
+    WaitlistEntry,
 )
 from concertbooking.admin import SafeInputMixin
 from concertbooking.errors import ApplicationError
@@ -585,3 +586,71 @@ class CheckInAdmin(SafeInputMixin, admin.ModelAdmin):
     @admin.display(description="Holder")
     def holder(self, obj: CheckIn) -> str:
         return obj.reservation.user.get_username()
+
+
+# --- Waiting lists -----------------------------------------------------------------------------
+
+
+class WaitlistScheduleIdFilter(IdInputFilter):
+    title = "date id"
+    parameter_name = "schedule"
+    lookup = "schedule_id"
+
+
+class WaitlistConcertIdFilter(IdInputFilter):
+    title = "concert id"
+    parameter_name = "concert"
+    lookup = "schedule__concert_id"
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(SafeInputMixin, admin.ModelAdmin):
+    """Who waits for which date, in line order, and the seat held for whom until when."""
+
+    list_display = (
+        "id",
+        "date",
+        "concert",
+        "user",
+        "status",
+        "created_at",
+        "offered_seat",
+        "offer_until",
+    )
+    list_select_related = ("user", "schedule__concert", "offer__seat")
+    list_filter = ("status", WaitlistScheduleIdFilter, WaitlistConcertIdFilter)
+    search_fields = ("=id", "^user__username", "schedule__concert__title")
+    search_help_text = "Entry id, the start of a username, or words of a concert title."
+    # A date's list in line order once filtered by its id.
+    ordering = ("schedule_id", "created_at", "id")
+    raw_id_fields = ("user", "schedule", "offer")
+    show_full_result_count = False
+    list_per_page = 100
+
+    # Entries change only through the waiting-list services and the seats coming back.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Date", ordering="schedule__starts_at")
+    def date(self, obj: WaitlistEntry):
+        return obj.schedule.starts_at
+
+    @admin.display(description="Concert")
+    def concert(self, obj: WaitlistEntry) -> str:
+        return obj.schedule.concert.title
+
+    @admin.display(description="Offered seat")
+    def offered_seat(self, obj: WaitlistEntry) -> str:
+        if obj.offer is None:
+            return "-"
+        return f"Row {obj.offer.seat.row}, seat {obj.offer.seat.number}"
+
+    @admin.display(description="Held until", ordering="offer__expires_at")
+    def offer_until(self, obj: WaitlistEntry):
+        return obj.offer.expires_at if obj.offer is not None else None

@@ -106,3 +106,23 @@ class AlreadyCheckedIn(Conflict):
 class CheckInNotAllowed(Forbidden):
     code = "check_in_not_allowed"
     default_detail = "Checking tickets in takes the door staff's permission."
+
+
+class SchedulePast(Conflict):
+    code = "schedule_past"
+    default_detail = "This date has already taken place."
+
+
+class NotSoldOut(Conflict):
+    code = "not_sold_out"
+    default_detail = "This date still has free seats: book one instead of waiting."
+
+
+class AlreadyOnWaitlist(Conflict):
+    code = "already_on_waitlist"
+    default_detail = "You are already on this date's waiting list."
+
+
+class NotOnWaitlist(NotFound):
+    code = "not_on_waitlist"
+    default_detail = "You are not on this date's waiting list."

@@ -1,5 +1,7 @@
-"""Catalog reads: concerts, the dates that still have seats, and the free seats of a date."""
+"""Catalog reads: concerts, the dates that still have seats, the free seats of a date, one's
+reservations and waiting lists."""
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -8,7 +10,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
+    IntegerField,
     Min,
     OuterRef,
     Q,
@@ -18,13 +22,14 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from booking import cache
 from booking.errors import ConcertNotFound, ScheduleNotFound
 from booking.models import (
     ACTIVE_RESERVATION_STATUSES,
+    ACTIVE_WAITLIST_STATUSES,
     Concert,
     ConcertSchedule,
     Reservation,
@@ -412,14 +417,20 @@ def check_in_dates(*, now: datetime | None = None, limit: int = 60) -> list[dict
 
 def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) -> QuerySet:
     """The user's live holds that keep their slot in `room`: in a concert's room only that
-    concert's, in the site-wide room any."""
+    concert's, in the site-wide room any. A waiting list's offer is paid without a slot and
+    keeps none."""
     holds = Reservation.objects.filter(
         user_id=user_id, status=ReservationStatus.HELD, expires_at__gt=now or timezone.now()
-    )
+    ).exclude(is_waitlist_offer())
     config = room_named(room)
     if config is not None and config.concert_id is not None:
         holds = holds.filter(seat__schedule__concert_id=config.concert_id)
     return holds
+
+
+def is_waitlist_offer() -> Exists:
+    """Whether a reservation is a hold a waiting list made (one lookup on uk_waitlist_offer)."""
+    return Exists(WaitlistEntry.objects.filter(offer_id=OuterRef("pk")))
 
 
 def reservations_claimed(
@@ -448,3 +459,144 @@ def reservation_counts(*, now: datetime | None = None) -> dict[str, int]:
         holds_active=Count("pk", filter=Q(status=ReservationStatus.HELD, expires_at__gt=now)),
         sold=Count("pk", filter=Q(status=ReservationStatus.PAID)),
     )
+
+
+# --- Waiting lists ------------------------------------------------------------------------------
+
+
+def waitlist_status_now(now: datetime) -> Case:
+    """An entry's status as its owner sees it: an offer past its claim has already lapsed."""
+    return Case(
+        When(
+            status=WaitlistStatus.OFFERED,
+            offer__expires_at__lte=now,
+            then=Value(WaitlistStatus.LAPSED.value),
+        ),
+        default=F("status"),
+        output_field=CharField(),
+    )
+
+
+def _waiting_ahead() -> Subquery:
+    """How many wait on the entry's date before it (served by ix_waitlist_schedule_waiting)."""
+    return Subquery(
+        WaitlistEntry.objects.filter(
+            Q(created_at__lt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), id__lt=OuterRef("id")),
+            schedule_id=OuterRef("schedule_id"),
+            status=WaitlistStatus.WAITING,
+        )
+        .order_by()
+        .values("schedule_id")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def waitlist_entries(*, user_id: int, now: datetime | None = None) -> QuerySet:
+    """The user's entries still in a list (waiting, or offered a seat) for dates to come,
+    soonest date first, with their place in line (1 = next; none once offered) and the offered
+    seat: one query.
+
+    An offer whose claim ran out reads `lapsed` until the sweep passes its seat on.
+    """
+    now = now or timezone.now()
+    return (
+        WaitlistEntry.objects.filter(
+            user_id=user_id, status__in=ACTIVE_WAITLIST_STATUSES, schedule__starts_at__gt=now
+        )
+        .order_by("schedule__starts_at", "id")
+        .values(
+            "schedule_id",
+            "created_at",
+            "offered_at",
+            entry_id=F("id"),
+            concert_id=F("schedule__concert_id"),
+            concert_title=F("schedule__concert__title"),
+            starts_at=F("schedule__starts_at"),
+            status_now=waitlist_status_now(now),
+            position=Case(
+                When(
+                    status=WaitlistStatus.WAITING,
+                    then=Coalesce(_waiting_ahead(), 0) + 1,
+                ),
+                default=None,
+                output_field=IntegerField(),
+            ),
+            reservation_id=F("offer_id"),
+            seat_id=F("offer__seat_id"),
+            seat_number=F("offer__seat__number"),
+            seat_row=F("offer__seat__row"),
+            price=F("offer__price"),
+            expires_at=F("offer__expires_at"),
+        )
+    )
+
+
+def waitlist_offers_live(*, user_id: int, now: datetime | None = None) -> list[dict]:
+    """The seats waiting lists hold for the user right now, for their pages."""
+    now = now or timezone.now()
+    return list(
+        waitlist_entries(user_id=user_id, now=now).filter(
+            status=WaitlistStatus.OFFERED, offer__expires_at__gt=now
+        )
+    )
+
+
+def concert_waitlist_dates(
+    *, concert_id: int, user_id: int, now: datetime | None = None, limit: int = 50
+) -> list[dict]:
+    """A concert's future dates, each sold out or not, with the user's entry on it: for the
+    waiting-list page, outside the queue. The free counts come from the cached dates read (one
+    Redis round trip while it is fresh), so a crowd on this page costs no seat scans."""
+    now = now or timezone.now()
+    free = {
+        row["schedule_id"]: row["available_seats"]
+        for row in json.loads(concert_available_dates_json(concert_id=concert_id))
+    }
+    entries = {
+        row["schedule_id"]: row
+        for row in waitlist_entries(user_id=user_id, now=now).filter(
+            schedule__concert_id=concert_id
+        )
+    }
+    return [
+        {
+            "schedule_id": row["id"],
+            "starts_at": row["starts_at"],
+            "free": free.get(row["id"], 0),
+            "entry": entries.get(row["id"]),
+        }
+        for row in ConcertSchedule.objects.filter(concert_id=concert_id, starts_at__gt=now)
+        .order_by("starts_at")
+        .values("id", "starts_at")[:limit]
+    ]
+
+
+def waitlist_offer_for_email(*, entry_id: int, now: datetime | None = None) -> dict | None:
+    """What the offer's email shows, while the offer stands and its buyer has an address."""
+    now = now or timezone.now()
+    offer = (
+        WaitlistEntry.objects.filter(
+            pk=entry_id,
+            status=WaitlistStatus.OFFERED,
+            offer__status=ReservationStatus.HELD,
+            offer__expires_at__gt=now,
+        )
+        .exclude(user__email="")
+        .values(
+            email=F("user__email"),
+            username=F("user__username"),
+            reservation_id=F("offer_id"),
+            price=F("offer__price"),
+            expires_at=F("offer__expires_at"),
+            seat_number=F("offer__seat__number"),
+            seat_row=F("offer__seat__row"),
+            starts_at=F("schedule__starts_at"),
+            title=F("schedule__concert__title"),
+            venue=F("schedule__concert__venue"),
+        )
+        .first()
+    )
+    return offer

@@ -7,23 +7,30 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Max, OuterRef, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import user_lock_active
 from booking import cache, selectors
 from booking.errors import (
     AlreadyCheckedIn,
+    AlreadyOnWaitlist,
     AlreadyPaid,
     CancelDeadlinePassed,
     HoldExpired,
     HoldLimitReached,
     HoldReleaseLimit,
     InvalidTicketCode,
+    NotOnWaitlist,
+    NotSoldOut,
     ReservationNotFound,
     ReservationNotPaid,
+    ScheduleNotFound,
+    SchedulePast,
     SeatNotFound,
     SeatUnavailable,
     TicketAlreadyCancelled,
@@ -40,6 +47,8 @@ from booking.models import (
     ReservationStatus,
     Seat,
     SeatStatus,
+    WaitlistEntry,
+    WaitlistStatus,
     seat_free_q,
 )
 from booking.tickets import ticket_code_normalize
@@ -319,8 +328,11 @@ def reservation_hold(
             seat = (
                 Seat.objects.filter(pk=seat_id)
                 .annotate(**_unpaid_holds(user_id=user.pk, rate=releases, now=now))
+                .annotate(waitlisted=_waitlist_claims_seat())
                 .values(
                     "price",
+                    "status",
+                    "waitlisted",
                     "schedule_id",
                     "schedule__concert_id",
                     "schedule__starts_at",
@@ -333,6 +345,9 @@ def reservation_hold(
             gate.room_admits(queue_room, seat["schedule__concert_id"])
             if seat["schedule__starts_at"] <= now:
                 raise SeatUnavailable("This date has already taken place.")
+            # A hold run out on a date with a waiting list: the sweep hands the seat to the list.
+            if seat["status"] == SeatStatus.HELD and seat["waitlisted"]:
+                raise SeatUnavailable()
             if releases and seat["unpaid_holds"] >= releases.count:
                 raise _hold_release_limit(
                     user_id=user.pk, concert_id=seat["schedule__concert_id"], rate=releases, now=now
@@ -383,12 +398,13 @@ def reservation_hold(
 
 def _unpaid_holds_of(*, user_id: int, rate: Rate, now: datetime):
     """The user's holds made within `rate`'s window that were never paid (released, run out,
-    or live: a live one may yet be let go): what HOLD_RELEASES_PER_CONCERT limits per concert."""
+    or live: a live one may yet be let go): what HOLD_RELEASES_PER_CONCERT limits per concert.
+    A waiting list's offer is not the buyer's choice and does not count."""
     return Reservation.objects.filter(
         user_id=user_id,
         created_at__gt=now - timedelta(seconds=rate.seconds),
         paid_at__isnull=True,
-    )
+    ).exclude(selectors.is_waitlist_offer())
 
 
 def _unpaid_holds(*, user_id: int, rate: Rate | None, now: datetime) -> dict:
@@ -452,11 +468,17 @@ def reservation_cancel(*, user: AbstractBaseUser, reservation_id: int) -> None:
         expired = reservation.expires_at <= now
         reservation.status = ReservationStatus.EXPIRED if expired else ReservationStatus.CANCELLED
         reservation.save(update_fields=["status"])
+        # A waiting list's offer let go is declined (one run out has lapsed).
+        _waitlist_offers_end(
+            reservation_ids=[reservation.pk],
+            status=WaitlistStatus.LAPSED if expired else WaitlistStatus.LEFT,
+        )
         # Only while the seat still carries this hold's deadline: it is ours to free.
         freed = Seat.objects.filter(
             pk=reservation.seat_id, status=SeatStatus.HELD, held_until=reservation.expires_at
         ).update(status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1)
         if freed:
+            waitlist_seats_offer(seat_ids=[reservation.seat_id], now=now)
             _catalog_changed_for(seat_ids=[reservation.seat_id])
         room = queue_selectors.room_for_concert(reservation.concert_id).name
 
@@ -507,10 +529,15 @@ def reservation_confirm(*, reservation: Reservation, now: datetime) -> None:
     reservation.status = ReservationStatus.PAID
     reservation.paid_at = now
     reservation.save(update_fields=["status", "paid_at"])
+    # A waiting list's offer paid: its entry has its seat.
+    WaitlistEntry.objects.filter(offer_id=reservation.pk, status=WaitlistStatus.OFFERED).update(
+        status=WaitlistStatus.PURCHASED
+    )
 
 
 def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
     """Mark run-out holds expired and free their seats, in batches; returns how many expired.
+    A freed seat of a date with a waiting list goes to the next in line (waitlist_seats_offer).
 
     Idempotent and safe to run in parallel: rows another transaction has locked (a payment or a
     new hold in flight) are skipped and left to it or to the next run. Readers never wait for
@@ -530,10 +557,21 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
                 Reservation.objects.filter(pk__in=reservation_ids).update(
                     status=ReservationStatus.EXPIRED
                 )
-            # Every seat whose hold ran out, with or without a reservation row behind it.
+                # Offers among them ran out unclaimed: their seats pass on below.
+                _waitlist_offers_end(reservation_ids=reservation_ids, status=WaitlistStatus.LAPSED)
+            # Every seat whose hold ran out, with or without a reservation row behind it, once
+            # no hold on it is left: one another run has locked is that run's to retire, and
+            # handing its seat to a waiting list here would meet uk_reservation_seat_active.
             seat_ids = list(
                 Seat.objects.select_for_update(skip_locked=True)
                 .filter(status=SeatStatus.HELD, held_until__lte=now)
+                .exclude(
+                    Exists(
+                        Reservation.objects.filter(
+                            seat_id=OuterRef("pk"), status=ReservationStatus.HELD
+                        )
+                    )
+                )
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )
@@ -541,6 +579,7 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
                 Seat.objects.filter(pk__in=seat_ids, status=SeatStatus.HELD).update(
                     status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1
                 )
+                waitlist_seats_offer(seat_ids=seat_ids, now=now)
                 # Cached seat lists made while these holds lasted still leave the seats out.
                 _catalog_changed_for(seat_ids=seat_ids)
         expired += len(reservation_ids)
@@ -549,7 +588,8 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
 
 
 def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
-    """Cancel a paid reservation and put its seat back on sale (the operator's refund).
+    """Cancel a paid reservation and put its seat back on sale (the operator's refund), or to
+    the next on its date's waiting list.
 
     Call inside the refund's transaction (payments.services.payment_refund), which gives the
     money back: the reservation row stays locked until then, so two refunds cannot both pass.
@@ -564,9 +604,10 @@ def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
         )
     reservation.status = ReservationStatus.CANCELLED
     reservation.save(update_fields=["status"])
-    Seat.objects.filter(pk=reservation.seat_id, status=SeatStatus.SOLD).update(
+    if Seat.objects.filter(pk=reservation.seat_id, status=SeatStatus.SOLD).update(
         status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1
-    )
+    ):
+        waitlist_seats_offer(seat_ids=[reservation.seat_id], now=timezone.now())
     concert_id = Seat.objects.filter(pk=reservation.seat_id).values_list(
         "schedule__concert_id", flat=True
     )[0]
@@ -729,3 +770,229 @@ def _already_checked_in(first: dict) -> AlreadyCheckedIn:
         checked_in_at=at,
         checked_in_by=first["staff_username"],
     )
+
+
+# --- Waiting lists of sold-out dates ------------------------------------------------------------
+# An entry's row is locked after the reservations and seats (the project's order): a seat that
+# comes back is locked by its return, then handed to the next entry in line.
+
+
+def _waitlist_claims_seat() -> Exists:
+    """For the hold's seat read: whether a waiting list has a claim on the seat once its hold
+    runs out (people wait on its date, or the hold is an offer the sweep must see lapse)."""
+    waiting = WaitlistEntry.objects.filter(
+        schedule_id=OuterRef("schedule_id"), status=WaitlistStatus.WAITING
+    )
+    offered = WaitlistEntry.objects.filter(
+        offer__seat_id=OuterRef("pk"), offer__status=ReservationStatus.HELD
+    )
+    return Exists(waiting) | Exists(offered)
+
+
+def _schedules_lock_shared(schedule_ids: list[int]) -> None:
+    """FOR SHARE on these dates: a join (FOR NO KEY UPDATE on its date) waits until a seat
+    coming back has looked at the list, or the seat sees the joined entry. Returns of one date
+    share the lock and run side by side."""
+    if not schedule_ids or connection.vendor != "postgresql":
+        return  # SQLite (make run) runs one writer at a time anyway
+    table = ConcertSchedule._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+            [sorted(schedule_ids)],
+        )
+
+
+def _waitlist_offers_end(*, reservation_ids: list[int], status: WaitlistStatus) -> None:
+    """Offers among these reservations, which just stopped holding their seats, end as
+    `status` (lapsed, or left when let go); their seats pass on with waitlist_seats_offer."""
+    WaitlistEntry.objects.filter(
+        offer_id__in=reservation_ids, status=WaitlistStatus.OFFERED
+    ).update(status=status)
+
+
+def waitlist_seats_offer(*, seat_ids: list[int], now: datetime) -> list[int]:
+    """Hand seats that just came back to their dates' waiting lists; returns the entries
+    offered a seat. The one step behind every return: a hold released or run out, a ticket
+    refunded or cancelled.
+
+    Call in the return's transaction, after it set the seats available (their rows are then
+    locked by it). Each seat of a date with people waiting is held for the next in line for
+    WAITLIST_CLAIM_MINUTES, as a reservation of theirs at the seat's price, and their entry
+    becomes offered; a seat with nobody waiting stays free. The next entry is taken with SKIP
+    LOCKED: returns of one date running side by side each take another person, so no entry
+    gets two offers, and uk_reservation_seat_active keeps a seat to one offer. The emails go
+    out after commit.
+    """
+    seats = list(
+        Seat.objects.filter(
+            pk__in=seat_ids, status=SeatStatus.AVAILABLE, schedule__starts_at__gt=now
+        )
+        .order_by("pk")
+        .values("pk", "schedule_id", "price", "schedule__starts_at")
+    )
+    if not seats:
+        return []
+    schedule_ids = sorted({seat["schedule_id"] for seat in seats})
+    _schedules_lock_shared(schedule_ids)
+    # Served by ix_waitlist_schedule_waiting: most returns find nobody and end here.
+    waiting = set(
+        WaitlistEntry.objects.filter(schedule_id__in=schedule_ids, status=WaitlistStatus.WAITING)
+        .values_list("schedule_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    claim = timedelta(minutes=settings.WAITLIST_CLAIM_MINUTES)
+    offered: list[int] = []
+    for seat in seats:
+        if seat["schedule_id"] not in waiting:
+            continue
+        # A deactivated buyer could not pay: the seat goes to the next who can.
+        entry = (
+            WaitlistEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                schedule_id=seat["schedule_id"],
+                status=WaitlistStatus.WAITING,
+                user__is_active=True,
+            )
+            .order_by("created_at", "id")
+            .values("pk", "user_id")
+            .first()
+        )
+        if entry is None:
+            # Everyone left is being served by another return right now, or nobody is left.
+            waiting.discard(seat["schedule_id"])
+            continue
+        # Never past the show's start.
+        expires_at = min(now + claim, seat["schedule__starts_at"])
+        if not Seat.objects.filter(pk=seat["pk"], status=SeatStatus.AVAILABLE).update(
+            status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
+        ):
+            continue
+        reservation = Reservation.objects.create(
+            user_id=entry["user_id"],
+            seat_id=seat["pk"],
+            price=seat["price"],
+            expires_at=expires_at,
+            created_at=now,
+        )
+        WaitlistEntry.objects.filter(pk=entry["pk"]).update(
+            status=WaitlistStatus.OFFERED, offer_id=reservation.pk, offered_at=now
+        )
+        offered.append(entry["pk"])
+    if offered:
+        _waitlist_offer_emails_queue(offered)
+    return offered
+
+
+def _waitlist_offer_emails_queue(entry_ids: list[int]) -> None:
+    # Imported here: booking.tasks imports this module.
+    from booking.tasks import waitlist_offer_email
+
+    # A named function: Django logs a robust callback's failure by its __qualname__. Robust:
+    # a broker outage loses an email, never the offer, which the buyer's pages show too.
+    def emails_queue() -> None:
+        for entry_id in entry_ids:
+            waitlist_offer_email.delay(entry_id)
+
+    transaction.on_commit(emails_queue, robust=True)
+
+
+def waitlist_join(*, user: AbstractBaseUser, schedule_id: int, now: datetime | None = None) -> dict:
+    """Join a sold-out date's waiting list; returns the entry with its place in line.
+
+    The date's row is locked (FOR NO KEY UPDATE) for the check and the insert, so a seat coming
+    back meanwhile (FOR SHARE in waitlist_seats_offer) either is seen free here or sees the new
+    entry. uk_waitlist_user_schedule_active keeps one entry per user and date.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            user_lock_active(user_id=user.pk)
+            schedule = (
+                ConcertSchedule.objects.select_for_update(no_key=True)
+                .filter(pk=schedule_id)
+                .values("starts_at")
+                .first()
+            )
+            if schedule is None:
+                raise ScheduleNotFound()
+            if schedule["starts_at"] <= now:
+                raise SchedulePast()
+            seats = Seat.objects.filter(schedule_id=schedule_id)
+            if seats.filter(seat_free_q(now)).exists():
+                raise NotSoldOut()
+            if not seats.exists():
+                raise NotSoldOut("This date has no seats on sale yet.")
+            entry = WaitlistEntry.objects.create(
+                user_id=user.pk, schedule_id=schedule_id, created_at=now
+            )
+    except IntegrityError as exc:
+        if unique_violated(exc, model=WaitlistEntry, name="uk_waitlist_user_schedule_active"):
+            raise AlreadyOnWaitlist() from exc
+        raise
+    return selectors.waitlist_entries(user_id=user.pk, now=now).get(entry_id=entry.pk)
+
+
+def waitlist_leave(*, user: AbstractBaseUser, schedule_id: int) -> None:
+    """Leave a date's waiting list; a seat it offered the user passes to the next in line.
+
+    Locks in the project's order: the user, the offer's reservation, its seat, then the entry.
+    The entry is read first without a lock to find its offer, and changed by conditional
+    statements: should it get an offer in between, the loop sees that and gives it back.
+    """
+    with transaction.atomic():
+        user_lock_active(user_id=user.pk)
+        first = True
+        while True:
+            entry = (
+                WaitlistEntry.objects.filter(
+                    user_id=user.pk,
+                    schedule_id=schedule_id,
+                    status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED],
+                )
+                .values("pk", "status", "offer_id")
+                .first()
+            )
+            if entry is None:
+                if first:
+                    raise NotOnWaitlist()
+                return  # its offer lapsed meanwhile: the user is off the list already
+            first = False
+            if entry["status"] == WaitlistStatus.OFFERED:
+                reservation_cancel(user=user, reservation_id=entry["offer_id"])
+                # Left, or lapsed if its claim had run out; either way off the list now.
+                return
+            if WaitlistEntry.objects.filter(pk=entry["pk"], status=WaitlistStatus.WAITING).update(
+                status=WaitlistStatus.LEFT
+            ):
+                return
+
+
+def waitlist_offer_email_send(*, entry_id: int) -> bool:
+    """Email the buyer the seat their waiting list holds for them; False when the offer is
+    over (claimed, lapsed, let go) or they have no address. Sending twice sends twice."""
+    offer = selectors.waitlist_offer_for_email(entry_id=entry_id)
+    if offer is None:
+        return False
+    starts_at = timezone.localtime(offer["starts_at"])
+    until = timezone.localtime(offer["expires_at"])
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "booking-checkout", kwargs={"reservation_id": offer["reservation_id"]}
+    )
+    send_mail(
+        subject=f"A seat for you: {offer['title']}",
+        message=(
+            f"Hello {offer['username']},\n\n"
+            "a seat came back on a date whose waiting list you are on, and it is held for you "
+            f"until {until:%H:%M} on {until:%A %d %B}.\n\n"
+            f"{offer['title']} at {offer['venue']}\n"
+            f"{starts_at:%A %d %B %Y, %H:%M}\n"
+            f"Row {offer['seat_row']}, seat {offer['seat_number']}: {offer['price']:,}\n\n"
+            f"Pay for it here, no queue needed:\n{link}\n\n"
+            "If you let it go, it passes to the next person in line.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[offer["email"]],
+    )
+    return True

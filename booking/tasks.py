@@ -1,4 +1,7 @@
-"""Booking periodic work: the sweep that retires run-out holds, and the rooms' seat counts."""
+"""Booking background work: the sweep that retires run-out holds, the rooms' seat counts, and
+the emails of waiting-list offers."""
+
+from smtplib import SMTPException
 
 from celery import shared_task
 
@@ -13,3 +16,15 @@ def holds_expire() -> int:
 @shared_task(name="booking.rooms_free_seats", ignore_result=True)
 def rooms_free_seats() -> int:
     return services.rooms_free_seats_count()
+
+
+# A mail server outage is retried a few times; the offer itself also shows on the buyer's pages.
+@shared_task(
+    name="booking.waitlist_offer_email",
+    ignore_result=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    max_retries=5,
+)
+def waitlist_offer_email(entry_id: int) -> bool:
+    return services.waitlist_offer_email_send(entry_id=entry_id)

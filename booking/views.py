@@ -13,7 +13,7 @@ from booking import services as booking_services
 from booking.errors import ScheduleNotFound
 from concertbooking.errors import ApplicationError
 from concertbooking.limits import rate_limited
-from concertbooking.pages import form_id, not_found
+from concertbooking.pages import form_id, local_path, not_found
 from queueing import selectors as queue_selectors
 from queueing.gate import admitted_room, queue_gated
 from queueing.web import room_page_refusal, seconds_until
@@ -149,3 +149,49 @@ def check_in(request):
         "booking/check_in.html",
         {"dates": dates, "chosen": chosen, "result": result, "refusal": refusal},
     )
+
+
+# --- Waiting lists: outside the queue, as joining a sold-out date needs no place in it ---------
+
+
+@login_required
+def waitlist(request, concert_id: int):
+    """A concert's dates, sold out or not, with the buyer's places in their waiting lists."""
+    try:
+        concert = selectors.concert_get(concert_id=concert_id)
+    except ApplicationError as exc:
+        return not_found(request, exc)
+    dates = selectors.concert_waitlist_dates(concert_id=concert_id, user_id=request.user.pk)
+    return render(request, "booking/waitlist.html", {"concert": concert, "dates": dates})
+
+
+def _back(request) -> str:
+    return local_path(request, request.POST.get("next")) or reverse("tickets")
+
+
+@login_required
+@require_POST
+def waitlist_join(request, schedule_id: int):
+    try:
+        entry = booking_services.waitlist_join(user=request.user, schedule_id=schedule_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect(_back(request))
+    messages.success(
+        request,
+        f"You are on the waiting list, number {entry['position']} in line. When a seat comes "
+        "back it is held for you and we email you.",
+    )
+    return redirect(_back(request))
+
+
+@login_required
+@require_POST
+def waitlist_leave(request, schedule_id: int):
+    try:
+        booking_services.waitlist_leave(user=request.user, schedule_id=schedule_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+        return redirect(_back(request))
+    messages.info(request, "You have left the waiting list.")
+    return redirect(_back(request))

@@ -298,6 +298,8 @@ EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tickets@concertbooking.local")
+# Where the site is reached from outside, for links in emails (scheme and host, no path).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # A mail server that accepts and then stalls fails a delivery after this long, not the OS's.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 

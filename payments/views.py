@@ -23,7 +23,14 @@ from concertbooking.limits import rate_limited
 from concertbooking.pages import form_id, local_path, not_found
 from payments import selectors, services
 from payments.forms import TopUpForm
-from queueing.gate import PASS_CLAIM, PASS_REPLAY, admitted_room, passed_to_replay, queue_gated
+from queueing.gate import (
+    PASS_CLAIM,
+    PASS_REPLAY,
+    admitted_room,
+    passed_as_claim,
+    passed_to_replay,
+    queue_gated,
+)
 from queueing.web import room_page_refusal
 
 
@@ -144,6 +151,10 @@ def checkout_release(request, reservation_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-checkout", reservation_id=reservation_id)
+    if passed_as_claim(request):
+        # A waiting list's seat let go, outside the queue: the seat map would send to its room.
+        messages.info(request, "The seat is released; it passes to the next in line.")
+        return redirect("tickets")
     messages.info(request, "The seat is released. Choose another one whenever you like.")
     return redirect("booking-seat-map", schedule_id=reservation["schedule_id"])
 
@@ -202,6 +213,7 @@ def tickets(request):
             "page": page,
             "reservations": rows,
             "now": now,
+            "offers": booking_selectors.waitlist_offers_live(user_id=request.user.pk, now=now),
             "balance": selectors.wallet_balance(user_id=request.user.pk),
             "topup_key": _idempotency_key(),
             "topup_max": settings.CHARGE_MAX_AMOUNT - 1,

@@ -1,9 +1,9 @@
 """Input and output shapes of the booking API (they also document the OpenAPI schema)."""
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from booking.models import ReservationStatus
+from booking.models import ReservationStatus, WaitlistStatus
 from concertbooking.api import ID_MAX, ErrorOutput, StrictIntegerField, StrictSerializer
 
 
@@ -119,3 +119,38 @@ class CheckInConflictOutput(ErrorOutput):
     starts_at = serializers.DateTimeField(
         required=False, help_text="With `ticket_other_date`: when the ticket's date starts."
     )
+
+
+class WaitlistOfferOutput(serializers.Serializer):
+    reservation_id = serializers.IntegerField(
+        help_text="Pay it as any hold, without a queue token."
+    )
+    seat_id = serializers.IntegerField()
+    seat_number = serializers.IntegerField()
+    seat_row = serializers.CharField()
+    price = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(help_text="The seat is held for you until then.")
+
+
+class WaitlistEntryOutput(serializers.Serializer):
+    schedule_id = serializers.IntegerField()
+    concert_id = serializers.IntegerField()
+    concert_title = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(
+        choices=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED, WaitlistStatus.LAPSED],
+        source="status_now",
+        help_text="`offered`: a seat is held for you (`offer`). An offer past its claim reads "
+        "`lapsed` until its seat has passed on.",
+    )
+    position = serializers.IntegerField(
+        allow_null=True, min_value=1, help_text="Your place in line, 1 = next; null once offered."
+    )
+    joined_at = serializers.DateTimeField(source="created_at")
+    offer = serializers.SerializerMethodField()
+
+    @extend_schema_field(WaitlistOfferOutput(allow_null=True))
+    def get_offer(self, row: dict) -> dict | None:
+        if row["status_now"] != WaitlistStatus.OFFERED:
+            return None
+        return WaitlistOfferOutput(row).data

@@ -18,6 +18,8 @@ urlpatterns = [
         "reservation/concerts", views.ReservationCreateApi.as_view(), name="api-reservation-create"
     ),
     path("reservations", views.ReservationListApi.as_view(), name="api-reservation-list"),
+    path("schedules/<id:schedule_id>/waitlist", views.WaitlistApi.as_view(), name="api-waitlist"),
+    path("waitlist", views.WaitlistListApi.as_view(), name="api-waitlist-list"),
     path(
         "reservations/<id:reservation_id>",
         views.ReservationCancelApi.as_view(),

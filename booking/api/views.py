@@ -19,6 +19,7 @@ from booking.api.serializers import (
     ReservationCreateInput,
     ReservationListOutput,
     ReservationOutput,
+    WaitlistEntryOutput,
 )
 from booking.errors import CheckInNotAllowed
 from concertbooking.api import (
@@ -184,3 +185,48 @@ class CheckInApi(APIView):
         data.is_valid(raise_exception=True)
         checked_in = services.ticket_check_in(staff=request.user, **data.validated_data)
         return Response(CheckInOutput(checked_in).data)
+
+
+# Outside the queue: joining a sold-out date needs no place, and its offer is paid without one.
+class WaitlistApi(APIView):
+    """Join or leave a sold-out date's waiting list."""
+
+    @extend_schema(
+        request=None,
+        responses={201: WaitlistEntryOutput, **error_responses(401, 403, 404, 409)},
+        operation_id="waitlist_join",
+        description="The date must be to come and sold out (else 409 `not_sold_out`: book a "
+        "seat). A seat that comes back is held for the next in line for "
+        "WAITLIST_CLAIM_MINUTES; 409 `already_on_waitlist`, `schedule_past`; 404 "
+        "`schedule_not_found`.",
+    )
+    def post(self, request: Request, schedule_id: int) -> Response:
+        entry = services.waitlist_join(user=request.user, schedule_id=schedule_id)
+        return Response(WaitlistEntryOutput(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={204: None, **error_responses(401, 403, 404)},
+        operation_id="waitlist_leave",
+        description="A seat held for you passes to the next in line; 404 `not_on_waitlist`.",
+    )
+    def delete(self, request: Request, schedule_id: int) -> Response:
+        services.waitlist_leave(user=request.user, schedule_id=schedule_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WaitlistListApi(APIView):
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: page_of("WaitlistPage", WaitlistEntryOutput),
+            **error_responses(400, 401, 404),
+        },
+        operation_id="waitlist_list",
+        description="Your places on waiting lists, soonest date first, with any seat held for you.",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(
+            selectors.waitlist_entries(user_id=request.user.pk), request, view=self
+        )
+        return paginator.get_paginated_response(WaitlistEntryOutput(page, many=True).data)

@@ -181,8 +181,9 @@ def test_my_tickets_shows_paid_held_and_expired(
     wallet_charge(user=user, amount=10_000)
     payment_create(user=user, reservation_id=ids[0])
     Reservation.objects.filter(pk=ids[2]).update(expires_at=timezone.now() - timedelta(seconds=1))
-    # count, page, balance (the session comes from Redis, its user from this worker's memory)
-    with django_assert_num_queries(3):
+    # count, page, seats waiting lists hold for the buyer, balance (the session comes from
+    # Redis, its user from this worker's memory)
+    with django_assert_num_queries(4):
         page = client_in.get(reverse("tickets")).content.decode()
     assert "badge--paid" in page and "badge--held" in page and "badge--expired" in page
     assert re.search(r"Held · \d+ min( \d+ s)? left", page)

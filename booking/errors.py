@@ -1,6 +1,6 @@
 """Booking's errors, part of the one ApplicationError hierarchy."""
 
-from concertbooking.errors import Conflict, Gone, NotFound, TooManyRequests
+from concertbooking.errors import Conflict, Gone, InvalidInput, NotFound, TooManyRequests
 
 
 class ConcertNotFound(NotFound):
@@ -49,3 +49,13 @@ class HoldReleaseLimit(TooManyRequests):
         "You have let go of too many holds on this concert lately; wait before holding another "
         "seat for it."
     )
+
+
+class TooManySeats(InvalidInput):
+    code = "too_many_seats"
+    default_detail = "That is more seats than one may hold at once."
+
+
+class SeatsOfSeveralDates(InvalidInput):
+    code = "seats_of_several_dates"
+    default_detail = "The seats of one hold must all be of one date."

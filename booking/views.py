@@ -90,16 +90,26 @@ def seat_map(request, schedule_id: int):
 @rate_limited("hold")
 @require_POST
 def seat_hold(request, schedule_id: int):
-    """Hold the chosen seat, then go to checkout; a taken seat sends the buyer back to choose."""
-    seat_id = form_id(request.POST.get("seat_id"))
-    if seat_id is None:
+    """Hold the chosen seat, or the seats picked for a party, then go to checkout; a taken seat
+    sends the buyer back to choose."""
+    picked = request.POST.getlist("seat_ids")
+    party = [form_id(value) for value in picked]
+    seat_id = None if picked else form_id(request.POST.get("seat_id"))
+    if (not picked and seat_id is None) or None in party:
         messages.error(request, "Choose a seat first.")
         return redirect("booking-seat-map", schedule_id=schedule_id)
     try:
-        hold = booking_services.reservation_hold(
-            user=request.user, seat_id=seat_id, queue_room=admitted_room(request)
-        )
+        if picked:
+            holds = booking_services.reservation_hold(
+                user=request.user, seat_ids=party, queue_room=admitted_room(request)
+            )
+        else:
+            holds = [
+                booking_services.reservation_hold(
+                    user=request.user, seat_id=seat_id, queue_room=admitted_room(request)
+                )
+            ]
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-seat-map", schedule_id=schedule_id)
-    return redirect("booking-checkout", reservation_id=hold["reservation_id"])
+    return redirect("booking-checkout", reservation_id=holds[0]["reservation_id"])

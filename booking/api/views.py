@@ -10,9 +10,13 @@ from rest_framework.views import APIView
 
 from booking import selectors, services
 from booking.api.serializers import (
+    RESERVATION_CREATE_INPUT,
+    RESERVATION_CREATE_OUTPUT,
     AvailableDateOutput,
     AvailableSeatOutput,
     ConcertOutput,
+    PartyHoldInput,
+    PartyHoldOutput,
     ReservationCreateInput,
     ReservationListOutput,
     ReservationOutput,
@@ -79,27 +83,36 @@ class AvailableSeatsApi(APIView):
 
 @queue_gated
 class ReservationCreateApi(APIView):
-    """Hold a seat for a few minutes (behind the queue gate)."""
+    """Hold a seat (`seat_id`), or the seats of a party of one date (`seat_ids`, all or none),
+    for a few minutes (behind the queue gate)."""
 
     throttle_classes = [RateLimitThrottle]
     throttle_scope = "hold"
 
     @extend_schema(
-        request=ReservationCreateInput,
+        request=RESERVATION_CREATE_INPUT,
         parameters=[QUEUE_TOKEN_PARAMETER],
         responses={
-            201: ReservationOutput,
+            201: RESERVATION_CREATE_OUTPUT,
             **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
         },
         operation_id="reservation_create",
     )
     def post(self, request: Request) -> Response:
-        data = ReservationCreateInput(data=request.data)
+        party = isinstance(request.data, dict) and "seat_ids" in request.data
+        data = (PartyHoldInput if party else ReservationCreateInput)(data=request.data)
         data.is_valid(raise_exception=True)
-        reservation = services.reservation_hold(
+        holds = services.reservation_hold(
             user=request.user, queue_room=admitted_room(request), **data.validated_data
         )
-        return Response(ReservationOutput(reservation).data, status=status.HTTP_201_CREATED)
+        if not party:
+            return Response(ReservationOutput(holds).data, status=status.HTTP_201_CREATED)
+        answer = {
+            "reservations": holds,
+            "expires_at": holds[0]["expires_at"],
+            "total": sum(hold["price"] for hold in holds),
+        }
+        return Response(PartyHoldOutput(answer).data, status=status.HTTP_201_CREATED)
 
 
 class ReservationListApi(APIView):

@@ -389,7 +389,7 @@ def reservation_hold(
                 .values_list("pk", flat=True)
             )
             if len(free) != len(wanted):
-                raise SeatUnavailable(_seats_taken_detail(set(wanted) - set(free)))
+                raise _seats_taken(sorted(set(wanted) - set(free)), party=seat_ids is not None)
             taken = Seat.objects.filter(seat_free_q(now), pk__in=wanted).update(
                 status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
             )
@@ -435,10 +435,15 @@ def reservation_hold(
     return holds[0] if seat_ids is None else holds
 
 
-def _seats_taken_detail(taken: set[int]) -> str:
-    if len(taken) == 1:
-        return f"Seat {next(iter(taken))} is already taken; pick another one."
-    return f"Seats {', '.join(map(str, sorted(taken)))} are already taken; pick others."
+def _seats_taken(taken: list[int], *, party: bool) -> SeatUnavailable:
+    """The refusal; a party's names the seats taken (`seat_ids`), so a client can offer others."""
+    if not party:
+        return SeatUnavailable()
+    return SeatUnavailable(
+        f"{len(taken)} of these seats {'is' if len(taken) == 1 else 'are'} already taken; "
+        "none was held. Pick others.",
+        seat_ids=taken,
+    )
 
 
 def _hold_limit_detail(*, active: int, asked: int) -> str:

@@ -246,6 +246,11 @@ class ConflictOutput(ErrorOutput):
     opens_at = serializers.DateTimeField(
         required=False, help_text="With code `sale_not_open`: when the queue opens."
     )
+    seat_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="With code `seat_unavailable` for a party's hold: the seats already taken.",
+    )
 
 
 _ERROR_RESPONSES = {

@@ -343,6 +343,18 @@ def reservation_list(*, user_id: int, now: datetime | None = None) -> QuerySet:
     )
 
 
+def party_holds(*, user_id: int, schedule_id: int, now: datetime | None = None) -> QuerySet:
+    """The user's live holds on one date, by seat number, as `reservation_list` rows with the
+    seat's tier: the party a checkout pays together. One query on ix_reservation_user_created."""
+    now = now or timezone.now()
+    return (
+        reservation_list(user_id=user_id, now=now)
+        .filter(seat__schedule_id=schedule_id, status=ReservationStatus.HELD, expires_at__gt=now)
+        .annotate(tier=F("seat__tier"))
+        .order_by("seat__number")
+    )
+
+
 def holds_keeping_slot(*, user_id: int, room: str, now: datetime | None = None) -> QuerySet:
     """The user's live holds that keep their slot in `room`: in a concert's room only that
     concert's, in the site-wide room any."""

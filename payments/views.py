@@ -58,6 +58,11 @@ def _form_reservation_ids(request, view_kwargs: dict) -> list[int]:
     return [view_kwargs["reservation_id"]]
 
 
+def _pay_request(request, view_kwargs: dict) -> dict:
+    """What a pay form asks payment_create for, as it is stored with its idempotency key."""
+    return {"reservation_ids": _form_reservation_ids(request, view_kwargs)}
+
+
 def _checkout_passes(request, user_id: int, view_kwargs: dict) -> str | None:
     """Why a checkout request the gate refused may still reach the view: a pay form sent before
     and paid (a resubmission after the answer was lost: paying released the queue slot), or
@@ -67,7 +72,7 @@ def _checkout_passes(request, user_id: int, view_kwargs: dict) -> str | None:
         user_id=user_id,
         scope=services.SCOPE_PAYMENT,
         key=key,
-        request={"reservation_id": view_kwargs["reservation_id"]},
+        request=_pay_request(request, view_kwargs),
     ):
         return PASS_REPLAY
     if booking_selectors.reservations_claimed(
@@ -88,17 +93,34 @@ def checkout(request, reservation_id: int):
         return refusal
     if reservation["status_now"] == ReservationStatus.PAID:
         return redirect("ticket-detail", reservation_id=reservation_id)
-    remaining = max(0, int((reservation["expires_at"] - timezone.now()).total_seconds()))
+    now = timezone.now()
+    held = reservation["status_now"] == ReservationStatus.HELD and reservation["expires_at"] > now
+    # The buyer's other live holds of this date are paid with it: the party, in seat order.
+    party = (
+        list(
+            booking_selectors.party_holds(
+                user_id=request.user.pk, schedule_id=reservation["schedule_id"], now=now
+            )
+        )
+        if held
+        else []
+    ) or [reservation]
+    total = sum(seat["price"] for seat in party)
+    # The first of the party's holds to run out ends the party's payment.
+    expires_at = min(seat["expires_at"] for seat in party)
+    remaining = max(0, int((expires_at - now).total_seconds()))
     balance = selectors.wallet_balance(user_id=request.user.pk)
     return render(
         request,
         "payments/checkout.html",
         {
             "reservation": reservation,
-            "held": reservation["status_now"] == ReservationStatus.HELD and remaining > 0,
+            "party": party,
+            "total": total,
+            "held": held and remaining > 0,
             "remaining": remaining,
             "balance": balance,
-            "shortfall": max(0, reservation["price"] - balance),
+            "shortfall": max(0, total - balance),
             "pay_key": _idempotency_key(),
             "topup_key": _idempotency_key(),
             "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
@@ -110,10 +132,12 @@ def checkout(request, reservation_id: int):
 @login_required
 @require_POST
 def checkout_pay(request, reservation_id: int):
+    """Pay the seats the form names (the party), all or none."""
+    paying = _pay_request(request, {"reservation_id": reservation_id})
     try:
         services.payment_create(
             user=request.user,
-            reservation_id=reservation_id,
+            **paying,
             idempotency_key=_form_key(request),
             queue_room=admitted_room(request),
             replay_only=passed_to_replay(request),
@@ -123,8 +147,12 @@ def checkout_pay(request, reservation_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-checkout", reservation_id=reservation_id)
-    messages.success(request, "Payment complete. Enjoy the show!")
-    return redirect("ticket-detail", reservation_id=reservation_id)
+    seats = len(paying["reservation_ids"])
+    if seats == 1:
+        messages.success(request, "Payment complete. Enjoy the show!")
+        return redirect("ticket-detail", reservation_id=paying["reservation_ids"][0])
+    messages.success(request, f"Payment complete: {seats} tickets. Enjoy the show!")
+    return redirect("tickets")
 
 
 @queue_gated(passes=_checkout_passes)

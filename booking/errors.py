@@ -59,3 +59,8 @@ class TooManySeats(InvalidInput):
 class SeatsOfSeveralDates(InvalidInput):
     code = "seats_of_several_dates"
     default_detail = "The seats of one hold must all be of one date."
+
+
+class InvalidCount(InvalidInput):
+    code = "invalid_count"
+    default_detail = "count must be a whole number from 1 to the most seats one may hold."

@@ -1,5 +1,6 @@
 """Booking pages for buyers: catalog, dates, seat map and holds (thin views)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -73,6 +74,29 @@ def seat_map(request, schedule_id: int):
     refusal = room_page_refusal(request, schedule["concert_id"])
     if refusal is not None:
         return refusal
+    # Picking several seats: asked for, or "best available N together" picked them already.
+    picking = "pick" in request.GET or "together" in request.GET
+    together = None
+    picked: list[dict] = []
+    if "together" in request.GET:
+        try:
+            best = selectors.schedule_best_available(
+                concert_id=schedule["concert_id"],
+                schedule_id=schedule_id,
+                count=request.GET["together"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.detail)
+        else:
+            together = len(best["seats"]) or int(request.GET["together"])
+            picked = best["seats"]
+            if not picked:
+                messages.info(
+                    request,
+                    f"No {together} free seats are side by side in one row; pick seats one by "
+                    "one instead.",
+                )
+    picked_ids = {seat["seat_id"] for seat in picked}
     return render(
         request,
         "booking/seat_map.html",
@@ -81,6 +105,11 @@ def seat_map(request, schedule_id: int):
             "schedule": schedule,
             "past": schedule["starts_at"] <= timezone.now(),
             "dates_url": reverse("booking-dates", kwargs={"concert_id": schedule["concert_id"]}),
+            "picking": picking,
+            "picked_ids": picked_ids,
+            "picked_total": sum(seat["price"] for seat in picked),
+            "together": together or 2,
+            "hold_limit": settings.HOLD_LIMIT_PER_USER,
         },
     )
 
@@ -111,5 +140,6 @@ def seat_hold(request, schedule_id: int):
             ]
     except ApplicationError as exc:
         messages.error(request, exc.detail)
-        return redirect("booking-seat-map", schedule_id=schedule_id)
+        back = reverse("booking-seat-map", kwargs={"schedule_id": schedule_id})
+        return redirect(f"{back}?pick=1" if picked else back)
     return redirect("booking-checkout", reservation_id=holds[0]["reservation_id"])

@@ -35,6 +35,23 @@ class AvailableSeatOutput(serializers.Serializer):
     price = serializers.IntegerField()
 
 
+class BestSeatOutput(serializers.Serializer):
+    seat_id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    row = serializers.CharField()
+    tier = serializers.CharField()
+    price = serializers.IntegerField()
+
+
+class BestAvailableOutput(serializers.Serializer):
+    seats = BestSeatOutput(
+        many=True,
+        help_text="Side by side in one row, by number; empty when no row has so many free "
+        "together.",
+    )
+    total = serializers.IntegerField(help_text="Their prices summed; 0 when there are none.")
+
+
 @extend_schema_serializer(component_name="SeatHoldInput")
 class ReservationCreateInput(StrictSerializer):
     """One seat."""

@@ -1,7 +1,8 @@
 """Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
+from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from booking.api.serializers import (
     RESERVATION_CREATE_OUTPUT,
     AvailableDateOutput,
     AvailableSeatOutput,
+    BestAvailableOutput,
     ConcertOutput,
     PartyHoldInput,
     PartyHoldOutput,
@@ -77,6 +79,37 @@ class AvailableSeatsApi(APIView):
     def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
         body = selectors.schedule_available_seats_json(
             concert_id=concert_id, schedule_id=schedule_id
+        )
+        return HttpResponse(body, content_type="application/json")
+
+
+# Read when the schema is built: HOLD_LIMIT_PER_USER bounds a party.
+def _count_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "count",
+        {"type": "integer", "minimum": 1, "maximum": settings.HOLD_LIMIT_PER_USER},
+        OpenApiParameter.QUERY,
+        required=True,
+        description="How many seats side by side; anything else is a 400 `invalid_count`.",
+    )
+
+
+@queue_gated
+class BestAvailableApi(APIView):
+    """The best `count` free seats side by side in one row of a date: the best tier first,
+    then the row nearest the stage, then nearest the row's centre. None so placed is not an
+    error: 200 with an empty list, so a client can offer single seats instead."""
+
+    @extend_schema(
+        parameters=[QUEUE_TOKEN_PARAMETER, _count_parameter()],
+        responses={200: BestAvailableOutput, **error_responses(400, 401, 403, 404, 503)},
+        operation_id="best_available",
+    )
+    def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
+        body = selectors.schedule_best_available_json(
+            concert_id=concert_id,
+            schedule_id=schedule_id,
+            count=request.query_params.get("count"),
         )
         return HttpResponse(body, content_type="application/json")
 

@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
@@ -160,6 +161,17 @@ class StrictSerializerSchema(OpenApiSerializerExtension):
         if not vars(serializer_class).get("__doc__"):
             schema.pop("description", None)  # inherited: StrictSerializer's, not the input's
         return {**schema, "additionalProperties": False}
+
+
+class BodyRequiredSchema(AutoSchema):
+    """For a view whose body is one of several shapes (a oneOf): drf-spectacular cannot tell
+    from one that a body is needed at all, and the view refuses a request without one."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
 
 
 class PagePagination(pagination.PageNumberPagination):

@@ -68,6 +68,19 @@ class SeatIdsField(serializers.ListField):
     def __init__(self, **kwargs):
         super().__init__(min_length=1, **kwargs)
 
+    def run_child_validation(self, data):
+        # Flat messages, as every other field's: `fields` maps a field to a list of strings.
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(
+                [
+                    f"Item {index}: {message}"
+                    for index, messages in exc.detail.items()
+                    for message in messages
+                ]
+            ) from exc
+
 
 class SeatIdsFieldSchema(OpenApiSerializerFieldExtension):
     """What booking.services.reservation_hold accepts, read when the schema is built."""

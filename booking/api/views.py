@@ -25,6 +25,7 @@ from booking.api.serializers import (
 )
 from concertbooking.api import (
     PAGE_PARAMETERS,
+    BodyRequiredSchema,
     PagePagination,
     error_responses,
     page_of,
@@ -118,6 +119,8 @@ class BestAvailableApi(APIView):
 class ReservationCreateApi(APIView):
     """Hold a seat (`seat_id`), or the seats of a party of one date (`seat_ids`, all or none),
     for a few minutes (behind the queue gate)."""
+
+    schema = BodyRequiredSchema()
 
     throttle_classes = [RateLimitThrottle]
     throttle_scope = "hold"

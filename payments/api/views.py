@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from booking import selectors as booking_selectors
-from concertbooking.api import ErrorOutput, error_responses
+from concertbooking.api import BodyRequiredSchema, ErrorOutput, error_responses
 from concertbooking.limits import RateLimitThrottle
 from concertbooking.parsers import JSONParser
 from payments import gateways, selectors, services
@@ -153,6 +153,8 @@ class PaymentCreateApi(APIView):
     """Pay for one's own held seat (`reservation_id`), or the held seats of a party
     (`reservation_ids`, all or none, one debit of the total), from the balance (behind the queue
     gate)."""
+
+    schema = BodyRequiredSchema()
 
     @extend_schema(
         request=PAYMENT_CREATE_INPUT,

@@ -170,6 +170,17 @@ def checkout_release(request, reservation_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-checkout", reservation_id=reservation_id)
+    # The rest of a party stays held: back to its checkout, without the seat let go.
+    rest = (
+        booking_selectors.party_holds(
+            user_id=request.user.pk, schedule_id=reservation["schedule_id"]
+        )
+        .values_list("reservation_id", flat=True)
+        .first()
+    )
+    if rest is not None:
+        messages.info(request, "The seat is released; the rest of your seats are still held.")
+        return redirect("booking-checkout", reservation_id=rest)
     messages.info(request, "The seat is released. Choose another one whenever you like.")
     return redirect("booking-seat-map", schedule_id=reservation["schedule_id"])
 

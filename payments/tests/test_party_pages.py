@@ -146,3 +146,20 @@ def test_too_many_picks_are_refused(client_in, schedule):
     )
     assert "At most 4 seats can be held at once." in response.content.decode()
     assert not Reservation.objects.exists()
+
+
+def test_releasing_one_seat_of_a_party_keeps_the_rest_at_checkout(client_in, user, schedule):
+    picked = list(
+        Seat.objects.filter(schedule=schedule, number__in=[1, 2, 3]).values_list("pk", flat=True)
+    )
+    client_in.post(reverse("booking-seat-hold", args=[schedule.pk]), {"seat_ids": picked})
+    held = list(Reservation.objects.filter(user=user).order_by("seat__number"))
+    page = client_in.get(reverse("booking-checkout", args=[held[1].pk])).content.decode()
+    assert 'aria-label="Release row A, seat 2"' in page and "Release this seat" not in page
+
+    released = client_in.post(reverse("booking-release", args=[held[0].pk]))
+    assert released["Location"] == reverse("booking-checkout", args=[held[1].pk])
+    page = client_in.get(released["Location"]).content.decode()
+    assert "Your 2 seats" in page and "Pay all 300,000" in page
+    assert page.count('name="reservation_ids"') == 2
+    assert Seat.objects.get(pk=picked[0]).status == SeatStatus.AVAILABLE

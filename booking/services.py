@@ -376,9 +376,15 @@ def reservation_hold(
                 )
             # A hold run out on a seat but not swept yet still counts for
             # uk_reservation_seat_active: retire it (undone with the rest if a seat is taken).
-            Reservation.objects.filter(
-                seat_id__in=wanted, status=ReservationStatus.HELD, expires_at__lte=now
-            ).update(status=ReservationStatus.EXPIRED)
+            # Locked in pk order first, so overlapping parties retiring the same holds queue up.
+            run_out = list(
+                Reservation.objects.select_for_update()
+                .filter(seat_id__in=wanted, status=ReservationStatus.HELD, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            if run_out:
+                Reservation.objects.filter(pk__in=run_out).update(status=ReservationStatus.EXPIRED)
             # The seats locked in pk order, as every other multi-seat write: two parties that
             # overlap queue up rather than deadlock. No join, so PostgreSQL re-checks the
             # condition after waiting for a row lock.

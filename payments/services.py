@@ -467,7 +467,7 @@ def payment_create(
         # One debit of the total, written down seat by seat: each ledger row says the balance
         # as if the seats had been paid one after another, ending at the wallet's.
         running = balance + total
-        payments = []
+        paid = []
         for reservation in reservations:
             running -= reservation.price
             payment = Payment.objects.create(
@@ -485,7 +485,16 @@ def payment_create(
                 event_type=OutboxEvent.PAYMENT_COMPLETED,
                 now=now,
             )
-            payments.append(payment)
+            paid.append(
+                {
+                    "payment_id": payment.pk,
+                    "reservation_id": reservation.pk,
+                    "amount": payment.amount,
+                    "balance": running,
+                    "status": ReservationStatus.PAID.value,
+                    "paid_at": api_datetime(now),
+                }
+            )
         rooms = sorted(
             {queue_room}
             if queue_room
@@ -502,26 +511,8 @@ def payment_create(
         # into an error; the slot times out by itself and the beat relay delivers the event.
         transaction.on_commit(release_slot, robust=True)
         transaction.on_commit(_relay_enqueue, robust=True)
-        paid = [
-            {
-                "payment_id": payment.pk,
-                "reservation_id": payment.reservation_id,
-                "amount": payment.amount,
-                "status": ReservationStatus.PAID.value,
-                "paid_at": api_datetime(now),
-            }
-            for payment in payments
-        ]
         if reservation_ids is None:
-            one = paid[0]
-            return {
-                "payment_id": one["payment_id"],
-                "reservation_id": one["reservation_id"],
-                "amount": one["amount"],
-                "balance": balance,
-                "status": one["status"],
-                "paid_at": one["paid_at"],
-            }
+            return paid[0]
         return {"payments": paid, "total": total, "balance": balance}
 
     # The request as its body came, so a retry of the same body finds the stored answer.

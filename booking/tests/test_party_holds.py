@@ -173,7 +173,8 @@ def test_seats_of_two_dates_are_refused(user, seats):
 
 
 def test_a_party_hold_statements(user, seats, django_assert_num_queries):
-    """As a single seat's: the user, the count, the seats, the retirement, the seat lock, the
-    UPDATE and one INSERT of every reservation, however many seats. Plus the savepoint."""
+    """As a single seat's: the user, the count, the seats, the run-out holds' lock, the seat
+    lock, the UPDATE and one INSERT of every reservation, however many seats. Plus the
+    savepoint."""
     with django_assert_num_queries(7 + 2):
         services.reservation_hold(user=user, seat_ids=[s.pk for s in seats[:4]])

@@ -101,16 +101,12 @@ class PaymentOutput(serializers.Serializer):
     paid_at = serializers.DateTimeField()
 
 
-class PartyPaymentItemOutput(serializers.Serializer):
-    payment_id = serializers.IntegerField()
-    reservation_id = serializers.IntegerField()
-    amount = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=[ReservationStatus.PAID])
-    paid_at = serializers.DateTimeField()
-
-
 class PartyPaymentOutput(serializers.Serializer):
-    payments = PartyPaymentItemOutput(many=True, help_text="One per seat, by reservation id.")
+    payments = PaymentOutput(
+        many=True,
+        help_text="One per seat, by reservation id; each `balance` is the one after that seat, "
+        "as its ledger row says.",
+    )
     total = serializers.IntegerField(help_text="Debited from the balance at once.")
     balance = serializers.IntegerField()
 

@@ -54,6 +54,7 @@ def test_one_debit_of_the_total_and_a_payment_per_seat(user, party):
     assert body["balance"] == 60_000
     assert [p["reservation_id"] for p in body["payments"]] == sorted(ids(party))
     assert [p["amount"] for p in body["payments"]] == PRICES
+    assert [p["balance"] for p in body["payments"]] == [250_000, 140_000, 60_000]
     assert {p["status"] for p in body["payments"]} == {"paid"}
 
     payments = list(Payment.objects.order_by("reservation_id"))

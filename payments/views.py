@@ -94,21 +94,25 @@ def checkout(request, reservation_id: int):
     if reservation["status_now"] == ReservationStatus.PAID:
         return redirect("ticket-detail", reservation_id=reservation_id)
     now = timezone.now()
-    held = reservation["status_now"] == ReservationStatus.HELD and reservation["expires_at"] > now
-    # The buyer's other live holds of this date are paid with it: the party, in seat order.
-    party = (
-        list(
-            booking_selectors.party_holds(
-                user_id=request.user.pk, schedule_id=reservation["schedule_id"], now=now
-            )
+
+    def seconds_left(hold: dict) -> int:
+        return max(0, int((hold["expires_at"] - now).total_seconds()))
+
+    # The buyer's other live holds of this date are paid with it: the party, in seat order. A
+    # hold in its last second is left out, as the page would show it over already.
+    party = [
+        hold
+        for hold in booking_selectors.party_holds(
+            user_id=request.user.pk, schedule_id=reservation["schedule_id"], now=now
         )
-        if held
-        else []
-    ) or [reservation]
-    total = sum(seat["price"] for seat in party)
+        if seconds_left(hold) > 0
+    ]
+    held = any(hold["reservation_id"] == reservation_id for hold in party)
+    if not held:
+        party = [reservation]
+    total = sum(hold["price"] for hold in party)
     # The first of the party's holds to run out ends the party's payment.
-    expires_at = min(seat["expires_at"] for seat in party)
-    remaining = max(0, int((expires_at - now).total_seconds()))
+    remaining = min(seconds_left(hold) for hold in party) if held else 0
     balance = selectors.wallet_balance(user_id=request.user.pk)
     return render(
         request,
@@ -117,7 +121,7 @@ def checkout(request, reservation_id: int):
             "reservation": reservation,
             "party": party,
             "total": total,
-            "held": held and remaining > 0,
+            "held": held,
             "remaining": remaining,
             "balance": balance,
             "shortfall": max(0, total - balance),

@@ -163,3 +163,24 @@ def test_releasing_one_seat_of_a_party_keeps_the_rest_at_checkout(client_in, use
     assert "Your 2 seats" in page and "Pay all 300,000" in page
     assert page.count('name="reservation_ids"') == 2
     assert Seat.objects.get(pk=picked[0]).status == SeatStatus.AVAILABLE
+
+
+def test_a_hold_in_its_last_second_is_left_out_of_the_party(client_in, user, schedule):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    picked = list(
+        Seat.objects.filter(schedule=schedule, number__in=[1, 2, 3]).values_list("pk", flat=True)
+    )
+    client_in.post(reverse("booking-seat-hold", args=[schedule.pk]), {"seat_ids": picked})
+    held = list(Reservation.objects.filter(user=user).order_by("seat__number"))
+    Reservation.objects.filter(pk=held[0].pk).update(
+        expires_at=timezone.now() + timedelta(milliseconds=500)
+    )
+    page = client_in.get(reverse("booking-checkout", args=[held[1].pk])).content.decode()
+    assert "Your 2 seats" in page and "Pay all 300,000" in page
+    # Its own checkout says it is over rather than counting down from nothing.
+    page = client_in.get(reverse("booking-checkout", args=[held[0].pk])).content.decode()
+    assert "Your hold on this seat has expired" in page
+    assert 'name="reservation_ids"' not in page

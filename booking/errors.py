@@ -126,3 +126,18 @@ class AlreadyOnWaitlist(Conflict):
 class NotOnWaitlist(NotFound):
     code = "not_on_waitlist"
     default_detail = "You are not on this date's waiting list."
+
+
+class TooManySeats(InvalidInput):
+    code = "too_many_seats"
+    default_detail = "That is more seats than one may hold at once."
+
+
+class SeatsOfSeveralDates(InvalidInput):
+    code = "seats_of_several_dates"
+    default_detail = "The seats of one hold must all be of one date."
+
+
+class InvalidCount(InvalidInput):
+    code = "invalid_count"
+    default_detail = "count must be a whole number from 1 to the most seats one may hold."

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -26,7 +27,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from booking import cache
-from booking.errors import ConcertNotFound, ScheduleNotFound
+from booking.errors import ConcertNotFound, InvalidCount, ScheduleNotFound
 from booking.models import (
     ACTIVE_RESERVATION_STATUSES,
     ACTIVE_WAITLIST_STATUSES,
@@ -185,6 +186,117 @@ def schedule_available_seats_json(*, concert_id: int, schedule_id: int) -> bytes
         concert_id=concert_id,
         field=f"seats.json:{schedule_id}",
         compute=_as_json(_seats_reader(concert_id, schedule_id)),
+    )
+
+
+# One statement over the date's seats, read along the seat key: the free seats split into runs
+# of consecutive numbers per row (number minus its rank in the row), every start of N seats in a
+# run is a block, and the best block wins: its worst seat's tier first in stage order (the tier
+# first met walking from seat 1, row A), then the row nearest the stage, then the block nearest
+# the row's centre, then the leftmost. The first row also carries the date's concert (to check the
+# path) and its first live hold deadline (when the answer may change by itself).
+_BEST_AVAILABLE_SQL = """
+WITH seats AS (
+    SELECT id, number, "row", tier, price, status, held_until,
+           MIN(number) OVER (PARTITION BY tier, price) AS tier_rank,
+           MIN(number) OVER (PARTITION BY "row") AS row_first,
+           MAX(number) OVER (PARTITION BY "row") AS row_last
+    FROM {seat} WHERE schedule_id = %(schedule)s
+),
+free AS (
+    SELECT *, number - ROW_NUMBER() OVER (PARTITION BY "row" ORDER BY number) AS run
+    FROM seats
+    WHERE status = %(available)s OR (status = %(held)s AND held_until <= %(now)s)
+),
+blocks AS (
+    SELECT number AS first, row_first, row_last,
+           LAST_VALUE(number) OVER block AS last,
+           COUNT(*) OVER block AS width,
+           MAX(tier_rank) OVER block AS tier_rank
+    FROM free
+    WINDOW block AS (
+        PARTITION BY "row", run ORDER BY number ROWS BETWEEN CURRENT ROW AND %(following)s FOLLOWING
+    )
+),
+best AS (
+    SELECT first, last FROM blocks WHERE width = %(count)s
+    ORDER BY tier_rank, row_first, ABS(first + last - row_first - row_last), first
+    LIMIT 1
+),
+dated AS (
+    SELECT (SELECT concert_id FROM {schedule} WHERE id = %(schedule)s) AS concert_id,
+           (SELECT MIN(held_until) FROM seats
+            WHERE status = %(held)s AND held_until > %(now)s) AS changes_at
+)
+SELECT dated.concert_id, dated.changes_at, picked.id, picked.number, picked."row", picked.tier,
+       picked.price
+FROM dated LEFT JOIN (
+    SELECT free.* FROM free JOIN best ON free.number BETWEEN best.first AND best.last
+) AS picked ON TRUE
+ORDER BY picked.number
+"""
+
+
+def _best_available_reader(
+    concert_id: int, schedule_id: int, count: int
+) -> Callable[[], tuple[dict, datetime | None]]:
+    """Reads the best `count` free seats side by side in one row of a date, in one statement:
+    ({"seats": [...], "total"}, the earliest live hold's deadline). No such seats: an empty
+    list."""
+
+    def read() -> tuple[dict, datetime | None]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _BEST_AVAILABLE_SQL.format(
+                    seat=Seat._meta.db_table, schedule=ConcertSchedule._meta.db_table
+                ),
+                {
+                    "schedule": schedule_id,
+                    "count": count,
+                    "following": count - 1,
+                    "now": timezone.now(),
+                    "available": SeatStatus.AVAILABLE.value,
+                    "held": SeatStatus.HELD.value,
+                },
+            )
+            rows = cursor.fetchall()
+        if rows[0][0] != concert_id:
+            raise ScheduleNotFound()
+        seats = [
+            {"seat_id": seat_id, "number": number, "row": row, "tier": tier, "price": price}
+            for _, _, seat_id, number, row, tier, price in rows
+            if seat_id is not None
+        ]
+        return {"seats": seats, "total": sum(seat["price"] for seat in seats)}, rows[0][1]
+
+    return read
+
+
+def best_available_count_check(count: object) -> int:
+    """The party size asked for, a whole number from 1 to HOLD_LIMIT_PER_USER, else
+    InvalidCount: a block is held at once, so no larger one can be of use."""
+    text = str(count) if count is not None else ""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= settings.HOLD_LIMIT_PER_USER):
+        raise InvalidCount(
+            f"count must be a whole number from 1 to {settings.HOLD_LIMIT_PER_USER}."
+        )
+    return int(text)
+
+
+def schedule_best_available(*, concert_id: int, schedule_id: int, count: int) -> dict:
+    """The best `count` free seats side by side in one row of a date (see _BEST_AVAILABLE_SQL),
+    with their total, from the database; `{"seats": [], "total": 0}` when no row has so many
+    free together. Readers of the API get them cached: `schedule_best_available_json`."""
+    return _best_available_reader(concert_id, schedule_id, best_available_count_check(count))()[0]
+
+
+def schedule_best_available_json(*, concert_id: int, schedule_id: int, count: int) -> bytes:
+    """`schedule_best_available` as the API's JSON body, cached already rendered."""
+    count = best_available_count_check(count)
+    return cache.cached(
+        concert_id=concert_id,
+        field=f"best.json:{schedule_id}:{count}",
+        compute=_as_json(_best_available_reader(concert_id, schedule_id, count)),
     )
 
 
@@ -412,6 +524,18 @@ def check_in_dates(*, now: datetime | None = None, limit: int = 60) -> list[dict
         ConcertSchedule.objects.filter(starts_at__gte=today)
         .order_by("starts_at", "id")
         .values("id", "starts_at", concert_title=F("concert__title"))[:limit]
+    )
+
+
+def party_holds(*, user_id: int, schedule_id: int, now: datetime | None = None) -> QuerySet:
+    """The user's live holds on one date, by seat number, as `reservation_list` rows with the
+    seat's tier: the party a checkout pays together. One query on ix_reservation_user_created."""
+    now = now or timezone.now()
+    return (
+        reservation_list(user_id=user_id, now=now)
+        .filter(seat__schedule_id=schedule_id, status=ReservationStatus.HELD, expires_at__gt=now)
+        .annotate(tier=F("seat__tier"))
+        .order_by("seat__number")
     )
 
 

@@ -4,6 +4,7 @@ import logging
 import math
 import random
 from datetime import datetime, time, timedelta
+from typing import overload
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,12 +33,14 @@ from booking.errors import (
     ScheduleNotFound,
     SchedulePast,
     SeatNotFound,
+    SeatsOfSeveralDates,
     SeatUnavailable,
     TicketAlreadyCancelled,
     TicketCheckedIn,
     TicketNotFound,
     TicketOtherDate,
     TicketRefunded,
+    TooManySeats,
 )
 from booking.models import (
     CheckIn,
@@ -294,19 +297,58 @@ def _catalog_changed_for(*, seat_ids: list[int]) -> None:
     cache.catalog_changed(concert_ids=list(concert_ids))
 
 
+def _hold_seat_ids(*, seat_id: int | None, seat_ids: list[int] | None) -> list[int]:
+    """The seats a hold asks for, checked before anything is read or locked."""
+    if (seat_id is None) == (seat_ids is None):
+        raise InvalidInput("Name the seat to hold, or the seats of one party, not both.")
+    wanted = [seat_id] if seat_ids is None else list(seat_ids)
+    if len(wanted) > settings.HOLD_LIMIT_PER_USER:
+        raise TooManySeats(f"At most {settings.HOLD_LIMIT_PER_USER} seats can be held at once.")
+    if not wanted:
+        raise InvalidInput("Choose at least one seat.")
+    if len(set(wanted)) != len(wanted):
+        raise InvalidInput("Each seat can be held once; a seat is named twice.")
+    return wanted
+
+
+@overload
 def reservation_hold(
     *,
     user: AbstractBaseUser,
     seat_id: int,
     queue_room: str | None = None,
     now: datetime | None = None,
-) -> dict:
-    """Hold a free seat for HOLD_SECONDS and return the new reservation as the API shows it.
+) -> dict: ...
 
-    Of any number of parallel requests for one seat exactly one takes it (one conditional
-    UPDATE); uk_reservation_seat_active backs that up in the reservation table. `queue_room` is
-    the room whose place let the caller in: the seat's concert must be one it admits to.
+
+@overload
+def reservation_hold(
+    *,
+    user: AbstractBaseUser,
+    seat_ids: list[int],
+    queue_room: str | None = None,
+    now: datetime | None = None,
+) -> list[dict]: ...
+
+
+def reservation_hold(
+    *,
+    user: AbstractBaseUser,
+    seat_id: int | None = None,
+    seat_ids: list[int] | None = None,
+    queue_room: str | None = None,
+    now: datetime | None = None,
+) -> dict | list[dict]:
+    """Hold a free seat (`seat_id`), or every seat of a party of one date (`seat_ids`), for
+    HOLD_SECONDS; returns the new reservation as the API shows it (a list of them for
+    `seat_ids`, by seat id).
+
+    All or nothing: one transaction, and of any number of parallel requests for one seat
+    exactly one takes it (one conditional UPDATE for all the seats, whose row count must be all
+    of them); uk_reservation_seat_active backs that up in the reservation table. `queue_room` is
+    the room whose place let the caller in: the seats' concert must be one it admits to.
     """
+    wanted = _hold_seat_ids(seat_id=seat_id, seat_ids=seat_ids)
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
     try:
@@ -319,17 +361,16 @@ def reservation_hold(
             active = Reservation.objects.filter(
                 user_id=user.pk, status=ReservationStatus.HELD, expires_at__gt=now
             ).count()
-            if active >= settings.HOLD_LIMIT_PER_USER:
-                raise HoldLimitReached(
-                    f"You already hold {active} seats, the most allowed at once; "
-                    "pay for or release one first."
-                )
+            if active + len(wanted) > settings.HOLD_LIMIT_PER_USER:
+                raise HoldLimitReached(_hold_limit_detail(active=active, asked=len(wanted)))
             releases = rate_parse(settings.HOLD_RELEASES_PER_CONCERT)
-            seat = (
-                Seat.objects.filter(pk=seat_id)
+            seats = list(
+                Seat.objects.filter(pk__in=wanted)
                 .annotate(**_unpaid_holds(user_id=user.pk, rate=releases, now=now))
                 .annotate(waitlisted=_waitlist_claims_seat())
+                .order_by("pk")
                 .values(
+                    "pk",
                     "price",
                     "status",
                     "waitlisted",
@@ -338,37 +379,67 @@ def reservation_hold(
                     "schedule__starts_at",
                     *(["unpaid_holds"] if releases else []),
                 )
-                .first()
             )
-            if seat is None:
+            if len(seats) != len(wanted):
                 raise SeatNotFound()
+            seat = seats[0]
+            if any(other["schedule_id"] != seat["schedule_id"] for other in seats):
+                raise SeatsOfSeveralDates()
             gate.room_admits(queue_room, seat["schedule__concert_id"])
             if seat["schedule__starts_at"] <= now:
                 raise SeatUnavailable("This date has already taken place.")
             # A hold run out on a date with a waiting list: the sweep hands the seat to the list.
-            if seat["status"] == SeatStatus.HELD and seat["waitlisted"]:
-                raise SeatUnavailable()
-            if releases and seat["unpaid_holds"] >= releases.count:
+            waitlisted = [
+                row["pk"] for row in seats if row["status"] == SeatStatus.HELD and row["waitlisted"]
+            ]
+            if waitlisted:
+                raise _seats_taken(waitlisted, party=seat_ids is not None)
+            # Each seat is a hold: a party let go counts as many as its seats, as single holds
+            # of them would, so parties are no cheaper way to sweep the map.
+            if releases and seat["unpaid_holds"] + len(wanted) > releases.count:
                 raise _hold_release_limit(
-                    user_id=user.pk, concert_id=seat["schedule__concert_id"], rate=releases, now=now
+                    user_id=user.pk,
+                    concert_id=seat["schedule__concert_id"],
+                    rate=releases,
+                    now=now,
+                    seats=len(wanted),
                 )
-            # A hold run out on the seat but not swept yet still counts for
-            # uk_reservation_seat_active: retire it (undone with the rest if the seat is taken).
-            Reservation.objects.filter(
-                seat_id=seat_id, status=ReservationStatus.HELD, expires_at__lte=now
-            ).update(status=ReservationStatus.EXPIRED)
-            # No join here, so PostgreSQL re-checks the condition after waiting for the row lock.
-            taken = Seat.objects.filter(seat_free_q(now), pk=seat_id).update(
+            # A hold run out on a seat but not swept yet still counts for
+            # uk_reservation_seat_active: retire it (undone with the rest if a seat is taken).
+            # Locked in pk order first, so overlapping parties retiring the same holds queue up.
+            run_out = list(
+                Reservation.objects.select_for_update()
+                .filter(seat_id__in=wanted, status=ReservationStatus.HELD, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            if run_out:
+                Reservation.objects.filter(pk__in=run_out).update(status=ReservationStatus.EXPIRED)
+            # The seats locked in pk order, as every other multi-seat write: two parties that
+            # overlap queue up rather than deadlock. No join, so PostgreSQL re-checks the
+            # condition after waiting for a row lock.
+            free = list(
+                Seat.objects.select_for_update()
+                .filter(seat_free_q(now), pk__in=wanted)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            if len(free) != len(wanted):
+                raise _seats_taken(sorted(set(wanted) - set(free)), party=seat_ids is not None)
+            taken = Seat.objects.filter(seat_free_q(now), pk__in=wanted).update(
                 status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
             )
-            if not taken:
+            if taken != len(wanted):
                 raise SeatUnavailable()
-            reservation = Reservation.objects.create(
-                user_id=user.pk,
-                seat_id=seat_id,
-                price=seat["price"],
-                expires_at=expires_at,
-                created_at=now,
+            reservations = Reservation.objects.bulk_create(
+                Reservation(
+                    user_id=user.pk,
+                    seat_id=row["pk"],
+                    price=row["price"],
+                    expires_at=expires_at,
+                    created_at=now,
+                )
+                for row in seats
             )
             cache.catalog_changed(concert_ids=[seat["schedule__concert_id"]])
             # The newest hold runs out last: the slot lasts until then, plus the idle time.
@@ -385,15 +456,43 @@ def reservation_hold(
         if unique_violated(exc, model=Reservation, name="uk_reservation_seat_active"):
             raise SeatUnavailable() from exc
         raise
-    return {
-        "reservation_id": reservation.pk,
-        "seat_id": seat_id,
-        "schedule_id": seat["schedule_id"],
-        "concert_id": seat["schedule__concert_id"],
-        "price": seat["price"],
-        "status": ReservationStatus.HELD.value,
-        "expires_at": expires_at,
-    }
+    holds = [
+        {
+            "reservation_id": reservation.pk,
+            "seat_id": row["pk"],
+            "schedule_id": row["schedule_id"],
+            "concert_id": row["schedule__concert_id"],
+            "price": row["price"],
+            "status": ReservationStatus.HELD.value,
+            "expires_at": expires_at,
+        }
+        for reservation, row in zip(reservations, seats, strict=True)
+    ]
+    return holds[0] if seat_ids is None else holds
+
+
+def _seats_taken(taken: list[int], *, party: bool) -> SeatUnavailable:
+    """The refusal; a party's names the seats taken (`seat_ids`), so a client can offer others."""
+    if not party:
+        return SeatUnavailable()
+    return SeatUnavailable(
+        f"{len(taken)} of these seats {'is' if len(taken) == 1 else 'are'} already taken; "
+        "none was held. Pick others.",
+        seat_ids=taken,
+    )
+
+
+def _hold_limit_detail(*, active: int, asked: int) -> str:
+    limit = settings.HOLD_LIMIT_PER_USER
+    if asked == 1:
+        return (
+            f"You already hold {active} seats, the most allowed at once; "
+            "pay for or release one first."
+        )
+    return (
+        f"You hold {active} seats and ask for {asked} more: at most {limit} can be held at "
+        "once; pay for or release some first."
+    )
 
 
 def _unpaid_holds_of(*, user_id: int, rate: Rate, now: datetime):
@@ -427,14 +526,14 @@ def _unpaid_holds(*, user_id: int, rate: Rate | None, now: datetime) -> dict:
 
 
 def _hold_release_limit(
-    *, user_id: int, concert_id: int, rate: Rate, now: datetime
+    *, user_id: int, concert_id: int, rate: Rate, now: datetime, seats: int = 1
 ) -> HoldReleaseLimit:
-    """The refusal, with the wait until the oldest counted hold leaves the window."""
+    """The refusal, with the wait until enough counted holds leave the window for `seats`."""
     oldest = (
         _unpaid_holds_of(user_id=user_id, rate=rate, now=now)
         .filter(seat__schedule__concert_id=concert_id)
         .order_by("-created_at")
-        .values_list("created_at", flat=True)[rate.count - 1]
+        .values_list("created_at", flat=True)[max(0, rate.count - seats)]
     )
     wait = math.ceil((oldest + timedelta(seconds=rate.seconds) - now).total_seconds())
     minutes = max(1, math.ceil(wait / 60))

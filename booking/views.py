@@ -1,5 +1,6 @@
 """Booking pages for buyers: catalog, dates, seat map and holds (thin views)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -74,6 +75,29 @@ def seat_map(request, schedule_id: int):
     refusal = room_page_refusal(request, schedule["concert_id"])
     if refusal is not None:
         return refusal
+    # Picking several seats: asked for, or "best available N together" picked them already.
+    picking = "pick" in request.GET or "together" in request.GET
+    together = None
+    picked: list[dict] = []
+    if "together" in request.GET:
+        try:
+            best = selectors.schedule_best_available(
+                concert_id=schedule["concert_id"],
+                schedule_id=schedule_id,
+                count=request.GET["together"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.detail)
+        else:
+            together = len(best["seats"]) or int(request.GET["together"])
+            picked = best["seats"]
+            if not picked:
+                messages.info(
+                    request,
+                    f"No {together} free seats are side by side in one row; pick seats one by "
+                    "one instead.",
+                )
+    picked_ids = {seat["seat_id"] for seat in picked}
     return render(
         request,
         "booking/seat_map.html",
@@ -82,6 +106,11 @@ def seat_map(request, schedule_id: int):
             "schedule": schedule,
             "past": schedule["starts_at"] <= timezone.now(),
             "dates_url": reverse("booking-dates", kwargs={"concert_id": schedule["concert_id"]}),
+            "picking": picking,
+            "picked_ids": picked_ids,
+            "picked_total": sum(seat["price"] for seat in picked),
+            "together": together or 2,
+            "hold_limit": settings.HOLD_LIMIT_PER_USER,
         },
     )
 
@@ -91,19 +120,30 @@ def seat_map(request, schedule_id: int):
 @rate_limited("hold")
 @require_POST
 def seat_hold(request, schedule_id: int):
-    """Hold the chosen seat, then go to checkout; a taken seat sends the buyer back to choose."""
-    seat_id = form_id(request.POST.get("seat_id"))
-    if seat_id is None:
+    """Hold the chosen seat, or the seats picked for a party, then go to checkout; a taken seat
+    sends the buyer back to choose."""
+    picked = request.POST.getlist("seat_ids")
+    party = [form_id(value) for value in picked]
+    seat_id = None if picked else form_id(request.POST.get("seat_id"))
+    if (not picked and seat_id is None) or None in party:
         messages.error(request, "Choose a seat first.")
         return redirect("booking-seat-map", schedule_id=schedule_id)
     try:
-        hold = booking_services.reservation_hold(
-            user=request.user, seat_id=seat_id, queue_room=admitted_room(request)
-        )
+        if picked:
+            holds = booking_services.reservation_hold(
+                user=request.user, seat_ids=party, queue_room=admitted_room(request)
+            )
+        else:
+            holds = [
+                booking_services.reservation_hold(
+                    user=request.user, seat_id=seat_id, queue_room=admitted_room(request)
+                )
+            ]
     except ApplicationError as exc:
         messages.error(request, exc.detail)
-        return redirect("booking-seat-map", schedule_id=schedule_id)
-    return redirect("booking-checkout", reservation_id=hold["reservation_id"])
+        back = reverse("booking-seat-map", kwargs={"schedule_id": schedule_id})
+        return redirect(f"{back}?pick=1" if picked else back)
+    return redirect("booking-checkout", reservation_id=holds[0]["reservation_id"])
 
 
 # What the door's page says above each refusal's detail, by the refusal's code.

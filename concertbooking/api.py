@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
@@ -162,6 +163,17 @@ class StrictSerializerSchema(OpenApiSerializerExtension):
         return {**schema, "additionalProperties": False}
 
 
+class BodyRequiredSchema(AutoSchema):
+    """For a view whose body is one of several shapes (a oneOf): drf-spectacular cannot tell
+    from one that a body is needed at all, and the view refuses a request without one."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class PagePagination(pagination.PageNumberPagination):
     """The API's page-number pagination: `?page=` and `?page_size=` as whole numbers only."""
 
@@ -245,6 +257,11 @@ class ForbiddenOutput(ErrorOutput):
 class ConflictOutput(ErrorOutput):
     opens_at = serializers.DateTimeField(
         required=False, help_text="With code `sale_not_open`: when the queue opens."
+    )
+    seat_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="With code `seat_unavailable` for a party's hold: the seats already taken.",
     )
 
 

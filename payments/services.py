@@ -23,9 +23,11 @@ from accounts.services import user_lock_active
 from booking import selectors as booking_selectors
 from booking import services as booking_services
 from booking import tickets
+from booking.errors import TooManySeats
 from booking.models import ReservationStatus
 from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
+from concertbooking.errors import InvalidInput
 from payments import gateways
 from payments.errors import (
     IdempotencyKeyReused,
@@ -407,85 +409,136 @@ def payment_reservation_ids(body: object) -> list[int]:
     """The reservations a payment request names (`reservation_id`, or `reservation_ids` for
     several), read from its raw JSON body for the queue gate's look ahead of the view; [] when
     the body names none properly (the view then refuses it)."""
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or len(body) != 1:
         return []
     named = body["reservation_ids"] if "reservation_ids" in body else [body.get("reservation_id")]
     if not isinstance(named, list) or not 0 < len(named) <= settings.HOLD_LIMIT_PER_USER:
         return []
     # bool is an int subclass; JSON true names no reservation.
-    if not all(type(pk) is int and pk > 0 for pk in named):
+    if not all(type(pk) is int and pk > 0 for pk in named) or len(set(named)) != len(named):
         return []
     return named
+
+
+def _payment_wanted(*, reservation_id: int | None, reservation_ids: list[int] | None) -> list[int]:
+    """The reservations a payment is for, checked before anything is locked."""
+    if (reservation_id is None) == (reservation_ids is None):
+        raise InvalidInput("Name the reservation to pay, or the reservations of a party, not both.")
+    wanted = [reservation_id] if reservation_ids is None else list(reservation_ids)
+    if len(wanted) > settings.HOLD_LIMIT_PER_USER:
+        raise TooManySeats(
+            f"At most {settings.HOLD_LIMIT_PER_USER} reservations can be paid at once."
+        )
+    if not wanted:
+        raise InvalidInput("Name at least one reservation.")
+    if len(set(wanted)) != len(wanted):
+        raise InvalidInput("Each reservation can be paid once; one is named twice.")
+    return wanted
 
 
 def payment_create(
     *,
     user: AbstractBaseUser,
-    reservation_id: int,
+    reservation_id: int | None = None,
+    reservation_ids: list[int] | None = None,
     idempotency_key: str | None = None,
     queue_room: str | None = None,
     replay_only: bool = False,
 ) -> Outcome:
-    """Pay for one's own held seat from the balance, in one transaction.
+    """Pay for one's own held seat (`reservation_id`), or every held seat of a party
+    (`reservation_ids`), from the balance, in one transaction: all are paid or none.
 
-    The payment_completed event is written in the transaction, so a lost relay enqueue loses
-    nothing (the beat relay finds it). The buyer keeps their queue slot until their last live
-    hold is paid, so paying one of several holds still passes the gate; a retry with the key of
-    a stored answer passes it even after the slot is gone (`replay_only`: it may only replay).
-    `queue_room` is the room whose place let the buyer in: the seat's concert must be one it
-    admits to.
+    The total is debited once; each seat still gets its Payment, its ledger row and its
+    payment_completed event, so a seat can be refunded or cancelled on its own. The events are
+    written in the transaction, so a lost relay enqueue loses nothing (the beat relay finds
+    them). The buyer keeps their queue slot until their last live hold is paid, so paying one
+    of several holds still passes the gate; a retry with the key of a stored answer passes it
+    even after the slot is gone (`replay_only`: it may only replay). `queue_room` is the room
+    whose place let the buyer in: the seats' concerts must be ones it admits to.
     """
+    wanted = _payment_wanted(reservation_id=reservation_id, reservation_ids=reservation_ids)
     key = idempotency_key_check(idempotency_key)
 
     def work() -> dict[str, Any]:
         now = timezone.now()
-        # Locks in the project's order: the user, the reservation, the seat, the wallet.
+        # Locks in the project's order: the user, the reservations (by pk, so two payments
+        # naming the same ones queue up), the seats, the wallet.
         user_lock_active(user_id=user.pk)
-        reservation = booking_services.reservation_lock_payable(
-            user_id=user.pk, reservation_id=reservation_id, now=now, queue_room=queue_room
-        )
-        room = queue_room or room_for_concert(reservation.concert_id).name
-        booking_services.reservation_confirm(reservation=reservation, now=now)
-        debited = _wallet_add(user_id=user.pk, delta=-reservation.price, now=now)
+        reservations = [
+            booking_services.reservation_lock_payable(
+                user_id=user.pk, reservation_id=pk, now=now, queue_room=queue_room
+            )
+            for pk in sorted(wanted)
+        ]
+        for reservation in reservations:
+            booking_services.reservation_confirm(reservation=reservation, now=now)
+        total = sum(reservation.price for reservation in reservations)
+        debited = _wallet_add(user_id=user.pk, delta=-total, now=now)
         if debited is None:
             raise InsufficientBalance()
         wallet_id, balance = debited
-        payment = Payment.objects.create(
-            reservation_id=reservation.pk, user_id=user.pk, amount=reservation.price, paid_at=now
-        )
-        _payment_booked(
-            payment=payment,
-            wallet_id=wallet_id,
-            kind=LedgerKind.PAYMENT,
-            amount=-reservation.price,
-            balance=balance,
-            event_type=OutboxEvent.PAYMENT_COMPLETED,
-            now=now,
+        # One debit of the total, written down seat by seat: each ledger row says the balance
+        # as if the seats had been paid one after another, ending at the wallet's.
+        running = balance + total
+        paid = []
+        for reservation in reservations:
+            running -= reservation.price
+            payment = Payment.objects.create(
+                reservation_id=reservation.pk,
+                user_id=user.pk,
+                amount=reservation.price,
+                paid_at=now,
+            )
+            _payment_booked(
+                payment=payment,
+                wallet_id=wallet_id,
+                kind=LedgerKind.PAYMENT,
+                amount=-reservation.price,
+                balance=running,
+                event_type=OutboxEvent.PAYMENT_COMPLETED,
+                now=now,
+            )
+            paid.append(
+                {
+                    "payment_id": payment.pk,
+                    "reservation_id": reservation.pk,
+                    "amount": payment.amount,
+                    "balance": running,
+                    "status": ReservationStatus.PAID.value,
+                    "paid_at": api_datetime(now),
+                }
+            )
+        rooms = sorted(
+            {queue_room}
+            if queue_room
+            else {room_for_concert(reservation.concert_id).name for reservation in reservations}
         )
 
         # A named function, not a partial: Django logs a robust callback's failure by its
         # __qualname__.
         def release_slot() -> None:
-            _queue_release_when_done(user.pk, room)
+            for room in rooms:
+                _queue_release_when_done(user.pk, room)
 
         # robust=True: once the payment is committed, a queue or broker outage must not turn it
         # into an error; the slot times out by itself and the beat relay delivers the event.
         transaction.on_commit(release_slot, robust=True)
         transaction.on_commit(_relay_enqueue, robust=True)
-        return {
-            "payment_id": payment.pk,
-            "reservation_id": reservation.pk,
-            "amount": payment.amount,
-            "balance": balance,
-            "status": ReservationStatus.PAID.value,
-            "paid_at": api_datetime(now),
-        }
+        if reservation_ids is None:
+            return paid[0]
+        return {"payments": paid, "total": total, "balance": balance}
 
+    # The request as its body came, so a retry of the same body finds the stored answer.
+    request = (
+        {"reservation_id": reservation_id}
+        if reservation_ids is None
+        else {"reservation_ids": list(reservation_ids)}
+    )
     return _idempotent(
         user=user,
         scope=SCOPE_PAYMENT,
         key=key,
-        request={"reservation_id": reservation_id},
+        request=request,
         status=201,
         work=work,
         replay_only=replay_only,

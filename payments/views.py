@@ -67,6 +67,11 @@ def _form_reservation_ids(request, view_kwargs: dict) -> list[int]:
     return [view_kwargs["reservation_id"]]
 
 
+def _pay_request(request, view_kwargs: dict) -> dict:
+    """What a pay form asks payment_create for, as it is stored with its idempotency key."""
+    return {"reservation_ids": _form_reservation_ids(request, view_kwargs)}
+
+
 def _checkout_passes(request, user_id: int, view_kwargs: dict) -> str | None:
     """Why a checkout request the gate refused may still reach the view: a pay form sent before
     and paid (a resubmission after the answer was lost: paying released the queue slot), or
@@ -76,7 +81,7 @@ def _checkout_passes(request, user_id: int, view_kwargs: dict) -> str | None:
         user_id=user_id,
         scope=services.SCOPE_PAYMENT,
         key=key,
-        request={"reservation_id": view_kwargs["reservation_id"]},
+        request=_pay_request(request, view_kwargs),
     ):
         return PASS_REPLAY
     if booking_selectors.reservations_claimed(
@@ -97,17 +102,38 @@ def checkout(request, reservation_id: int):
         return refusal
     if reservation["status_now"] == ReservationStatus.PAID:
         return redirect("ticket-detail", reservation_id=reservation_id)
-    remaining = max(0, int((reservation["expires_at"] - timezone.now()).total_seconds()))
+    now = timezone.now()
+
+    def seconds_left(hold: dict) -> int:
+        return max(0, int((hold["expires_at"] - now).total_seconds()))
+
+    # The buyer's other live holds of this date are paid with it: the party, in seat order. A
+    # hold in its last second is left out, as the page would show it over already.
+    party = [
+        hold
+        for hold in booking_selectors.party_holds(
+            user_id=request.user.pk, schedule_id=reservation["schedule_id"], now=now
+        )
+        if seconds_left(hold) > 0
+    ]
+    held = any(hold["reservation_id"] == reservation_id for hold in party)
+    if not held:
+        party = [reservation]
+    total = sum(hold["price"] for hold in party)
+    # The first of the party's holds to run out ends the party's payment.
+    remaining = min(seconds_left(hold) for hold in party) if held else 0
     balance = selectors.wallet_balance(user_id=request.user.pk)
     return render(
         request,
         "payments/checkout.html",
         {
             "reservation": reservation,
-            "held": reservation["status_now"] == ReservationStatus.HELD and remaining > 0,
+            "party": party,
+            "total": total,
+            "held": held,
             "remaining": remaining,
             "balance": balance,
-            "shortfall": max(0, reservation["price"] - balance),
+            "shortfall": max(0, total - balance),
             "pay_key": _idempotency_key(),
             "topup_key": _idempotency_key(),
             "topup_max": settings.CHARGE_MAX_AMOUNT - 1,
@@ -119,10 +145,12 @@ def checkout(request, reservation_id: int):
 @login_required
 @require_POST
 def checkout_pay(request, reservation_id: int):
+    """Pay the seats the form names (the party), all or none."""
+    paying = _pay_request(request, {"reservation_id": reservation_id})
     try:
         services.payment_create(
             user=request.user,
-            reservation_id=reservation_id,
+            **paying,
             idempotency_key=_form_key(request),
             queue_room=admitted_room(request),
             replay_only=passed_to_replay(request),
@@ -132,8 +160,12 @@ def checkout_pay(request, reservation_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-checkout", reservation_id=reservation_id)
-    messages.success(request, "Payment complete. Enjoy the show!")
-    return redirect("ticket-detail", reservation_id=reservation_id)
+    seats = len(paying["reservation_ids"])
+    if seats == 1:
+        messages.success(request, "Payment complete. Enjoy the show!")
+        return redirect("ticket-detail", reservation_id=paying["reservation_ids"][0])
+    messages.success(request, f"Payment complete: {seats} tickets. Enjoy the show!")
+    return redirect("tickets")
 
 
 @queue_gated(passes=_checkout_passes)
@@ -155,6 +187,17 @@ def checkout_release(request, reservation_id: int):
         # A waiting list's seat let go, outside the queue: the seat map would send to its room.
         messages.info(request, "The seat is released; it passes to the next in line.")
         return redirect("tickets")
+    # The rest of a party stays held: back to its checkout, without the seat let go.
+    rest = (
+        booking_selectors.party_holds(
+            user_id=request.user.pk, schedule_id=reservation["schedule_id"]
+        )
+        .values_list("reservation_id", flat=True)
+        .first()
+    )
+    if rest is not None:
+        messages.info(request, "The seat is released; the rest of your seats are still held.")
+        return redirect("booking-checkout", reservation_id=rest)
     messages.info(request, "The seat is released. Choose another one whenever you like.")
     return redirect("booking-seat-map", schedule_id=reservation["schedule_id"])
 

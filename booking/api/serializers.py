@@ -1,6 +1,12 @@
 """Input and output shapes of the booking API (they also document the OpenAPI schema)."""
 
-from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from booking.models import ReservationStatus, WaitlistStatus
@@ -33,8 +39,83 @@ class AvailableSeatOutput(serializers.Serializer):
     price = serializers.IntegerField()
 
 
+class BestSeatOutput(serializers.Serializer):
+    seat_id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    row = serializers.CharField()
+    tier = serializers.CharField()
+    price = serializers.IntegerField()
+
+
+class BestAvailableOutput(serializers.Serializer):
+    seats = BestSeatOutput(
+        many=True,
+        help_text="Side by side in one row, by number; empty when no row has so many free "
+        "together.",
+    )
+    total = serializers.IntegerField(help_text="Their prices summed; 0 when there are none.")
+
+
+@extend_schema_serializer(component_name="SeatHoldInput")
 class ReservationCreateInput(StrictSerializer):
+    """One seat."""
+
     seat_id = StrictIntegerField(min_value=1, max_value=ID_MAX)
+
+
+class SeatIdsField(serializers.ListField):
+    """Seat ids, at least one; how many at most (HOLD_LIMIT_PER_USER) and that none repeats is
+    the service's to say, with its own codes (too_many_seats, invalid)."""
+
+    child = StrictIntegerField(min_value=1, max_value=ID_MAX)
+
+    def __init__(self, **kwargs):
+        super().__init__(min_length=1, **kwargs)
+
+    def run_child_validation(self, data):
+        # Flat messages, as every other field's: `fields` maps a field to a list of strings.
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(
+                [
+                    f"Item {index}: {message}"
+                    for index, messages in exc.detail.items()
+                    for message in messages
+                ]
+            ) from exc
+
+
+class SeatIdsFieldSchema(OpenApiSerializerFieldExtension):
+    """What booking.services.reservation_hold accepts, read when the schema is built."""
+
+    target_class = SeatIdsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+            "minItems": 1,
+            "maxItems": settings.HOLD_LIMIT_PER_USER,
+            "uniqueItems": True,
+        }
+
+
+@extend_schema_serializer(component_name="PartyHoldInput")
+class PartyHoldInput(StrictSerializer):
+    """The seats of a party, all of one date: held all together or none."""
+
+    seat_ids = SeatIdsField()
+
+
+# Exactly one of the two shapes: each refuses the other's field, so the schema's oneOf is the
+# rule the view applies, and a generated client gets two plain models rather than one whose
+# fields exclude each other only in prose.
+RESERVATION_CREATE_INPUT = PolymorphicProxySerializer(
+    component_name="ReservationCreateInput",
+    serializers=[ReservationCreateInput, PartyHoldInput],
+    resource_type_field_name=None,
+)
 
 
 class ReservationOutput(serializers.Serializer):
@@ -45,6 +126,20 @@ class ReservationOutput(serializers.Serializer):
     price = serializers.IntegerField()
     status = serializers.ChoiceField(choices=[ReservationStatus.HELD])
     expires_at = serializers.DateTimeField()
+
+
+class PartyHoldOutput(serializers.Serializer):
+    reservations = ReservationOutput(many=True, help_text="One per seat, by seat id.")
+    expires_at = serializers.DateTimeField(help_text="When every hold of the party runs out.")
+    total = serializers.IntegerField(help_text="The party's price: its seats' prices summed.")
+
+
+# The single seat's answer stays as it always was, so existing clients read it unchanged.
+RESERVATION_CREATE_OUTPUT = PolymorphicProxySerializer(
+    component_name="ReservationCreateOutput",
+    serializers=[ReservationOutput, PartyHoldOutput],
+    resource_type_field_name=None,
+)
 
 
 class ReservationListOutput(serializers.Serializer):

@@ -15,6 +15,11 @@ urlpatterns = [
         name="api-available-seats",
     ),
     path(
+        "concerts/<id:concert_id>/schedules/<id:schedule_id>/best-available",
+        views.BestAvailableApi.as_view(),
+        name="api-best-available",
+    ),
+    path(
         "reservation/concerts", views.ReservationCreateApi.as_view(), name="api-reservation-create"
     ),
     path("reservations", views.ReservationListApi.as_view(), name="api-reservation-list"),

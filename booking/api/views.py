@@ -1,7 +1,8 @@
 """Booking API: catalog reads, seat holds and one's own reservations; one view per operation."""
 
+from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
@@ -10,12 +11,17 @@ from rest_framework.views import APIView
 
 from booking import selectors, services
 from booking.api.serializers import (
+    RESERVATION_CREATE_INPUT,
+    RESERVATION_CREATE_OUTPUT,
     AvailableDateOutput,
     AvailableSeatOutput,
+    BestAvailableOutput,
     CheckInConflictOutput,
     CheckInInput,
     CheckInOutput,
     ConcertOutput,
+    PartyHoldInput,
+    PartyHoldOutput,
     ReservationCreateInput,
     ReservationListOutput,
     ReservationOutput,
@@ -24,6 +30,7 @@ from booking.api.serializers import (
 from booking.errors import CheckInNotAllowed
 from concertbooking.api import (
     PAGE_PARAMETERS,
+    BodyRequiredSchema,
     ErrorOutput,
     InvalidInputOutput,
     PagePagination,
@@ -84,29 +91,71 @@ class AvailableSeatsApi(APIView):
         return HttpResponse(body, content_type="application/json")
 
 
+# Read when the schema is built: HOLD_LIMIT_PER_USER bounds a party.
+def _count_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "count",
+        {"type": "integer", "minimum": 1, "maximum": settings.HOLD_LIMIT_PER_USER},
+        OpenApiParameter.QUERY,
+        required=True,
+        description="How many seats side by side; anything else is a 400 `invalid_count`.",
+    )
+
+
+@queue_gated
+class BestAvailableApi(APIView):
+    """The best `count` free seats side by side in one row of a date: the best tier first,
+    then the row nearest the stage, then nearest the row's centre. None so placed is not an
+    error: 200 with an empty list, so a client can offer single seats instead."""
+
+    @extend_schema(
+        parameters=[QUEUE_TOKEN_PARAMETER, _count_parameter()],
+        responses={200: BestAvailableOutput, **error_responses(400, 401, 403, 404, 503)},
+        operation_id="best_available",
+    )
+    def get(self, request: Request, concert_id: int, schedule_id: int) -> HttpResponse:
+        body = selectors.schedule_best_available_json(
+            concert_id=concert_id,
+            schedule_id=schedule_id,
+            count=request.query_params.get("count"),
+        )
+        return HttpResponse(body, content_type="application/json")
+
+
 @queue_gated
 class ReservationCreateApi(APIView):
-    """Hold a seat for a few minutes (behind the queue gate)."""
+    """Hold a seat (`seat_id`), or the seats of a party of one date (`seat_ids`, all or none),
+    for a few minutes (behind the queue gate)."""
+
+    schema = BodyRequiredSchema()
 
     throttle_classes = [RateLimitThrottle]
     throttle_scope = "hold"
 
     @extend_schema(
-        request=ReservationCreateInput,
+        request=RESERVATION_CREATE_INPUT,
         parameters=[QUEUE_TOKEN_PARAMETER],
         responses={
-            201: ReservationOutput,
+            201: RESERVATION_CREATE_OUTPUT,
             **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
         },
         operation_id="reservation_create",
     )
     def post(self, request: Request) -> Response:
-        data = ReservationCreateInput(data=request.data)
+        party = isinstance(request.data, dict) and "seat_ids" in request.data
+        data = (PartyHoldInput if party else ReservationCreateInput)(data=request.data)
         data.is_valid(raise_exception=True)
-        reservation = services.reservation_hold(
+        holds = services.reservation_hold(
             user=request.user, queue_room=admitted_room(request), **data.validated_data
         )
-        return Response(ReservationOutput(reservation).data, status=status.HTTP_201_CREATED)
+        if not party:
+            return Response(ReservationOutput(holds).data, status=status.HTTP_201_CREATED)
+        answer = {
+            "reservations": holds,
+            "expires_at": holds[0]["expires_at"],
+            "total": sum(hold["price"] for hold in holds),
+        }
+        return Response(PartyHoldOutput(answer).data, status=status.HTTP_201_CREATED)
 
 
 class ReservationListApi(APIView):

@@ -2,9 +2,11 @@
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from booking.api.serializers import SeatIdsField
 from booking.models import ReservationStatus
 from concertbooking.api import ID_MAX, ErrorOutput, StrictIntegerField, StrictSerializer
 from payments.models import TopUpStatus
@@ -69,7 +71,25 @@ class TopUpCallbackOutput(serializers.Serializer):
 
 
 class PaymentInput(StrictSerializer):
+    """One held seat."""
+
     reservation_id = StrictIntegerField(min_value=1, max_value=ID_MAX)
+
+
+@extend_schema_serializer(component_name="PartyPaymentInput")
+class PartyPaymentInput(StrictSerializer):
+    """The held seats of a party: paid all together or none."""
+
+    # The same bounds as a party's hold: at most HOLD_LIMIT_PER_USER, none twice.
+    reservation_ids = SeatIdsField()
+
+
+# Exactly one of the two shapes, each refusing the other's field (as the hold's input).
+PAYMENT_CREATE_INPUT = PolymorphicProxySerializer(
+    component_name="PaymentCreateInput",
+    serializers=[PaymentInput, PartyPaymentInput],
+    resource_type_field_name=None,
+)
 
 
 class PaymentOutput(serializers.Serializer):
@@ -98,3 +118,21 @@ class TicketCancelConflictOutput(ErrorOutput):
         required=False,
         help_text="With code `cancel_deadline_passed`: until when the ticket could be cancelled.",
     )
+
+
+class PartyPaymentOutput(serializers.Serializer):
+    payments = PaymentOutput(
+        many=True,
+        help_text="One per seat, by reservation id; each `balance` is the one after that seat, "
+        "as its ledger row says.",
+    )
+    total = serializers.IntegerField(help_text="Debited from the balance at once.")
+    balance = serializers.IntegerField()
+
+
+# One seat's answer stays as it always was.
+PAYMENT_CREATE_OUTPUT = PolymorphicProxySerializer(
+    component_name="PaymentCreateOutput",
+    serializers=[PaymentOutput, PartyPaymentOutput],
+    resource_type_field_name=None,
+)

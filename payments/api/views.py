@@ -12,15 +12,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from booking import selectors as booking_selectors
-from concertbooking.api import ErrorOutput, error_responses
+from concertbooking.api import BodyRequiredSchema, ErrorOutput, error_responses
 from concertbooking.limits import RateLimitThrottle
 from concertbooking.parsers import JSONParser
 from payments import gateways, selectors, services
 from payments.api.serializers import (
+    PAYMENT_CREATE_INPUT,
+    PAYMENT_CREATE_OUTPUT,
     BalanceOutput,
     ChargeInput,
+    PartyPaymentInput,
     PaymentInput,
-    PaymentOutput,
     TicketCancelConflictOutput,
     TicketCancelOutput,
     TopUpCallbackOutput,
@@ -150,23 +152,28 @@ def _payment_passes(request, user_id: int, view_kwargs: dict) -> str | None:
 
 @queue_gated(passes=_payment_passes)
 class PaymentCreateApi(APIView):
-    """Pay for one's own held seat from the balance (behind the queue gate)."""
+    """Pay for one's own held seat (`reservation_id`), or the held seats of a party
+    (`reservation_ids`, all or none, one debit of the total), from the balance (behind the queue
+    gate)."""
+
+    schema = BodyRequiredSchema()
 
     @extend_schema(
-        request=PaymentInput,
+        request=PAYMENT_CREATE_INPUT,
         responses={
-            201: PaymentOutput,
+            201: PAYMENT_CREATE_OUTPUT,
             **error_responses(400, 401, 403, 404, 409, 410, 415, 422, 503),
         },
         parameters=[QUEUE_TOKEN_UNLESS_REPLAYED, IDEMPOTENCY_KEY, _replayed_header(201)],
         operation_id="payment_create",
     )
     def post(self, request: Request) -> Response:
-        data = PaymentInput(data=request.data)
+        party = isinstance(request.data, dict) and "reservation_ids" in request.data
+        data = (PartyPaymentInput if party else PaymentInput)(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = services.payment_create(
             user=request.user,
-            reservation_id=data.validated_data["reservation_id"],
+            **data.validated_data,
             idempotency_key=_idempotency_key(request),
             queue_room=admitted_room(request),
             replay_only=passed_to_replay(request),

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 GATED_VIEWS = {
     "api-available-dates",
     "api-available-seats",
+    "api-best-available",
     "api-reservation-create",
     "api-payment-create",
     "booking-dates",

@@ -396,6 +396,12 @@ def reservation_hold(
                 raise _seats_taken(waitlisted, party=seat_ids is not None)
             # Each seat is a hold: a party let go counts as many as its seats, as single holds
             # of them would, so parties are no cheaper way to sweep the map.
+            if releases and len(wanted) > releases.count:
+                # No wait would make room: the party is larger than the whole allowance.
+                raise TooManySeats(
+                    f"At most {releases.count} seats of one concert can be held at a time under "
+                    "the limit on holds let go; choose fewer."
+                )
             if releases and seat["unpaid_holds"] + len(wanted) > releases.count:
                 raise _hold_release_limit(
                     user_id=user.pk,
@@ -533,12 +539,13 @@ def _hold_release_limit(
         _unpaid_holds_of(user_id=user_id, rate=rate, now=now)
         .filter(seat__schedule__concert_id=concert_id)
         .order_by("-created_at")
-        .values_list("created_at", flat=True)[max(0, rate.count - seats)]
+        .values_list("created_at", flat=True)[rate.count - seats]
     )
     wait = math.ceil((oldest + timedelta(seconds=rate.seconds) - now).total_seconds())
     minutes = max(1, math.ceil(wait / 60))
+    what = "a seat" if seats == 1 else f"{seats} seats"
     return HoldReleaseLimit(
-        f"You have let go of {rate.count} holds on this concert lately; you can hold a seat "
+        f"You have let go of {rate.count} holds on this concert lately; you can hold {what} "
         f"for it again in {minutes} minute{'s' if minutes > 1 else ''}.",
         retry_after=wait,
     )
@@ -595,7 +602,8 @@ def reservation_lock_payable(
     *, user_id: int, reservation_id: int, now: datetime, queue_room: str | None = None
 ) -> Reservation:
     """Lock the caller's reservation for payment; it must be held and unexpired, and of a
-    concert `queue_room` admits to. It carries its `concert_id`.
+    concert `queue_room` admits to unless a waiting list made it (an offer is paid without a
+    queue place, whatever room the buyer is in). It carries its `concert_id` and `is_offer`.
 
     Call inside the payment's transaction: the row lock keeps a new hold on the seat, a release
     and the sweep away until that transaction ends.
@@ -603,13 +611,16 @@ def reservation_lock_payable(
     reservation = (
         # Only the reservation row is locked: the join reads the seat's concert alongside.
         Reservation.objects.select_for_update(of=("self",))
-        .annotate(concert_id=F("seat__schedule__concert_id"))
+        .annotate(
+            concert_id=F("seat__schedule__concert_id"), is_offer=selectors.is_waitlist_offer()
+        )
         .filter(pk=reservation_id, user_id=user_id)
         .first()
     )
     if reservation is None:
         raise ReservationNotFound()
-    gate.room_admits(queue_room, reservation.concert_id)
+    if not reservation.is_offer:
+        gate.room_admits(queue_room, reservation.concert_id)
     if reservation.status == ReservationStatus.PAID:
         raise AlreadyPaid()
     if reservation.status != ReservationStatus.HELD or reservation.expires_at <= now:
@@ -617,19 +628,24 @@ def reservation_lock_payable(
     return reservation
 
 
-def reservation_confirm(*, reservation: Reservation, now: datetime) -> None:
-    """Mark a locked, payable reservation paid and its seat sold (in the payment transaction)."""
+def reservations_confirm(*, reservations: list[Reservation], now: datetime) -> None:
+    """Mark locked, payable reservations paid and their seats sold, all or none (in the
+    payment transaction): three statements however many seats a party has."""
     sold = Seat.objects.filter(
-        pk=reservation.seat_id, status=SeatStatus.HELD, held_until__gt=now
+        pk__in=[reservation.seat_id for reservation in reservations],
+        status=SeatStatus.HELD,
+        held_until__gt=now,
     ).update(status=SeatStatus.SOLD, held_until=None, version=F("version") + 1)
-    if not sold:
-        # The sweep (on a clock a little ahead of ours) freed the seat first: the hold is over.
+    if sold != len(reservations):
+        # The sweep (on a clock a little ahead of ours) freed a seat first: its hold is over.
         raise HoldExpired()
-    reservation.status = ReservationStatus.PAID
-    reservation.paid_at = now
-    reservation.save(update_fields=["status", "paid_at"])
+    paid_ids = [reservation.pk for reservation in reservations]
+    Reservation.objects.filter(pk__in=paid_ids).update(status=ReservationStatus.PAID, paid_at=now)
+    for reservation in reservations:
+        reservation.status = ReservationStatus.PAID
+        reservation.paid_at = now
     # A waiting list's offer paid: its entry has its seat.
-    WaitlistEntry.objects.filter(offer_id=reservation.pk, status=WaitlistStatus.OFFERED).update(
+    WaitlistEntry.objects.filter(offer_id__in=paid_ids, status=WaitlistStatus.OFFERED).update(
         status=WaitlistStatus.PURCHASED
     )
 

@@ -470,8 +470,7 @@ def payment_create(
             )
             for pk in sorted(wanted)
         ]
-        for reservation in reservations:
-            booking_services.reservation_confirm(reservation=reservation, now=now)
+        booking_services.reservations_confirm(reservations=reservations, now=now)
         total = sum(reservation.price for reservation in reservations)
         debited = _wallet_add(user_id=user.pk, delta=-total, now=now)
         if debited is None:
@@ -508,10 +507,14 @@ def payment_create(
                     "paid_at": api_datetime(now),
                 }
             )
+        # The rooms whose slot paid holds may end. An offer is paid without a slot and keeps
+        # none, so paying one leaves whatever place its buyer has alone.
         rooms = sorted(
-            {queue_room}
-            if queue_room
-            else {room_for_concert(reservation.concert_id).name for reservation in reservations}
+            {
+                queue_room or room_for_concert(reservation.concert_id).name
+                for reservation in reservations
+                if not reservation.is_offer
+            }
         )
 
         # A named function, not a partial: Django logs a robust callback's failure by its

@@ -288,7 +288,7 @@ def test_paying_marks_the_entry_purchased():
     reservation = services.reservation_lock_payable(
         user_id=waiter.pk, reservation_id=entry.offer_id, now=now
     )
-    services.reservation_confirm(reservation=reservation, now=now)
+    services.reservations_confirm(reservations=[reservation], now=now)
     entry.refresh_from_db()
     assert entry.status == WaitlistStatus.PURCHASED
     assert Seat.objects.get(pk=released["seat_id"]).status == SeatStatus.SOLD

@@ -243,9 +243,11 @@ class WaitlistEntry(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     # The hold made for this entry when a seat came back: the claim, paid through checkout.
+    # CASCADE: a reservation goes only with its seat or buyer, and an offered entry must keep
+    # its offer (ck_waitlist_offered_has_offer), so the entry goes with it.
     offer = models.ForeignKey(
         Reservation,
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="+",

@@ -529,11 +529,13 @@ def check_in_dates(*, now: datetime | None = None, limit: int = 60) -> list[dict
 
 def party_holds(*, user_id: int, schedule_id: int, now: datetime | None = None) -> QuerySet:
     """The user's live holds on one date, by seat number, as `reservation_list` rows with the
-    seat's tier: the party a checkout pays together. One query on ix_reservation_user_created."""
+    seat's tier: the party a checkout pays together. A waiting list's offer is paid on its own
+    (without a queue place) and is no part of it. One query on ix_reservation_user_created."""
     now = now or timezone.now()
     return (
         reservation_list(user_id=user_id, now=now)
         .filter(seat__schedule_id=schedule_id, status=ReservationStatus.HELD, expires_at__gt=now)
+        .exclude(is_waitlist_offer())
         .annotate(tier=F("seat__tier"))
         .order_by("seat__number")
     )

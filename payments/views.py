@@ -27,7 +27,6 @@ from queueing.gate import (
     PASS_CLAIM,
     PASS_REPLAY,
     admitted_room,
-    passed_as_claim,
     passed_to_replay,
     queue_gated,
 )
@@ -84,11 +83,19 @@ def _checkout_passes(request, user_id: int, view_kwargs: dict) -> str | None:
         request=_pay_request(request, view_kwargs),
     ):
         return PASS_REPLAY
-    if booking_selectors.reservations_claimed(
-        user_id=user_id, reservation_ids=_form_reservation_ids(request, view_kwargs)
-    ):
+    # The URL's reservation as well as the form's: a release acts on the one, a payment on the
+    # others, and either passes only for offers.
+    named = {view_kwargs["reservation_id"], *_form_reservation_ids(request, view_kwargs)}
+    if booking_selectors.reservations_claimed(user_id=user_id, reservation_ids=list(named)):
         return PASS_CLAIM
     return None
+
+
+def _offer(request, reservation: dict) -> bool:
+    """Whether this is a waiting list's offer to the buyer: its checkout needs no room."""
+    return booking_selectors.reservations_claimed(
+        user_id=request.user.pk, reservation_ids=[reservation["reservation_id"]]
+    )
 
 
 @queue_gated(passes=_checkout_passes)
@@ -97,9 +104,11 @@ def checkout(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
     if reservation is None:
         return not_found(request, ReservationNotFound())
-    refusal = room_page_refusal(request, reservation["concert_id"])
-    if refusal is not None:
-        return refusal
+    offer = _offer(request, reservation)
+    if not offer:
+        refusal = room_page_refusal(request, reservation["concert_id"])
+        if refusal is not None:
+            return refusal
     if reservation["status_now"] == ReservationStatus.PAID:
         return redirect("ticket-detail", reservation_id=reservation_id)
     now = timezone.now()
@@ -108,14 +117,16 @@ def checkout(request, reservation_id: int):
         return max(0, int((hold["expires_at"] - now).total_seconds()))
 
     # The buyer's other live holds of this date are paid with it: the party, in seat order. A
-    # hold in its last second is left out, as the page would show it over already.
-    party = [
-        hold
-        for hold in booking_selectors.party_holds(
+    # hold in its last second is left out, as the page would show it over already. An offer is
+    # paid alone.
+    holds = (
+        [reservation]
+        if offer
+        else booking_selectors.party_holds(
             user_id=request.user.pk, schedule_id=reservation["schedule_id"], now=now
         )
-        if seconds_left(hold) > 0
-    ]
+    )
+    party = [hold for hold in holds if seconds_left(hold) > 0]
     held = any(hold["reservation_id"] == reservation_id for hold in party)
     if not held:
         party = [reservation]
@@ -175,15 +186,17 @@ def checkout_release(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
     if reservation is None:
         return not_found(request, ReservationNotFound())
-    refusal = room_page_refusal(request, reservation["concert_id"])
-    if refusal is not None:
-        return refusal
+    offer = _offer(request, reservation)
+    if not offer:
+        refusal = room_page_refusal(request, reservation["concert_id"])
+        if refusal is not None:
+            return refusal
     try:
         booking_services.reservation_cancel(user=request.user, reservation_id=reservation_id)
     except ApplicationError as exc:
         messages.error(request, exc.detail)
         return redirect("booking-checkout", reservation_id=reservation_id)
-    if passed_as_claim(request):
+    if offer:
         # A waiting list's seat let go, outside the queue: the seat map would send to its room.
         messages.info(request, "The seat is released; it passes to the next in line.")
         return redirect("tickets")

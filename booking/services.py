@@ -367,13 +367,11 @@ def reservation_hold(
             seats = list(
                 Seat.objects.filter(pk__in=wanted)
                 .annotate(**_unpaid_holds(user_id=user.pk, rate=releases, now=now))
-                .annotate(waitlisted=_waitlist_claims_seat())
                 .order_by("pk")
                 .values(
                     "pk",
                     "price",
                     "status",
-                    "waitlisted",
                     "schedule_id",
                     "schedule__concert_id",
                     "schedule__starts_at",
@@ -389,9 +387,13 @@ def reservation_hold(
             if seat["schedule__starts_at"] <= now:
                 raise SeatUnavailable("This date has already taken place.")
             # A hold run out on a date with a waiting list: the sweep hands the seat to the list.
-            waitlisted = [
-                row["pk"] for row in seats if row["status"] == SeatStatus.HELD and row["waitlisted"]
-            ]
+            # Only a seat still marked held can be one, so the list is asked only then.
+            held = [row["pk"] for row in seats if row["status"] == SeatStatus.HELD]
+            waitlisted = held and list(
+                Seat.objects.filter(_waitlist_claims_seat(), pk__in=held).values_list(
+                    "pk", flat=True
+                )
+            )
             if waitlisted:
                 raise _seats_taken(waitlisted, party=seat_ids is not None)
             # Each seat is a hold: a party let go counts as many as its seats, as single holds
@@ -412,26 +414,30 @@ def reservation_hold(
                 )
             # A hold run out on a seat but not swept yet still counts for
             # uk_reservation_seat_active: retire it (undone with the rest if a seat is taken).
-            # Locked in pk order first, so overlapping parties retiring the same holds queue up.
-            run_out = list(
-                Reservation.objects.select_for_update()
-                .filter(seat_id__in=wanted, status=ReservationStatus.HELD, expires_at__lte=now)
-                .order_by("pk")
-                .values_list("pk", flat=True)
+            run_out = Reservation.objects.filter(
+                seat_id__in=wanted, status=ReservationStatus.HELD, expires_at__lte=now
             )
-            if run_out:
-                Reservation.objects.filter(pk__in=run_out).update(status=ReservationStatus.EXPIRED)
-            # The seats locked in pk order, as every other multi-seat write: two parties that
-            # overlap queue up rather than deadlock. No join, so PostgreSQL re-checks the
-            # condition after waiting for a row lock.
-            free = list(
-                Seat.objects.select_for_update()
-                .filter(seat_free_q(now), pk__in=wanted)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-            if len(free) != len(wanted):
-                raise _seats_taken(sorted(set(wanted) - set(free)), party=seat_ids is not None)
+            party = len(wanted) > 1
+            if party:
+                # Rows of a party are locked in pk order first, as every other multi-row write:
+                # two parties that overlap queue up rather than deadlock. One seat's statement
+                # takes its one lock by itself.
+                run_out = Reservation.objects.filter(
+                    pk__in=list(
+                        run_out.select_for_update().order_by("pk").values_list("pk", flat=True)
+                    )
+                )
+            run_out.update(status=ReservationStatus.EXPIRED)
+            if party:
+                free = list(
+                    Seat.objects.select_for_update()
+                    .filter(seat_free_q(now), pk__in=wanted)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                if len(free) != len(wanted):
+                    raise _seats_taken(sorted(set(wanted) - set(free)), party=seat_ids is not None)
+            # No join, so PostgreSQL re-checks the condition after waiting for a row lock.
             taken = Seat.objects.filter(seat_free_q(now), pk__in=wanted).update(
                 status=SeatStatus.HELD, held_until=expires_at, version=F("version") + 1
             )

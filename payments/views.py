@@ -104,13 +104,14 @@ def checkout(request, reservation_id: int):
     reservation = _reservation(request, reservation_id)
     if reservation is None:
         return not_found(request, ReservationNotFound())
+    # One's own ticket needs no room: an offer paid from another room's session lands there too.
+    if reservation["status_now"] == ReservationStatus.PAID:
+        return redirect("ticket-detail", reservation_id=reservation_id)
     offer = _offer(request, reservation)
     if not offer:
         refusal = room_page_refusal(request, reservation["concert_id"])
         if refusal is not None:
             return refusal
-    if reservation["status_now"] == ReservationStatus.PAID:
-        return redirect("ticket-detail", reservation_id=reservation_id)
     now = timezone.now()
 
     def seconds_left(hold: dict) -> int:

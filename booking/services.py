@@ -636,7 +636,8 @@ def reservation_lock_payable(
 
 def reservations_confirm(*, reservations: list[Reservation], now: datetime) -> None:
     """Mark locked, payable reservations paid and their seats sold, all or none (in the
-    payment transaction): three statements however many seats a party has."""
+    payment transaction): two statements however many seats a party has, three with offers.
+    The reservations are reservation_lock_payable's."""
     sold = Seat.objects.filter(
         pk__in=[reservation.seat_id for reservation in reservations],
         status=SeatStatus.HELD,
@@ -650,10 +651,13 @@ def reservations_confirm(*, reservations: list[Reservation], now: datetime) -> N
     for reservation in reservations:
         reservation.status = ReservationStatus.PAID
         reservation.paid_at = now
-    # A waiting list's offer paid: its entry has its seat.
-    WaitlistEntry.objects.filter(offer_id__in=paid_ids, status=WaitlistStatus.OFFERED).update(
-        status=WaitlistStatus.PURCHASED
-    )
+    # A waiting list's offer paid: its entry has its seat. Asked only for offers, which
+    # reservation_lock_payable marks, so an ordinary payment sends no statement for it.
+    offer_ids = [reservation.pk for reservation in reservations if reservation.is_offer]
+    if offer_ids:
+        WaitlistEntry.objects.filter(offer_id__in=offer_ids, status=WaitlistStatus.OFFERED).update(
+            status=WaitlistStatus.PURCHASED
+        )
 
 
 def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:

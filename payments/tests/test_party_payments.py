@@ -73,12 +73,12 @@ def test_one_debit_of_the_total_and_a_payment_per_seat(user, party):
 
 
 def test_a_party_payment_statements(user, party, django_assert_num_queries):
-    """The user, three reservation locks, one statement each for the three seats' sale, the
-    reservations' mark and their waiting-list entries, the debit and its read-back, then three
-    payments, ledger rows and events. Plus the savepoint."""
+    """The user, three reservation locks, one statement each for the three seats' sale and the
+    reservations' mark, the debit and its read-back, then three payments, ledger rows and
+    events. Plus the savepoint."""
     fund(user, 400_000)
     site_room()  # the rooms, read once per process every few seconds
-    with django_assert_num_queries(1 + 3 + 3 + 2 + 9 + 2):
+    with django_assert_num_queries(1 + 3 + 2 + 2 + 9 + 2):
         services.payment_create(user=user, reservation_ids=ids(party))
 
 

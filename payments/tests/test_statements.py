@@ -14,13 +14,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_payment_statements(user, held, django_assert_num_queries):
-    """Lock the active user and the reservation, sell the seat, mark it paid (and a waiting
-    list's offer purchased, if it is one), debit, read the balance back, then the payment, its
-    ledger row and its event (after commit, which a test's transaction never reaches, the
-    buyer's remaining holds are read). Plus the test's savepoint."""
+    """Lock the active user and the reservation, sell the seat, mark it paid, debit, read the
+    balance back, then the payment, its ledger row and its event (after commit, which a test's
+    transaction never reaches, the buyer's remaining holds are read). Plus the test's
+    savepoint."""
     fund(user, 100_000)
     site_room()  # the rooms, read once per process every few seconds
-    with django_assert_num_queries(10 + 2):
+    with django_assert_num_queries(9 + 2):
         services.payment_create(user=user, reservation_id=held["reservation_id"])
     assert Wallet.objects.get(user=user).balance == 20_000
 
@@ -37,7 +37,6 @@ def test_outside_a_transaction_a_payment_is_one_transaction(user, held):
         "BEGIN",
         "SELECT",
         "SELECT",
-        "UPDATE",
         "UPDATE",
         "UPDATE",
         "UPDATE",

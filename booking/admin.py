@@ -450,6 +450,19 @@ class IdInputFilter(admin.SimpleListFilter):
         }
 
 
+class ReadOnlyMixin:
+    """Rows that only their services change: the console lists and shows them, never edits."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ConcertIdFilter(IdInputFilter):
     title = "concert id"
     parameter_name = "concert"
@@ -463,7 +476,10 @@ class ScheduleIdFilter(IdInputFilter):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
+    # Reservations change only through the hold and payment services (and the actions here),
+    # which keep seats, balances and the ledger in step; the form is for reading.
+
     list_display = (
         "id",
         "user",
@@ -490,17 +506,6 @@ class ReservationAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 50
     actions = ["release_holds"]
-
-    # Reservations change only through the hold and payment services (and the actions here),
-    # which keep seats, balances and the ledger in step; the form is for reading.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     # The form is read-only, yet releasing a hold changes the reservation: change permission.
     def has_release_permission(self, request) -> bool:
@@ -548,7 +553,7 @@ class CheckInScheduleIdFilter(IdInputFilter):
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(SafeInputMixin, admin.ModelAdmin):
+class CheckInAdmin(ReadOnlyMixin, SafeInputMixin, admin.ModelAdmin):
     """Who came in, per date. A scan is a record of what happened: nobody edits one."""
 
     list_display = ("checked_in_at", "concert", "date", "seat_label", "holder", "staff")
@@ -560,15 +565,6 @@ class CheckInAdmin(SafeInputMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 100
     sortable_by = ("checked_in_at",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Concert")
     def concert(self, obj: CheckIn) -> str:
@@ -604,8 +600,9 @@ class WaitlistConcertIdFilter(IdInputFilter):
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(SafeInputMixin, admin.ModelAdmin):
-    """Who waits for which date, in line order, and the seat held for whom until when."""
+class WaitlistEntryAdmin(ReadOnlyMixin, SafeInputMixin, admin.ModelAdmin):
+    """Who waits for which date, in line order, and the seat held for whom until when. Entries
+    change only through the waiting-list services and the seats coming back."""
 
     list_display = (
         "id",
@@ -626,16 +623,6 @@ class WaitlistEntryAdmin(SafeInputMixin, admin.ModelAdmin):
     raw_id_fields = ("user", "schedule", "offer")
     show_full_result_count = False
     list_per_page = 100
-
-    # Entries change only through the waiting-list services and the seats coming back.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Date", ordering="schedule__starts_at")
     def date(self, obj: WaitlistEntry):

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from booking.admin import (
     ActionPermissionMixin,
     LargeTablePaginator,
+    ReadOnlyMixin,
     ReservationAdmin,
     SafeInputMixin,
 )
@@ -22,21 +23,12 @@ from payments import services
 from payments.models import LedgerEntry, OutboxEvent, Payment, TopUp, Wallet
 
 
-class ReadOnlyAdmin(ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, ActionPermissionMixin, SafeInputMixin, admin.ModelAdmin):
     """Money rows change only through the services, which keep balances and the ledger equal."""
 
     show_full_result_count = False
     paginator = LargeTablePaginator
     list_per_page = 50
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _action_page(modeladmin, request, *, template: str, title: str, **context):

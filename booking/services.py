@@ -712,17 +712,36 @@ def holds_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
             return expired
 
 
-def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
-    """Cancel a paid reservation and put its seat back on sale (the operator's refund), or to
-    the next on its date's waiting list.
+def reservation_cancel_paid(
+    *, reservation_id: int, buyer_id: int | None = None, now: datetime | None = None
+) -> Reservation:
+    """Cancel a paid reservation and put its seat back on sale, or to the next on its date's
+    waiting list: the operator's refund, or with `buyer_id` its buyer's cancellation, which must
+    be their own (someone else's is not found, like one that does not exist), before its
+    deadline (selectors.ticket_cancel_deadline) and not checked in.
 
-    Call inside the refund's transaction (payments.services.payment_refund), which gives the
-    money back: the reservation row stays locked until then, so two refunds cannot both pass.
+    Call inside the refund's transaction (payments.services), which gives the money back: the
+    reservation row stays locked until then, so two refunds cannot both pass. A door scan locks
+    the row too, so it either committed before (its check-in is read here, after the lock) or
+    waits and then finds the ticket cancelled.
     """
-    reservation = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
+    now = now or timezone.now()
+    reservations = Reservation.objects.filter(pk=reservation_id)
+    if buyer_id is not None:
+        reservations = reservations.filter(user_id=buyer_id)
+    reservation = (
+        # Only the reservation row is locked: the join reads the seat's date alongside.
+        reservations.select_for_update(of=("self",))
+        .annotate(
+            concert_id=F("seat__schedule__concert_id"), starts_at=F("seat__schedule__starts_at")
+        )
+        .first()
+    )
     if reservation is None:
         raise ReservationNotFound()
-    if reservation.status != ReservationStatus.PAID:
+    if buyer_id is not None:
+        _buyer_may_cancel(reservation, now=now)
+    elif reservation.status != ReservationStatus.PAID:
         raise Conflict(
             f"Reservation {reservation_id} is {reservation.status}, not paid: nothing to refund.",
             code="reservation_not_paid",
@@ -732,34 +751,14 @@ def reservation_cancel_paid(*, reservation_id: int) -> Reservation:
     if Seat.objects.filter(pk=reservation.seat_id, status=SeatStatus.SOLD).update(
         status=SeatStatus.AVAILABLE, held_until=None, version=F("version") + 1
     ):
-        waitlist_seats_offer(seat_ids=[reservation.seat_id], now=timezone.now())
-    concert_id = Seat.objects.filter(pk=reservation.seat_id).values_list(
-        "schedule__concert_id", flat=True
-    )[0]
-    cache.catalog_changed(concert_ids=[concert_id])
+        waitlist_seats_offer(seat_ids=[reservation.seat_id], now=now)
+    cache.catalog_changed(concert_ids=[reservation.concert_id])
     return reservation
 
 
-def reservation_lock_cancellable(
-    *, user_id: int, reservation_id: int, now: datetime
-) -> Reservation:
-    """Lock the caller's paid ticket for its buyer's cancellation and check that it may still be
-    cancelled: before its deadline (selectors.ticket_cancel_deadline), not checked in.
-
-    Call inside the cancellation's transaction, after the user's row lock, then cancel with
-    reservation_cancel_paid. A door scan locks this row too, so it either committed before (its
-    check-in is read here, after the lock) or waits and then finds the ticket cancelled. Someone
-    else's reservation is not found, like one that does not exist.
-    """
-    reservation = (
-        # Only the reservation row is locked: the join reads the seat's date alongside.
-        Reservation.objects.select_for_update(of=("self",))
-        .annotate(starts_at=F("seat__schedule__starts_at"))
-        .filter(pk=reservation_id, user_id=user_id)
-        .first()
-    )
-    if reservation is None:
-        raise ReservationNotFound()
+def _buyer_may_cancel(reservation: Reservation, *, now: datetime) -> None:
+    """Refuse a buyer's cancellation of a hold, of a ticket cancelled already, past its
+    deadline, or checked in at the door."""
     if reservation.paid_at is None:
         raise ReservationNotPaid()
     if reservation.status != ReservationStatus.PAID:
@@ -773,7 +772,6 @@ def reservation_lock_cancellable(
         )
     if CheckIn.objects.filter(reservation_id=reservation.pk).exists():
         raise TicketCheckedIn()
-    return reservation
 
 
 def rooms_free_seats_count(*, now: datetime | None = None) -> int:

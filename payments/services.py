@@ -856,15 +856,20 @@ class Refund:
     balance: int
 
 
-def _payment_refund(*, reservation_id: int, fee_percent: int, by: str, now: datetime) -> Refund:
-    """The one refund step, in the caller's transaction: cancel the paid reservation, free its
-    seat, credit the buyer what was paid less the fee (refund_fee), and write the
-    refund's ledger row beside the payment it reverses and the buyer's email to the outbox.
+def _payment_refund(
+    *, reservation_id: int, buyer_id: int | None, fee_percent: int, by: str, now: datetime
+) -> Refund:
+    """The one refund step, in the caller's transaction: cancel the paid reservation (with
+    `buyer_id`, as its buyer may), free its seat, credit the buyer what was paid less the fee
+    (refund_fee), and write the refund's ledger row beside the payment it reverses and the
+    buyer's email to the outbox.
 
     Locks in the project's order: the reservation (booking's reservation_cancel_paid, which also
     refuses one that is not paid, so two refunds cannot both pass), the seat, the wallet.
     """
-    reservation = booking_services.reservation_cancel_paid(reservation_id=reservation_id)
+    reservation = booking_services.reservation_cancel_paid(
+        reservation_id=reservation_id, buyer_id=buyer_id, now=now
+    )
     payment = Payment.objects.get(reservation_id=reservation.pk)
     fee = refund_fee(payment.amount, percent=fee_percent)
     refunded = payment.amount - fee
@@ -888,7 +893,11 @@ def payment_refund(*, reservation_id: int) -> int:
     buyer's wallet, whenever the show is (_payment_refund). Returns the new balance."""
     with transaction.atomic():
         refund = _payment_refund(
-            reservation_id=reservation_id, fee_percent=0, by=REFUND_BY_OPERATOR, now=timezone.now()
+            reservation_id=reservation_id,
+            buyer_id=None,
+            fee_percent=0,
+            by=REFUND_BY_OPERATOR,
+            now=timezone.now(),
         )
     return refund.balance
 
@@ -899,23 +908,20 @@ def ticket_cancel(
     """A buyer cancels their own paid ticket: refunded less CANCEL_FEE_PERCENT, until
     CANCEL_UNTIL_HOURS before the show and unless it was checked in at the door.
 
-    Locks in the project's order: the user, then the reservation, whose checks
-    (booking's reservation_lock_cancellable) and refund (_payment_refund) run under its lock. A
-    retry with the key replays the first answer, so a lost answer is never a second refund.
+    Locks in the project's order: the user, then the reservation, whose checks (booking's
+    reservation_cancel_paid) and refund (_payment_refund) run under its lock. A retry with the
+    key replays the first answer, so a lost answer is never a second refund.
     """
     key = idempotency_key_check(idempotency_key)
 
     def work() -> dict[str, Any]:
-        now = timezone.now()
         user_lock_active(user_id=user.pk)
-        booking_services.reservation_lock_cancellable(
-            user_id=user.pk, reservation_id=reservation_id, now=now
-        )
         refund = _payment_refund(
             reservation_id=reservation_id,
+            buyer_id=user.pk,
             fee_percent=settings.CANCEL_FEE_PERCENT,
             by=REFUND_BY_BUYER,
-            now=now,
+            now=timezone.now(),
         )
         return {
             "reservation_id": reservation_id,

@@ -344,16 +344,20 @@ def concert_dates(*, concert_id: int, now: datetime | None = None) -> list[dict]
     ]
 
 
-def seat_effective_status(now: datetime) -> Case:
-    """A seat's status as a buyer sees it: a hold past its deadline is already free."""
+def _status_now(*, now: datetime, status: str, deadline: str, then: str) -> Case:
+    """The status column as its reader sees it at `now`: a row still `status` whose `deadline`
+    has passed already reads `then`, before any sweep writes it."""
     return Case(
-        When(
-            status=SeatStatus.HELD,
-            held_until__lte=now,
-            then=Value(SeatStatus.AVAILABLE.value),
-        ),
+        When(**{"status": status, f"{deadline}__lte": now}, then=Value(then)),
         default=F("status"),
         output_field=CharField(),
+    )
+
+
+def seat_effective_status(now: datetime) -> Case:
+    """A seat's status as a buyer sees it: a hold past its deadline is already free."""
+    return _status_now(
+        now=now, status=SeatStatus.HELD, deadline="held_until", then=SeatStatus.AVAILABLE.value
     )
 
 
@@ -423,14 +427,11 @@ def schedule_seat_map(*, schedule_id: int, now: datetime | None = None) -> dict:
 
 def reservation_status_now(now: datetime) -> Case:
     """A reservation's status as its owner sees it: a hold past its deadline is already expired."""
-    return Case(
-        When(
-            status=ReservationStatus.HELD,
-            expires_at__lte=now,
-            then=Value(ReservationStatus.EXPIRED.value),
-        ),
-        default=F("status"),
-        output_field=CharField(),
+    return _status_now(
+        now=now,
+        status=ReservationStatus.HELD,
+        deadline="expires_at",
+        then=ReservationStatus.EXPIRED.value,
     )
 
 
@@ -472,7 +473,7 @@ def paid_ticket_code() -> Case:
     """The reservation's ticket code once it is paid, else NULL: a hold's, an expired one's
     and a refunded one's code is never shown."""
     return Case(
-        When(status=ReservationStatus.PAID, paid_at__isnull=False, then=F("ticket_code")),
+        When(status=ReservationStatus.PAID, then=F("ticket_code")),
         default=None,
         output_field=CharField(),
     )
@@ -481,9 +482,7 @@ def paid_ticket_code() -> Case:
 def ticket_get(*, reservation_id: int, user_id: int | None = None) -> dict | None:
     """A paid ticket with all its PDF and email show (and `user_id`'s only, when given), or
     None: a hold, an expired or a refunded reservation is no ticket. One query."""
-    tickets = Reservation.objects.filter(
-        pk=reservation_id, status=ReservationStatus.PAID, paid_at__isnull=False
-    )
+    tickets = Reservation.objects.filter(pk=reservation_id, status=ReservationStatus.PAID)
     if user_id is not None:
         tickets = tickets.filter(user_id=user_id)
     ticket = tickets.values(
@@ -592,14 +591,11 @@ def reservation_counts(*, now: datetime | None = None) -> dict[str, int]:
 
 def waitlist_status_now(now: datetime) -> Case:
     """An entry's status as its owner sees it: an offer past its claim has already lapsed."""
-    return Case(
-        When(
-            status=WaitlistStatus.OFFERED,
-            offer__expires_at__lte=now,
-            then=Value(WaitlistStatus.LAPSED.value),
-        ),
-        default=F("status"),
-        output_field=CharField(),
+    return _status_now(
+        now=now,
+        status=WaitlistStatus.OFFERED,
+        deadline="offer__expires_at",
+        then=WaitlistStatus.LAPSED.value,
     )
 
 

@@ -563,7 +563,6 @@ def _payment_for_email(payload: dict[str, Any]) -> dict[str, Any] | None:
             starts_at=F("reservation__seat__schedule__starts_at"),
             title=F("reservation__seat__schedule__concert__title"),
             venue=F("reservation__seat__schedule__concert__venue"),
-            reservation_status=F("reservation__status"),
         )
         .first()
     )
@@ -623,14 +622,15 @@ def _send_payment_email(
 
 def _payment_completed_email(payload: dict[str, Any]) -> None:
     payment = _payment_for_email(payload)
+    ticket = payment and booking_selectors.ticket_get(reservation_id=payment["reservation_id"])
     # A confirmation held up (a mail outage) until after a refund would contradict the refund's
-    # email: by then it is not sent.
-    if payment is not None and payment["reservation_status"] == ReservationStatus.PAID:
+    # email: a refunded reservation is no ticket, and nothing is sent.
+    if ticket is not None:
         _send_payment_email(
             payment,
             subject="Your ticket: {title}",
             opening="your payment of {amount:,} is complete.",
-            ticket=booking_selectors.ticket_get(reservation_id=payment["reservation_id"]),
+            ticket=ticket,
         )
 
 

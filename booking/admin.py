@@ -546,7 +546,9 @@ class ReservationAdmin(ReadOnlyMixin, ActionPermissionMixin, SafeInputMixin, adm
 # --- Check-ins at the door -----------------------------------------------------------------
 
 
-class CheckInScheduleIdFilter(IdInputFilter):
+class OwnScheduleIdFilter(IdInputFilter):
+    """For rows that name their date themselves (check-ins, waiting-list entries)."""
+
     title = "date id"
     parameter_name = "schedule"
     lookup = "schedule_id"
@@ -558,7 +560,7 @@ class CheckInAdmin(ReadOnlyMixin, SafeInputMixin, admin.ModelAdmin):
 
     list_display = ("checked_in_at", "concert", "date", "seat_label", "holder", "staff")
     list_select_related = ("schedule__concert", "reservation__seat", "reservation__user", "staff")
-    list_filter = (CheckInScheduleIdFilter, ("checked_in_at", admin.DateFieldListFilter))
+    list_filter = (OwnScheduleIdFilter, ("checked_in_at", admin.DateFieldListFilter))
     search_fields = ("=reservation__id", "^reservation__user__username")
     search_help_text = "Reservation id, or the start of the holder's username."
     show_full_result_count = False
@@ -587,12 +589,6 @@ class CheckInAdmin(ReadOnlyMixin, SafeInputMixin, admin.ModelAdmin):
 # --- Waiting lists -----------------------------------------------------------------------------
 
 
-class WaitlistScheduleIdFilter(IdInputFilter):
-    title = "date id"
-    parameter_name = "schedule"
-    lookup = "schedule_id"
-
-
 class WaitlistConcertIdFilter(IdInputFilter):
     title = "concert id"
     parameter_name = "concert"
@@ -615,7 +611,7 @@ class WaitlistEntryAdmin(ReadOnlyMixin, SafeInputMixin, admin.ModelAdmin):
         "offer_until",
     )
     list_select_related = ("user", "schedule__concert", "offer__seat")
-    list_filter = ("status", WaitlistScheduleIdFilter, WaitlistConcertIdFilter)
+    list_filter = ("status", OwnScheduleIdFilter, WaitlistConcertIdFilter)
     search_fields = ("=id", "^user__username", "schedule__concert__title")
     search_help_text = "Entry id, the start of a username, or words of a concert title."
     # A date's list in line order once filtered by its id.

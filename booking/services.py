@@ -297,17 +297,21 @@ def _catalog_changed_for(*, seat_ids: list[int]) -> None:
     cache.catalog_changed(concert_ids=list(concert_ids))
 
 
-def _hold_seat_ids(*, seat_id: int | None, seat_ids: list[int] | None) -> list[int]:
-    """The seats a hold asks for, checked before anything is read or locked."""
-    if (seat_id is None) == (seat_ids is None):
-        raise InvalidInput("Name the seat to hold, or the seats of one party, not both.")
-    wanted = [seat_id] if seat_ids is None else list(seat_ids)
+def party_ids(*, one: int | None, several: list[int] | None, action: str, noun: str) -> list[int]:
+    """The ids a request names: `one`, or `several` for a party (exactly one of the two), 1 to
+    HOLD_LIMIT_PER_USER of them and none twice; checked before anything is read or locked.
+    `action` and `noun` word the refusals ("held", "seat")."""
+    if (one is None) == (several is None):
+        raise InvalidInput(f"Name the {noun}, or the {noun}s of one party, not both.")
+    wanted = [one] if several is None else list(several)
     if len(wanted) > settings.HOLD_LIMIT_PER_USER:
-        raise TooManySeats(f"At most {settings.HOLD_LIMIT_PER_USER} seats can be held at once.")
+        raise TooManySeats(
+            f"At most {settings.HOLD_LIMIT_PER_USER} {noun}s can be {action} at once."
+        )
     if not wanted:
-        raise InvalidInput("Choose at least one seat.")
+        raise InvalidInput(f"Name at least one {noun}.")
     if len(set(wanted)) != len(wanted):
-        raise InvalidInput("Each seat can be held once; a seat is named twice.")
+        raise InvalidInput(f"Each {noun} can be {action} once; one is named twice.")
     return wanted
 
 
@@ -348,7 +352,7 @@ def reservation_hold(
     of them); uk_reservation_seat_active backs that up in the reservation table. `queue_room` is
     the room whose place let the caller in: the seats' concert must be one it admits to.
     """
-    wanted = _hold_seat_ids(seat_id=seat_id, seat_ids=seat_ids)
+    wanted = party_ids(one=seat_id, several=seat_ids, action="held", noun="seat")
     now = now or timezone.now()
     expires_at = now + timedelta(seconds=settings.HOLD_SECONDS)
     try:

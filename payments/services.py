@@ -23,11 +23,9 @@ from accounts.services import user_lock_active
 from booking import selectors as booking_selectors
 from booking import services as booking_services
 from booking import tickets
-from booking.errors import TooManySeats
 from booking.models import ReservationStatus
 from concertbooking.api import api_datetime
 from concertbooking.db import unique_violated
-from concertbooking.errors import InvalidInput
 from payments import gateways
 from payments.errors import (
     IdempotencyKeyReused,
@@ -420,22 +418,6 @@ def payment_reservation_ids(body: object) -> list[int]:
     return named
 
 
-def _payment_wanted(*, reservation_id: int | None, reservation_ids: list[int] | None) -> list[int]:
-    """The reservations a payment is for, checked before anything is locked."""
-    if (reservation_id is None) == (reservation_ids is None):
-        raise InvalidInput("Name the reservation to pay, or the reservations of a party, not both.")
-    wanted = [reservation_id] if reservation_ids is None else list(reservation_ids)
-    if len(wanted) > settings.HOLD_LIMIT_PER_USER:
-        raise TooManySeats(
-            f"At most {settings.HOLD_LIMIT_PER_USER} reservations can be paid at once."
-        )
-    if not wanted:
-        raise InvalidInput("Name at least one reservation.")
-    if len(set(wanted)) != len(wanted):
-        raise InvalidInput("Each reservation can be paid once; one is named twice.")
-    return wanted
-
-
 def payment_create(
     *,
     user: AbstractBaseUser,
@@ -456,7 +438,9 @@ def payment_create(
     even after the slot is gone (`replay_only`: it may only replay). `queue_room` is the room
     whose place let the buyer in: the seats' concerts must be ones it admits to.
     """
-    wanted = _payment_wanted(reservation_id=reservation_id, reservation_ids=reservation_ids)
+    wanted = booking_services.party_ids(
+        one=reservation_id, several=reservation_ids, action="paid", noun="reservation"
+    )
     key = idempotency_key_check(idempotency_key)
 
     def work() -> dict[str, Any]:
